@@ -1,0 +1,273 @@
+//! The storage traits every backend implements: a [`Database`] of named [`Keyspace`]s with
+//! atomic cross-keyspace [`WriteBatch`]es and explicit [`Durability`].
+//!
+//! Keys and values are plain bytes here; ordering is bytewise (memcmp). Typed keys come from
+//! [`crate::key`], verified values from [`crate::framed`].
+
+use std::ops::Bound;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// How far a write must have travelled before the call that made it returns.
+///
+/// | mode | survives a clean close | survives the process being killed | survives power loss |
+/// |------|------|------|------|
+/// | `Buffered` | yes | no guarantee | no |
+/// | `Flushed`  | yes | yes | no guarantee |
+/// | `Synced`   | yes | yes | yes |
+///
+/// A backend may implement a mode with a stronger one (redb has no "flushed but not synced"
+/// commit, so its `Flushed` is `Synced`), never with a weaker one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Durability {
+    /// Kept in process memory until a later `Flushed`/`Synced` commit, `persist`, or close.
+    Buffered,
+    /// Handed to the operating system: survives a crash of this process.
+    Flushed,
+    /// On stable storage (`fsync`): survives an OS crash or power loss.
+    Synced,
+}
+
+/// Order of an iteration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Ascending byte order.
+    Forward,
+    /// Descending byte order.
+    Reverse,
+}
+
+/// A key and its value, both owned.
+pub type KvPair = (Vec<u8>, Vec<u8>);
+
+/// An ordered iterator over key/value pairs. It owns what it needs (it does not borrow the
+/// keyspace) and sees one consistent point-in-time view of the keyspace: writes committed after
+/// it was created are not visible through it.
+pub type KvIter = Box<dyn Iterator<Item = Result<KvPair>> + Send + 'static>;
+
+/// Settings common to every backend. Backend crates offer their own tuning on top.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Block/page cache budget in bytes.
+    pub cache_size_bytes: u64,
+    /// Create the database if the directory does not hold one yet.
+    pub create_if_missing: bool,
+}
+
+impl Default for OpenOptions {
+    /// 256 MiB of cache, create if missing.
+    fn default() -> Self {
+        OpenOptions {
+            cache_size_bytes: 256 * 1024 * 1024,
+            create_if_missing: true,
+        }
+    }
+}
+
+/// An open database: a directory holding named keyspaces.
+///
+/// # Thread safety
+/// Handles are `Send + Sync` and cheap to clone; clones share the same open database. Any
+/// number of threads may read while one thread writes. Concurrent writers are allowed and are
+/// serialized by the backend, but the crates above this one use one writer per database.
+///
+/// # Closing
+/// The database is closed when the last clone and every [`Keyspace`] handle are dropped. Only a
+/// closed database directory may be copied (see `cache-sync`).
+///
+/// # Example
+/// ```ignore
+/// # // Backends implement this trait; see cache-fjall / cache-redb for runnable examples.
+/// let db = FjallDatabase::open(dir, &OpenOptions::default())?;
+/// let objects = db.keyspace("objects")?;
+/// let mut batch = db.batch();
+/// batch.insert(&objects, b"k", b"v");
+/// batch.commit(Durability::Flushed)?;
+/// ```
+pub trait Database: Clone + Send + Sync + Sized + 'static {
+    /// The keyspace handle type.
+    type Keyspace: Keyspace;
+    /// The write batch type.
+    type Batch: WriteBatch<Keyspace = Self::Keyspace>;
+
+    /// Short lowercase backend name (`fjall`, `redb`), as written in the format marker.
+    const BACKEND: &'static str;
+
+    /// Opens the database at `path`, creating it when `options.create_if_missing` allows.
+    ///
+    /// # Errors
+    /// [`Error::WrongBackend`] when the directory holds another backend's cache,
+    /// [`Error::NotACache`] when it holds something else, [`Error::FormatTooNew`] when a newer
+    /// build wrote it, [`Error::Backend`] or [`Error::Io`] when the engine fails.
+    fn open(path: &Path, options: &OpenOptions) -> Result<Self>;
+
+    /// The directory this database lives in.
+    fn path(&self) -> &Path;
+
+    /// Opens the keyspace `name`, creating it if it does not exist.
+    /// Names follow [`validate_keyspace_name`].
+    fn keyspace(&self, name: &str) -> Result<Self::Keyspace>;
+
+    /// Names of all keyspaces, sorted.
+    fn keyspace_names(&self) -> Result<Vec<String>>;
+
+    /// Deletes the keyspace `name` and all its data. Returns whether it existed.
+    /// Handles to it that are still held return errors afterwards.
+    fn drop_keyspace(&self, name: &str) -> Result<bool>;
+
+    /// Starts an atomic batch that may span several keyspaces of this database.
+    fn batch(&self) -> Self::Batch;
+
+    /// Makes every write committed so far at least as durable as `durability`.
+    fn persist(&self, durability: Durability) -> Result<()>;
+
+    /// Bytes the database occupies on disk.
+    fn disk_space(&self) -> Result<u64>;
+}
+
+/// A named, ordered map from byte keys to byte values inside a [`Database`].
+///
+/// Single `insert`/`remove` calls commit with [`Durability::Buffered`]; use a
+/// [`WriteBatch`] or [`Database::persist`] for more.
+pub trait Keyspace: Clone + Send + Sync + 'static {
+    /// The keyspace's name.
+    fn name(&self) -> &str;
+
+    /// The value stored under `key`, if any.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Whether `key` is present.
+    fn contains(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.get(key)?.is_some())
+    }
+
+    /// Stores `value` under `key`, replacing any previous value.
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()>;
+
+    /// Removes `key`; removing an absent key is not an error.
+    fn remove(&self, key: &[u8]) -> Result<()>;
+
+    /// Iterates the keys within `(start, end)` in `direction`.
+    fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, direction: Direction)
+    -> Result<KvIter>;
+
+    /// Iterates every key that starts with `prefix`, and nothing else, in `direction`.
+    fn prefix(&self, prefix: &[u8], direction: Direction) -> Result<KvIter> {
+        let upper = prefix_successor(prefix);
+        let end = match &upper {
+            Some(u) => Bound::Excluded(u.as_slice()),
+            None => Bound::Unbounded,
+        };
+        self.range(Bound::Included(prefix), end, direction)
+    }
+
+    /// An estimate of the number of entries (exact for some backends; may count overwritten or
+    /// deleted entries not yet compacted away for others).
+    fn approximate_len(&self) -> Result<u64>;
+}
+
+/// An atomic set of inserts and removals across keyspaces of one database: after `commit`,
+/// readers see all of it or (if the commit failed or the process died first) none of it.
+/// Dropping a batch without committing discards it.
+pub trait WriteBatch: Send {
+    /// Keyspace handle type of the owning database.
+    type Keyspace;
+
+    /// Queues an insert.
+    fn insert(&mut self, keyspace: &Self::Keyspace, key: &[u8], value: &[u8]);
+
+    /// Queues a removal.
+    fn remove(&mut self, keyspace: &Self::Keyspace, key: &[u8]);
+
+    /// Number of queued operations.
+    fn len(&self) -> usize;
+
+    /// True when nothing is queued.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies every queued operation atomically with the given durability.
+    fn commit(self, durability: Durability) -> Result<()>;
+}
+
+/// Longest keyspace name accepted.
+pub const MAX_KEYSPACE_NAME_LEN: usize = 64;
+
+/// Checks a user keyspace name: 1 to 64 characters from `[A-Za-z0-9_.-]`.
+///
+/// Names containing `#` are reserved for keyspaces the cache crates create for their own use
+/// (such as the chunk store of a [`crate::framed::FramedKeyspace`]); backends accept those through
+/// [`validate_internal_keyspace_name`].
+pub fn validate_keyspace_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_LEN {
+        return Err(Error::InvalidArgument(format!(
+            "keyspace name {name:?} must be 1 to {MAX_KEYSPACE_NAME_LEN} characters long"
+        )));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "keyspace name {name:?} contains {c:?}; use letters, digits, '_', '.', '-'"
+        )));
+    }
+    Ok(())
+}
+
+/// Like [`validate_keyspace_name`], but also accepts one `#` (reserved internal names such as
+/// `objects#chunks`).
+pub fn validate_internal_keyspace_name(name: &str) -> Result<()> {
+    match name.split_once('#') {
+        Some((base, suffix)) => {
+            validate_keyspace_name(base)?;
+            validate_keyspace_name(suffix)
+        }
+        None => validate_keyspace_name(name),
+    }
+}
+
+/// The smallest byte string greater than every string starting with `prefix`, or `None` when
+/// no such bound exists (empty prefix, or a prefix of only `0xff` bytes).
+///
+/// ```
+/// use cache_core::database::prefix_successor;
+/// assert_eq!(prefix_successor(b"ab"), Some(b"ac".to_vec()));
+/// assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+/// assert_eq!(prefix_successor(b"\xff\xff"), None);
+/// ```
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut upper = prefix.to_vec();
+    while let Some(last) = upper.pop() {
+        if last < u8::MAX {
+            upper.push(last + 1);
+            return Some(upper);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keyspace_names() {
+        assert!(validate_keyspace_name("file_paths").is_ok());
+        assert!(validate_keyspace_name("a.b-c").is_ok());
+        assert!(validate_keyspace_name("").is_err());
+        assert!(validate_keyspace_name("has space").is_err());
+        assert!(validate_keyspace_name("x#chunks").is_err());
+        assert!(validate_internal_keyspace_name("x#chunks").is_ok());
+        assert!(validate_internal_keyspace_name("#chunks").is_err());
+        assert!(validate_keyspace_name(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn successor_bounds_prefix() {
+        assert_eq!(prefix_successor(b""), None);
+        assert_eq!(prefix_successor(b"\x01\xff\xff"), Some(vec![2]));
+    }
+}
