@@ -124,6 +124,102 @@ pub trait Database: Clone + Send + Sync + Sized + 'static {
 
     /// Bytes the database occupies on disk.
     fn disk_space(&self) -> Result<u64>;
+
+    /// Loads `entries`, which must be in strictly ascending key order, into `keyspace` as fast
+    /// as the engine allows, then makes them [`Durability::Flushed`]. Returns the number loaded.
+    ///
+    /// Not atomic: after a crash a prefix of the entries may be present. The default writes
+    /// batches of [`INGEST_BATCH`] entries; engines override it with their bulk-load path.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when a key is not greater than the one before it (nothing
+    /// after that key is written).
+    fn ingest_sorted(
+        &self,
+        keyspace: &Self::Keyspace,
+        entries: &mut dyn Iterator<Item = KvPair>,
+    ) -> Result<u64> {
+        let mut order = SortedKeys::default();
+        let mut batch = self.batch();
+        let mut n = 0u64;
+        for (k, v) in entries {
+            order.check(keyspace.name(), &k)?;
+            batch.insert(keyspace, &k, &v);
+            n += 1;
+            if batch.len() >= INGEST_BATCH {
+                std::mem::replace(&mut batch, self.batch()).commit(Durability::Buffered)?;
+            }
+        }
+        batch.commit(Durability::Buffered)?;
+        self.persist(Durability::Flushed)?;
+        Ok(n)
+    }
+}
+
+/// Bytes allocated on disk by the files under `dir` (what the cache really costs).
+///
+/// Counts allocated blocks, not apparent lengths: fjall preallocates each journal as a sparse
+/// 64 MiB file, whose apparent length says nothing about the space it uses.
+///
+/// # Errors
+/// [`Error::Io`] naming the entry that could not be read.
+pub fn directory_size(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let meta = entry.metadata().map_err(|e| Error::io(entry.path(), e))?;
+        total += if meta.is_dir() {
+            directory_size(&entry.path())?
+        } else {
+            allocated_bytes(&meta)
+        };
+    }
+    Ok(total)
+}
+
+#[cfg(unix)]
+fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    meta.blocks() * 512
+}
+
+#[cfg(not(unix))]
+fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
+    meta.len()
+}
+
+/// Entries per batch in the default [`Database::ingest_sorted`].
+pub const INGEST_BATCH: usize = 100_000;
+
+/// Checks that keys arrive in strictly ascending order (for bulk loads).
+#[derive(Debug, Default)]
+pub struct SortedKeys {
+    last: Option<Vec<u8>>,
+}
+
+impl SortedKeys {
+    /// Accepts `key` if it is greater than every key seen before.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the keyspace and the out-of-order key.
+    pub fn check(&mut self, keyspace: &str, key: &[u8]) -> Result<()> {
+        if let Some(last) = &self.last
+            && key <= last.as_slice()
+        {
+            return Err(Error::InvalidArgument(format!(
+                "bulk load into `{keyspace}`: key {} is not greater than the key before it",
+                crate::error::render_key(key)
+            )));
+        }
+        match &mut self.last {
+            Some(last) => {
+                last.clear();
+                last.extend_from_slice(key);
+            }
+            None => self.last = Some(key.to_vec()),
+        }
+        Ok(())
+    }
 }
 
 /// A named, ordered map from byte keys to byte values inside a [`Database`].

@@ -1,1 +1,367 @@
-//! cache-fjall
+//! # cache-fjall
+//!
+//! The [fjall](https://docs.rs/fjall) 3.x (LSM-tree) implementation of the `cache-core` storage
+//! traits. It owns the mapping of those traits onto fjall: one fjall keyspace per cache
+//! keyspace, a cross-keyspace `WriteBatch` per batch, journal persist modes per durability,
+//! snapshot-pinned scans, and fjall's sorted ingestion for bulk loads.
+//!
+//! It must not know anything about sai3-bench, object stores, or the other backend; nothing of
+//! fjall appears in its public API beyond [`FjallTuning`].
+//!
+//! ## Layout on disk
+//! ```text
+//! <dir>/SAI3-CACHE-FORMAT   backend = fjall, format version (cache-core::marker)
+//! <dir>/fjall/              the fjall database (journals, keyspaces, version)
+//! ```
+//!
+//! ## Engine settings and why
+//! * lz4 on every level (`CompressionPolicy::all(Lz4)`): fjall's default leaves L0/L1 and
+//!   ingested tables uncompressed.
+//! * At least two worker threads: with one, flushes and compactions queue behind each other and
+//!   writes stall.
+//! * Journal writes are buffered (`manual_journal_persist`); durability comes from the
+//!   [`Durability`] of each commit and from [`Database::persist`].
+//! * Scans go through `Database::snapshot()`: a plain keyspace range reads the data as of its
+//!   first `next()`, not as of its creation, which would break the point-in-time promise of
+//!   [`cache_core::KvIter`].
+//! * Chunk keyspaces (names with `#`, holding multi-MiB values) use key-value separation so large
+//!   values are not rewritten by every compaction.
+//! * Journals are sparse 64 MiB files (`set_len`); sizes are reported as allocated blocks.
+//!
+//! ```
+//! use cache_core::{Database, Durability, Keyspace, OpenOptions, WriteBatch};
+//! use cache_fjall::FjallDatabase;
+//! let dir = tempfile::tempdir()?;
+//! let db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+//! let seeds = db.keyspace("seeds")?;
+//! let mut batch = db.batch();
+//! batch.insert(&seeds, b"pool-0", b"42");
+//! batch.commit(Durability::Flushed)?;
+//! assert_eq!(seeds.get(b"pool-0")?, Some(b"42".to_vec()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cache_core::database::{SortedKeys, directory_size, validate_internal_keyspace_name};
+use cache_core::{
+    Database, Direction, Durability, Error, KvIter, KvPair, Keyspace, OpenOptions, Result,
+    WriteBatch,
+};
+use fjall::config::CompressionPolicy;
+use fjall::{
+    CompressionType, KeyspaceCreateOptions, KvSeparationOptions, PersistMode, Readable,
+};
+
+/// Backend name written in the format marker.
+pub const BACKEND: &str = "fjall";
+
+/// Sub-directory that holds the fjall database.
+pub const ENGINE_DIR: &str = "fjall";
+
+/// fjall-specific settings on top of [`OpenOptions`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FjallTuning {
+    /// Background flush/compaction threads; values below 2 are raised to 2.
+    pub worker_threads: usize,
+    /// Journal size after which memtables are flushed so old journals can be dropped.
+    pub max_journal_bytes: u64,
+    /// Memtable size per keyspace before it is flushed to a table.
+    pub max_memtable_bytes: u64,
+    /// lz4-compress data blocks on every level (`false`: fjall's defaults).
+    pub lz4_all_levels: bool,
+}
+
+impl Default for FjallTuning {
+    fn default() -> Self {
+        FjallTuning {
+            worker_threads: 2,
+            max_journal_bytes: 512 * 1024 * 1024,
+            max_memtable_bytes: 64 * 1024 * 1024,
+            lz4_all_levels: true,
+        }
+    }
+}
+
+struct Inner {
+    db: fjall::Database,
+    path: PathBuf,
+    tuning: FjallTuning,
+}
+
+/// An open fjall-backed cache database. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct FjallDatabase {
+    inner: Arc<Inner>,
+}
+
+/// A keyspace of a [`FjallDatabase`].
+#[derive(Clone)]
+pub struct FjallKeyspace {
+    db: fjall::Database,
+    ks: fjall::Keyspace,
+    name: Arc<str>,
+    path: Arc<Path>,
+}
+
+/// An atomic batch of a [`FjallDatabase`].
+pub struct FjallBatch {
+    batch: fjall::OwnedWriteBatch,
+    path: Arc<Path>,
+}
+
+fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        path: path.to_owned(),
+        keyspace: keyspace.map(str::to_owned),
+        message: e.to_string(),
+    }
+}
+
+fn persist_mode(d: Durability) -> Option<PersistMode> {
+    match d {
+        Durability::Buffered => None,
+        Durability::Flushed => Some(PersistMode::Buffer),
+        Durability::Synced => Some(PersistMode::SyncAll),
+    }
+}
+
+impl FjallDatabase {
+    /// Opens with explicit fjall tuning.
+    ///
+    /// # Errors
+    /// As [`Database::open`].
+    pub fn open_tuned(path: &Path, options: &OpenOptions, tuning: &FjallTuning) -> Result<Self> {
+        cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
+        let engine = path.join(ENGINE_DIR);
+        if !engine.join("version").exists() && !options.create_if_missing {
+            return Err(Error::NotACache {
+                path: path.to_owned(),
+                expected: BACKEND,
+                reason: format!("{} holds no fjall database", engine.display()),
+            });
+        }
+        let db = fjall::Database::builder(&engine)
+            .cache_size(options.cache_size_bytes)
+            .worker_threads(tuning.worker_threads.max(2))
+            .max_journaling_size(tuning.max_journal_bytes)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(|e| backend_err(path, None, format!("cannot open the database: {e}")))?;
+        Ok(FjallDatabase {
+            inner: Arc::new(Inner {
+                db,
+                path: path.to_owned(),
+                tuning: tuning.clone(),
+            }),
+        })
+    }
+
+    fn create_options(&self, name: &str) -> KeyspaceCreateOptions {
+        let t = &self.inner.tuning;
+        let mut opts = KeyspaceCreateOptions::default().max_memtable_size(t.max_memtable_bytes);
+        if t.lz4_all_levels {
+            opts =
+                opts.data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4));
+        }
+        if name.contains('#') {
+            opts = opts.with_kv_separation(Some(KvSeparationOptions::default()));
+        }
+        opts
+    }
+
+    fn path_arc(&self) -> Arc<Path> {
+        Arc::from(self.inner.path.as_path())
+    }
+
+    fn err(&self, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
+        backend_err(&self.inner.path, keyspace, e)
+    }
+}
+
+impl Database for FjallDatabase {
+    type Keyspace = FjallKeyspace;
+    type Batch = FjallBatch;
+    const BACKEND: &'static str = BACKEND;
+
+    fn open(path: &Path, options: &OpenOptions) -> Result<Self> {
+        Self::open_tuned(path, options, &FjallTuning::default())
+    }
+
+    fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn keyspace(&self, name: &str) -> Result<FjallKeyspace> {
+        validate_internal_keyspace_name(name)?;
+        let ks = self
+            .inner
+            .db
+            .keyspace(name, || self.create_options(name))
+            .map_err(|e| self.err(Some(name), e))?;
+        Ok(FjallKeyspace {
+            db: self.inner.db.clone(),
+            ks,
+            name: Arc::from(name),
+            path: self.path_arc(),
+        })
+    }
+
+    fn keyspace_names(&self) -> Result<Vec<String>> {
+        let mut names: Vec<String> = self
+            .inner
+            .db
+            .list_keyspace_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn drop_keyspace(&self, name: &str) -> Result<bool> {
+        validate_internal_keyspace_name(name)?;
+        if !self.inner.db.keyspace_exists(name) {
+            return Ok(false);
+        }
+        let handle = self
+            .inner
+            .db
+            .keyspace(name, KeyspaceCreateOptions::default)
+            .map_err(|e| self.err(Some(name), e))?;
+        self.inner
+            .db
+            .delete_keyspace(handle)
+            .map_err(|e| self.err(Some(name), e))?;
+        Ok(true)
+    }
+
+    fn batch(&self) -> FjallBatch {
+        FjallBatch {
+            batch: self.inner.db.batch(),
+            path: self.path_arc(),
+        }
+    }
+
+    fn persist(&self, durability: Durability) -> Result<()> {
+        match persist_mode(durability) {
+            None => Ok(()),
+            Some(mode) => self.inner.db.persist(mode).map_err(|e| self.err(None, e)),
+        }
+    }
+
+    fn disk_space(&self) -> Result<u64> {
+        directory_size(&self.inner.path)
+    }
+
+    fn ingest_sorted(
+        &self,
+        keyspace: &FjallKeyspace,
+        entries: &mut dyn Iterator<Item = KvPair>,
+    ) -> Result<u64> {
+        let err = |e: fjall::Error| self.err(Some(&keyspace.name), e);
+        let mut order = SortedKeys::default();
+        let mut ingestion = keyspace.ks.start_ingestion().map_err(err)?;
+        let mut n = 0u64;
+        for (k, v) in entries {
+            // fjall panics on unsorted input; refuse it with an error instead.
+            order.check(&keyspace.name, &k)?;
+            ingestion.write(k, v).map_err(err)?;
+            n += 1;
+        }
+        ingestion.finish().map_err(err)?;
+        Ok(n)
+    }
+}
+
+fn empty_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e))
+        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
+impl FjallKeyspace {
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        backend_err(&self.path, Some(&self.name), e)
+    }
+}
+
+impl Keyspace for FjallKeyspace {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.ks
+            .get(key)
+            .map(|v| v.map(|v| v.to_vec()))
+            .map_err(|e| self.err(e))
+    }
+
+    fn contains(&self, key: &[u8]) -> Result<bool> {
+        self.ks.contains_key(key).map_err(|e| self.err(e))
+    }
+
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.ks.insert(key, value).map_err(|e| self.err(e))
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<()> {
+        self.ks.remove(key).map_err(|e| self.err(e))
+    }
+
+    fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, direction: Direction) -> Result<KvIter> {
+        if empty_range(start, end) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        // A plain keyspace range reads at its first `next()`; a snapshot pins the view now.
+        let iter = self.db.snapshot().range::<&[u8], _>(&self.ks, (start, end));
+        let (path, name) = (self.path.clone(), self.name.clone());
+        let map = move |g: fjall::Guard| {
+            g.into_inner()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .map_err(|e| backend_err(&path, Some(&name), e))
+        };
+        Ok(match direction {
+            Direction::Forward => Box::new(iter.map(map)),
+            Direction::Reverse => Box::new(iter.rev().map(map)),
+        })
+    }
+
+    fn approximate_len(&self) -> Result<u64> {
+        Ok(self.ks.approximate_len() as u64)
+    }
+}
+
+impl WriteBatch for FjallBatch {
+    type Keyspace = FjallKeyspace;
+
+    fn insert(&mut self, keyspace: &FjallKeyspace, key: &[u8], value: &[u8]) {
+        self.batch.insert(&keyspace.ks, key, value);
+    }
+
+    fn remove(&mut self, keyspace: &FjallKeyspace, key: &[u8]) {
+        self.batch.remove(&keyspace.ks, key);
+    }
+
+    fn len(&self) -> usize {
+        self.batch.len()
+    }
+
+    fn commit(self, durability: Durability) -> Result<()> {
+        let path = self.path;
+        self.batch
+            .durability(persist_mode(durability))
+            .commit()
+            .map_err(|e| backend_err(&path, None, e))
+    }
+}

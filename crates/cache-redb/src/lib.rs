@@ -1,1 +1,465 @@
-//! cache-redb
+//! # cache-redb
+//!
+//! The [redb](https://docs.rs/redb) 4.x (copy-on-write B-tree, one file) implementation of the
+//! `cache-core` storage traits. It owns the mapping of those traits onto redb: one table per
+//! keyspace, one write transaction per batch, redb durability per [`Durability`], and bounded
+//! write transactions for bulk loads.
+//!
+//! It must not know anything about sai3-bench, object stores, or the other backend; no redb
+//! type appears in its public API.
+//!
+//! ## Layout on disk
+//! ```text
+//! <dir>/SAI3-CACHE-FORMAT   backend = redb, format version (cache-core::marker)
+//! <dir>/cache.redb          the redb database file
+//! ```
+//!
+//! ## Durability mapping
+//! redb 4 has two commit levels: `None` (visible, not persistent until a later durable commit)
+//! and `Immediate` (fsynced). So [`Durability::Buffered`] is `None`, and both
+//! [`Durability::Flushed`] and [`Durability::Synced`] are `Immediate`. Because long runs of
+//! `None` commits make the file grow (pages freed by them cannot be reused until a durable
+//! commit), every [`NONE_COMMITS_BEFORE_DURABLE`]th buffered commit is made durable.
+//!
+//! ```
+//! use cache_core::{Database, Durability, Keyspace, OpenOptions, WriteBatch};
+//! use cache_redb::RedbDatabase;
+//! let dir = tempfile::tempdir()?;
+//! let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+//! let seeds = db.keyspace("seeds")?;
+//! let mut batch = db.batch();
+//! batch.insert(&seeds, b"pool-0", b"42");
+//! batch.commit(Durability::Flushed)?;
+//! assert_eq!(seeds.get(b"pool-0")?, Some(b"42".to_vec()));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cache_core::database::{SortedKeys, validate_internal_keyspace_name};
+use cache_core::{
+    Database, Direction, Durability, Error, KvIter, KvPair, Keyspace, OpenOptions, Result,
+    WriteBatch,
+};
+use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle};
+
+/// Backend name written in the format marker.
+pub const BACKEND: &str = "redb";
+
+/// File name of the redb database inside the cache directory.
+pub const DB_FILE: &str = "cache.redb";
+
+/// Buffered commits in a row after which one is made durable, bounding file growth.
+pub const NONE_COMMITS_BEFORE_DURABLE: u64 = 256;
+
+/// Rows per write transaction in [`Database::ingest_sorted`] (bounds memory of a bulk load).
+pub const INGEST_ROWS_PER_TXN: u64 = 1_000_000;
+
+fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
+    TableDefinition::new(name)
+}
+
+struct KeyspaceState {
+    dropped: AtomicBool,
+}
+
+struct Inner {
+    db: redb::Database,
+    path: PathBuf,
+    keyspaces: Mutex<HashMap<String, Arc<KeyspaceState>>>,
+    buffered_commits: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Make buffered commits durable on a clean close.
+        if self.buffered_commits.load(Ordering::SeqCst) > 0
+            && let Ok(mut tx) = self.db.begin_write()
+            && tx.set_durability(redb::Durability::Immediate).is_ok()
+        {
+            let _ = tx.commit();
+        }
+    }
+}
+
+/// An open redb-backed cache database. Cheap to clone; clones share one database.
+#[derive(Clone)]
+pub struct RedbDatabase {
+    inner: Arc<Inner>,
+}
+
+/// A keyspace (redb table) of a [`RedbDatabase`].
+#[derive(Clone)]
+pub struct RedbKeyspace {
+    inner: Arc<Inner>,
+    name: Arc<str>,
+    state: Arc<KeyspaceState>,
+}
+
+enum Op {
+    Insert(Vec<u8>),
+    Remove,
+}
+
+/// An atomic batch of a [`RedbDatabase`]: buffered in memory, applied in one write transaction.
+pub struct RedbBatch {
+    inner: Arc<Inner>,
+    ops: Vec<(RedbKeyspace, Vec<u8>, Op)>,
+}
+
+fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend: BACKEND,
+        path: path.to_owned(),
+        keyspace: keyspace.map(str::to_owned),
+        message: e.to_string(),
+    }
+}
+
+impl Inner {
+    fn err(&self, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
+        backend_err(&self.path, keyspace, e)
+    }
+
+    fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
+        let mut tx = self.db.begin_write().map_err(|e| self.err(None, e))?;
+        let durable = match durability {
+            Durability::Buffered => {
+                let n = self.buffered_commits.fetch_add(1, Ordering::SeqCst) + 1;
+                n >= NONE_COMMITS_BEFORE_DURABLE
+            }
+            Durability::Flushed | Durability::Synced => true,
+        };
+        let level = if durable {
+            self.buffered_commits.store(0, Ordering::SeqCst);
+            redb::Durability::Immediate
+        } else {
+            redb::Durability::None
+        };
+        tx.set_durability(level).map_err(|e| self.err(None, e))?;
+        Ok(tx)
+    }
+
+    fn commit(&self, tx: redb::WriteTransaction) -> Result<()> {
+        tx.commit().map_err(|e| self.err(None, e))
+    }
+}
+
+impl RedbDatabase {
+    fn state_of(&self, name: &str) -> Arc<KeyspaceState> {
+        let mut map = self
+            .inner
+            .keyspaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(KeyspaceState {
+                    dropped: AtomicBool::new(false),
+                })
+            })
+            .clone()
+    }
+}
+
+impl Database for RedbDatabase {
+    type Keyspace = RedbKeyspace;
+    type Batch = RedbBatch;
+    const BACKEND: &'static str = BACKEND;
+
+    fn open(path: &Path, options: &OpenOptions) -> Result<Self> {
+        cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
+        let file = path.join(DB_FILE);
+        let mut builder = redb::Builder::new();
+        builder.set_cache_size(usize::try_from(options.cache_size_bytes).unwrap_or(usize::MAX));
+        let db = if file.exists() {
+            builder.open(&file).map_err(|e| {
+                backend_err(
+                    path,
+                    None,
+                    format!("{} is damaged or not a redb database: {e}", file.display()),
+                )
+            })?
+        } else if options.create_if_missing {
+            builder
+                .create(&file)
+                .map_err(|e| backend_err(path, None, format!("cannot create {}: {e}", file.display())))?
+        } else {
+            return Err(Error::NotACache {
+                path: path.to_owned(),
+                expected: BACKEND,
+                reason: format!("{} does not exist", file.display()),
+            });
+        };
+        Ok(RedbDatabase {
+            inner: Arc::new(Inner {
+                db,
+                path: path.to_owned(),
+                keyspaces: Mutex::new(HashMap::new()),
+                buffered_commits: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn keyspace(&self, name: &str) -> Result<RedbKeyspace> {
+        validate_internal_keyspace_name(name)?;
+        let exists = {
+            let tx = self.inner.db.begin_read().map_err(|e| self.inner.err(Some(name), e))?;
+            match tx.open_table(table(name)) {
+                Ok(_) => true,
+                Err(redb::TableError::TableDoesNotExist(_)) => false,
+                Err(e) => return Err(self.inner.err(Some(name), e)),
+            }
+        };
+        if !exists {
+            let tx = self.inner.begin_write(Durability::Buffered)?;
+            tx.open_table(table(name))
+                .map_err(|e| self.inner.err(Some(name), e))?;
+            self.inner.commit(tx)?;
+        }
+        let state = self.state_of(name);
+        state.dropped.store(false, Ordering::SeqCst);
+        Ok(RedbKeyspace {
+            inner: self.inner.clone(),
+            name: Arc::from(name),
+            state,
+        })
+    }
+
+    fn keyspace_names(&self) -> Result<Vec<String>> {
+        let tx = self.inner.db.begin_read().map_err(|e| self.inner.err(None, e))?;
+        let mut names: Vec<String> = tx
+            .list_tables()
+            .map_err(|e| self.inner.err(None, e))?
+            .map(|t| t.name().to_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn drop_keyspace(&self, name: &str) -> Result<bool> {
+        validate_internal_keyspace_name(name)?;
+        let tx = self.inner.begin_write(Durability::Flushed)?;
+        let existed = tx
+            .delete_table(table(name))
+            .map_err(|e| self.inner.err(Some(name), e))?;
+        self.inner.commit(tx)?;
+        let removed = self
+            .inner
+            .keyspaces
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
+        if let Some(state) = removed {
+            state.dropped.store(true, Ordering::SeqCst);
+        }
+        Ok(existed)
+    }
+
+    fn batch(&self) -> RedbBatch {
+        RedbBatch {
+            inner: self.inner.clone(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn persist(&self, durability: Durability) -> Result<()> {
+        if durability == Durability::Buffered
+            || self.inner.buffered_commits.load(Ordering::SeqCst) == 0
+        {
+            return Ok(());
+        }
+        let tx = self.inner.begin_write(durability)?;
+        self.inner.commit(tx)
+    }
+
+    fn disk_space(&self) -> Result<u64> {
+        cache_core::database::directory_size(&self.inner.path)
+    }
+
+    fn ingest_sorted(
+        &self,
+        keyspace: &RedbKeyspace,
+        entries: &mut dyn Iterator<Item = KvPair>,
+    ) -> Result<u64> {
+        keyspace.check_live()?;
+        let err = |e: &dyn std::fmt::Display| self.inner.err(Some(&keyspace.name), e);
+        let mut order = SortedKeys::default();
+        let mut n = 0u64;
+        let mut entries = entries.peekable();
+        while entries.peek().is_some() {
+            let tx = self.inner.begin_write(Durability::Buffered)?;
+            {
+                let mut t = tx.open_table(table(&keyspace.name)).map_err(|e| err(&e))?;
+                for (k, v) in entries.by_ref().take(INGEST_ROWS_PER_TXN as usize) {
+                    order.check(&keyspace.name, &k)?;
+                    t.insert(k.as_slice(), v.as_slice()).map_err(|e| err(&e))?;
+                    n += 1;
+                }
+            }
+            self.inner.commit(tx)?;
+        }
+        self.persist(Durability::Flushed)?;
+        Ok(n)
+    }
+}
+
+impl RedbKeyspace {
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        self.inner.err(Some(&self.name), e)
+    }
+
+    fn check_live(&self) -> Result<()> {
+        if self.state.dropped.load(Ordering::SeqCst) {
+            return Err(self.err("the keyspace was dropped; open it again to recreate it"));
+        }
+        Ok(())
+    }
+
+    fn read_table(&self) -> Result<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>> {
+        self.check_live()?;
+        let tx = self.inner.db.begin_read().map_err(|e| self.err(e))?;
+        match tx.open_table(table(&self.name)) {
+            Ok(t) => Ok(Some(t)),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn write_one(&self, key: &[u8], op: Op) -> Result<()> {
+        self.check_live()?;
+        let tx = self.inner.begin_write(Durability::Buffered)?;
+        {
+            let mut t = tx.open_table(table(&self.name)).map_err(|e| self.err(e))?;
+            match op {
+                Op::Insert(v) => t.insert(key, v.as_slice()).map(drop),
+                Op::Remove => t.remove(key).map(drop),
+            }
+            .map_err(|e| self.err(e))?;
+        }
+        self.inner.commit(tx)
+    }
+}
+
+fn empty_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e))
+        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
+impl Keyspace for RedbKeyspace {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        let Some(t) = self.read_table()? else {
+            return Ok(None);
+        };
+        let v = t.get(key).map_err(|e| self.err(e))?;
+        Ok(v.map(|g| g.value().to_vec()))
+    }
+
+    fn insert(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write_one(key, Op::Insert(value.to_vec()))
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<()> {
+        self.write_one(key, Op::Remove)
+    }
+
+    fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, direction: Direction) -> Result<KvIter> {
+        let Some(t) = self.read_table()? else {
+            return Ok(Box::new(std::iter::empty()));
+        };
+        if empty_range(start, end) {
+            return Ok(Box::new(std::iter::empty()));
+        }
+        let range = t.range::<&[u8]>((start, end)).map_err(|e| self.err(e))?;
+        let (path, name) = (self.inner.path.clone(), self.name.clone());
+        let map = move |item: std::result::Result<
+            (redb::AccessGuard<'static, &'static [u8]>, redb::AccessGuard<'static, &'static [u8]>),
+            redb::StorageError,
+        >| {
+            item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
+                .map_err(|e| backend_err(&path, Some(&name), e))
+        };
+        Ok(match direction {
+            Direction::Forward => Box::new(range.map(map)),
+            Direction::Reverse => Box::new(range.rev().map(map)),
+        })
+    }
+
+    fn approximate_len(&self) -> Result<u64> {
+        match self.read_table()? {
+            None => Ok(0),
+            Some(t) => t.len().map_err(|e| self.err(e)),
+        }
+    }
+}
+
+impl WriteBatch for RedbBatch {
+    type Keyspace = RedbKeyspace;
+
+    fn insert(&mut self, keyspace: &RedbKeyspace, key: &[u8], value: &[u8]) {
+        self.ops
+            .push((keyspace.clone(), key.to_vec(), Op::Insert(value.to_vec())));
+    }
+
+    fn remove(&mut self, keyspace: &RedbKeyspace, key: &[u8]) {
+        self.ops.push((keyspace.clone(), key.to_vec(), Op::Remove));
+    }
+
+    fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    fn commit(self, durability: Durability) -> Result<()> {
+        if self.ops.is_empty() {
+            return Ok(());
+        }
+        for (ks, _, _) in &self.ops {
+            if !Arc::ptr_eq(&ks.inner, &self.inner) {
+                return Err(ks.err("batch mixes keyspaces of different databases"));
+            }
+            ks.check_live()?;
+        }
+        let tx = self.inner.begin_write(durability)?;
+        {
+            let mut slots: HashMap<&str, usize> = HashMap::new();
+            let mut tables = Vec::new();
+            for (ks, key, op) in &self.ops {
+                let slot = match slots.get(&*ks.name) {
+                    Some(&i) => i,
+                    None => {
+                        let t = tx.open_table(table(&ks.name)).map_err(|e| ks.err(e))?;
+                        tables.push(t);
+                        slots.insert(&ks.name, tables.len() - 1);
+                        tables.len() - 1
+                    }
+                };
+                let t = &mut tables[slot];
+                match op {
+                    Op::Insert(v) => t.insert(key.as_slice(), v.as_slice()).map(drop),
+                    Op::Remove => t.remove(key.as_slice()).map(drop),
+                }
+                .map_err(|e| ks.err(e))?;
+            }
+        }
+        self.inner.commit(tx)
+    }
+}

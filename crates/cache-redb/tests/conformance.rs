@@ -1,0 +1,3 @@
+//! The shared cache-core conformance suite, run on the redb backend.
+
+cache_core::conformance_suite!(cache_redb::RedbDatabase);
