@@ -19,7 +19,10 @@ fn version_and_help() {
     let out = sai3_cache().arg("--help").output().expect("run");
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(help.contains("stats") && help.contains("--backend"), "{help}");
+    assert!(
+        help.contains("stats") && help.contains("--backend"),
+        "{help}"
+    );
 }
 
 #[cfg(feature = "fjall")]
@@ -42,8 +45,15 @@ fn stats_reports_keyspaces_and_refuses_non_caches() {
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("\"name\":\"objects\",\"approximate_entries\":1"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"name\":\"objects\",\"approximate_entries\":1"),
+        "{stdout}"
+    );
 
     let missing = tmp.path().join("nope");
     let out = sai3_cache()
@@ -53,6 +63,9 @@ fn stats_reports_keyspaces_and_refuses_non_caches() {
         .expect("run");
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("does not exist") && stderr.contains("nope"), "{stderr}");
+    assert!(
+        stderr.contains("does not exist") && stderr.contains("nope"),
+        "{stderr}"
+    );
     assert!(!missing.exists(), "stats must not create a cache");
 }

@@ -9,7 +9,10 @@ use cache_redb::RedbDatabase;
 
 fn made_by<D: Database>(dir: &std::path::Path) {
     let db = D::open(dir, &OpenOptions::default()).expect("create");
-    db.keyspace("objects").expect("ks").insert(b"k", b"v").expect("insert");
+    db.keyspace("objects")
+        .expect("ks")
+        .insert(b"k", b"v")
+        .expect("insert");
 }
 
 #[test]
@@ -22,11 +25,17 @@ fn fjall_refuses_redb_directory() {
     };
     assert!(matches!(e, Error::WrongBackend { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("holds a redb cache") && msg.contains("--backend redb"), "{msg}");
+    assert!(
+        msg.contains("holds a redb cache") && msg.contains("--backend redb"),
+        "{msg}"
+    );
     assert!(msg.contains(&dir.display().to_string()), "{msg}");
     // And the redb cache is still intact.
     let db = RedbDatabase::open(&dir, &OpenOptions::default()).expect("reopen");
-    assert_eq!(db.keyspace("objects").expect("ks").get(b"k").expect("get"), Some(b"v".to_vec()));
+    assert_eq!(
+        db.keyspace("objects").expect("ks").get(b"k").expect("get"),
+        Some(b"v".to_vec())
+    );
 }
 
 #[test]
@@ -53,7 +62,11 @@ fn cli_backend_flag_selects_engine_at_run_time() {
             .expect("run")
     };
     let ok = run("redb");
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert!(String::from_utf8_lossy(&ok.stdout).contains("\"backend\":\"redb\""));
     let wrong = run("fjall");
     assert_eq!(wrong.status.code(), Some(2));

@@ -1,1 +1,107 @@
-fn main() {}
+//! Project automation (the cargo-xtask pattern): `cargo xtask <task>`.
+//!
+//! * `test`: everything CI checks, in order: formatting, clippy (`-D warnings`, all targets) for
+//!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
+//!   alone, and of both together. `.ci/run` calls exactly this.
+//! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
+//!
+//! Every step prints what it runs; the first failure stops the task with a non-zero exit.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn cargo(args: &[&str]) -> Result<(), String> {
+    let started = Instant::now();
+    eprintln!("\n==> cargo {}", args.join(" "));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    eprintln!(
+        "<== cargo {} ({:.1} s)",
+        args.first().copied().unwrap_or(""),
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` failed with {status}", args.join(" ")))
+    }
+}
+
+fn test() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&[
+        "clippy",
+        "--package",
+        "sai3-cache",
+        "--all-targets",
+        "--no-default-features",
+        "--features",
+        "redb",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(&[
+        "clippy",
+        "--package",
+        "sai3-cache",
+        "--all-targets",
+        "--all-features",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    // Default feature set (fjall) across the workspace, doc tests included.
+    cargo(&["test", "--workspace"])?;
+    // redb alone, then both backends together (cross-backend and runtime --backend tests).
+    cargo(&[
+        "test",
+        "--package",
+        "sai3-cache",
+        "--no-default-features",
+        "--features",
+        "redb",
+    ])?;
+    cargo(&["test", "--package", "sai3-cache", "--all-features"])?;
+    Ok(())
+}
+
+fn bench(extra: &[String]) -> Result<(), String> {
+    let mut args = vec!["bench", "--bench", "backends", "--features", "redb", "--"];
+    args.extend(extra.iter().map(String::as_str));
+    cargo(&args)
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("bench") => bench(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n\
+                 tasks:\n  \
+                 test    fmt check, clippy -D warnings, tests for fjall, redb, and both\n  \
+                 bench   criterion comparison of the fjall and redb backends [criterion args]"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -264,7 +264,10 @@ mod tests {
         assert!(encode(b"k", FrameKind::Value, &p, Compression::Lz4).len() < 200);
         assert!(encode(b"k", FrameKind::Value, &p, Compression::Zstd(3)).len() < 100);
         // Incompressible or tiny payloads are stored raw with 7 bytes of overhead.
-        assert_eq!(encode(b"k", FrameKind::Value, b"abc", Compression::Zstd(3)).len(), 3 + 7);
+        assert_eq!(
+            encode(b"k", FrameKind::Value, b"abc", Compression::Zstd(3)).len(),
+            3 + 7
+        );
     }
 
     #[test]

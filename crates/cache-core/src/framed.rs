@@ -351,7 +351,10 @@ impl<D: Database> FramedKeyspace<D> {
     /// Number of chunk entries in the companion keyspace (for diagnostics and tests).
     pub fn chunk_entries(&self) -> Result<u64> {
         let mut n = 0;
-        for entry in self.chunks.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward)? {
+        for entry in self
+            .chunks
+            .range(Bound::Unbounded, Bound::Unbounded, Direction::Forward)?
+        {
             let (k, _) = entry?;
             // Keys must decode as len_prefixed ++ u32; anything else is foreign.
             let mut r = KeyReader::new(&k);

@@ -309,7 +309,12 @@ mod tests {
             0u8..3,
             prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>()],
             0u16..3,
-            prop_oneof![Just(0u32), Just(99_999_999), Just(100_000_000), any::<u32>()],
+            prop_oneof![
+                Just(0u32),
+                Just(99_999_999),
+                Just(100_000_000),
+                any::<u32>()
+            ],
             prop_oneof![
                 Just(0u64),
                 Just(99_999_999),
@@ -375,12 +380,25 @@ mod tests {
     #[test]
     fn malformed_keys_name_the_problem() {
         let err = decode(b"\x01\x02").expect_err("too short");
-        assert!(err.to_string().contains("too short for dataset id"), "{err}");
+        assert!(
+            err.to_string().contains("too short for dataset id"),
+            "{err}"
+        );
         let mut r = KeyReader::new(b"ab\x00\x07");
-        assert!(r.str().expect_err("bad escape").to_string().contains("bad escape"));
+        assert!(
+            r.str()
+                .expect_err("bad escape")
+                .to_string()
+                .contains("bad escape")
+        );
         let mut r = KeyReader::new(b"\x05");
         assert!(r.expect_tag(4).is_err());
         let r = KeyReader::new(b"x");
-        assert!(r.finish().expect_err("trailing").to_string().contains("1 trailing bytes"));
+        assert!(
+            r.finish()
+                .expect_err("trailing")
+                .to_string()
+                .contains("1 trailing bytes")
+        );
     }
 }

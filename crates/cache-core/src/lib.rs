@@ -42,7 +42,7 @@ pub mod ttl;
 pub mod conformance;
 
 pub use database::{
-    Database, Direction, Durability, KvIter, KvPair, Keyspace, OpenOptions, WriteBatch,
+    Database, Direction, Durability, Keyspace, KvIter, KvPair, OpenOptions, WriteBatch,
 };
 pub use error::{Error, Result};
 pub use frame::Compression;

@@ -79,11 +79,13 @@ pub fn read_marker(dir: &Path, expected: &'static str) -> Result<Option<FormatMa
     match fs::read(&path) {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
-            FormatMarker::parse(&text).map(Some).ok_or_else(|| Error::NotACache {
-                path: dir.to_owned(),
-                expected,
-                reason: format!("its {MARKER_FILE} file is damaged"),
-            })
+            FormatMarker::parse(&text)
+                .map(Some)
+                .ok_or_else(|| Error::NotACache {
+                    path: dir.to_owned(),
+                    expected,
+                    reason: format!("its {MARKER_FILE} file is damaged"),
+                })
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(Error::io(path, e)),
@@ -216,7 +218,10 @@ mod tests {
         };
         assert_eq!(FormatMarker::parse(&m.render()), Some(m));
         assert_eq!(FormatMarker::parse("hello"), None);
-        assert_eq!(FormatMarker::parse("sai3-cache\nbackend = x\nformat = q\n"), None);
+        assert_eq!(
+            FormatMarker::parse("sai3-cache\nbackend = x\nformat = q\n"),
+            None
+        );
     }
 
     #[test]

@@ -32,9 +32,8 @@ pub fn encode<T: Serialize>(keyspace: &str, record: &T) -> Result<Vec<u8>> {
 
 /// Deserializes a record read under `key`; trailing bytes are an error.
 pub fn decode<T: DeserializeOwned>(keyspace: &str, key: &[u8], bytes: &[u8]) -> Result<T> {
-    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| {
-        Error::corrupt(keyspace, key, format!("record does not deserialize: {e}"))
-    })?;
+    let (value, rest) = postcard::take_from_bytes(bytes)
+        .map_err(|e| Error::corrupt(keyspace, key, format!("record does not deserialize: {e}")))?;
     if !rest.is_empty() {
         return Err(Error::corrupt(
             keyspace,
@@ -57,7 +56,14 @@ mod tests {
 
     #[test]
     fn round_trip_and_errors() {
-        let bytes = encode("k", &R { a: 300, b: "x".into() }).expect("encodes");
+        let bytes = encode(
+            "k",
+            &R {
+                a: 300,
+                b: "x".into(),
+            },
+        )
+        .expect("encodes");
         assert_eq!(bytes, [0xac, 0x02, 1, b'x']);
         let r: R = decode("k", b"key", &bytes).expect("decodes");
         assert_eq!(r.a, 300);

@@ -49,13 +49,11 @@ use std::sync::Arc;
 
 use cache_core::database::{SortedKeys, directory_size, validate_internal_keyspace_name};
 use cache_core::{
-    Database, Direction, Durability, Error, KvIter, KvPair, Keyspace, OpenOptions, Result,
+    Database, Direction, Durability, Error, Keyspace, KvIter, KvPair, OpenOptions, Result,
     WriteBatch,
 };
 use fjall::config::CompressionPolicy;
-use fjall::{
-    CompressionType, KeyspaceCreateOptions, KvSeparationOptions, PersistMode, Readable,
-};
+use fjall::{CompressionType, KeyspaceCreateOptions, KvSeparationOptions, PersistMode, Readable};
 
 /// Backend name written in the format marker.
 pub const BACKEND: &str = "fjall";
@@ -166,8 +164,7 @@ impl FjallDatabase {
         let t = &self.inner.tuning;
         let mut opts = KeyspaceCreateOptions::default().max_memtable_size(t.max_memtable_bytes);
         if t.lz4_all_levels {
-            opts =
-                opts.data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4));
+            opts = opts.data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4));
         }
         if name.contains('#') {
             opts = opts.with_kv_separation(Some(KvSeparationOptions::default()));
@@ -319,7 +316,12 @@ impl Keyspace for FjallKeyspace {
         self.ks.remove(key).map_err(|e| self.err(e))
     }
 
-    fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, direction: Direction) -> Result<KvIter> {
+    fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        direction: Direction,
+    ) -> Result<KvIter> {
         if empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }

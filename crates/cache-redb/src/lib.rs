@@ -44,7 +44,7 @@ use std::sync::{Arc, Mutex};
 
 use cache_core::database::{SortedKeys, validate_internal_keyspace_name};
 use cache_core::{
-    Database, Direction, Durability, Error, KvIter, KvPair, Keyspace, OpenOptions, Result,
+    Database, Direction, Durability, Error, Keyspace, KvIter, KvPair, OpenOptions, Result,
     WriteBatch,
 };
 use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle};
@@ -112,6 +112,15 @@ pub struct RedbBatch {
     inner: Arc<Inner>,
     ops: Vec<(RedbKeyspace, Vec<u8>, Op)>,
 }
+
+/// One item of a redb range over byte keys and values.
+type RangeItem = std::result::Result<
+    (
+        redb::AccessGuard<'static, &'static [u8]>,
+        redb::AccessGuard<'static, &'static [u8]>,
+    ),
+    redb::StorageError,
+>;
 
 fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
     Error::Backend {
@@ -187,9 +196,9 @@ impl Database for RedbDatabase {
                 )
             })?
         } else if options.create_if_missing {
-            builder
-                .create(&file)
-                .map_err(|e| backend_err(path, None, format!("cannot create {}: {e}", file.display())))?
+            builder.create(&file).map_err(|e| {
+                backend_err(path, None, format!("cannot create {}: {e}", file.display()))
+            })?
         } else {
             return Err(Error::NotACache {
                 path: path.to_owned(),
@@ -214,7 +223,11 @@ impl Database for RedbDatabase {
     fn keyspace(&self, name: &str) -> Result<RedbKeyspace> {
         validate_internal_keyspace_name(name)?;
         let exists = {
-            let tx = self.inner.db.begin_read().map_err(|e| self.inner.err(Some(name), e))?;
+            let tx = self
+                .inner
+                .db
+                .begin_read()
+                .map_err(|e| self.inner.err(Some(name), e))?;
             match tx.open_table(table(name)) {
                 Ok(_) => true,
                 Err(redb::TableError::TableDoesNotExist(_)) => false,
@@ -237,7 +250,11 @@ impl Database for RedbDatabase {
     }
 
     fn keyspace_names(&self) -> Result<Vec<String>> {
-        let tx = self.inner.db.begin_read().map_err(|e| self.inner.err(None, e))?;
+        let tx = self
+            .inner
+            .db
+            .begin_read()
+            .map_err(|e| self.inner.err(None, e))?;
         let mut names: Vec<String> = tx
             .list_tables()
             .map_err(|e| self.inner.err(None, e))?
@@ -382,7 +399,12 @@ impl Keyspace for RedbKeyspace {
         self.write_one(key, Op::Remove)
     }
 
-    fn range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>, direction: Direction) -> Result<KvIter> {
+    fn range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        direction: Direction,
+    ) -> Result<KvIter> {
         let Some(t) = self.read_table()? else {
             return Ok(Box::new(std::iter::empty()));
         };
@@ -391,10 +413,7 @@ impl Keyspace for RedbKeyspace {
         }
         let range = t.range::<&[u8]>((start, end)).map_err(|e| self.err(e))?;
         let (path, name) = (self.inner.path.clone(), self.name.clone());
-        let map = move |item: std::result::Result<
-            (redb::AccessGuard<'static, &'static [u8]>, redb::AccessGuard<'static, &'static [u8]>),
-            redb::StorageError,
-        >| {
+        let map = move |item: RangeItem| {
             item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
                 .map_err(|e| backend_err(&path, Some(&name), e))
         };

@@ -8,10 +8,16 @@ pub fn open_creates_then_reopens<D: Database>() {
     let (dir, db) = fresh::<D>();
     let path = db.path().to_owned();
     assert!(path.starts_with(dir.path()));
-    db.keyspace("a").expect("ks").insert(b"x", b"1").expect("insert");
+    db.keyspace("a")
+        .expect("ks")
+        .insert(b"x", b"1")
+        .expect("insert");
     drop(db);
     let db = reopen::<D>(&path);
-    assert_eq!(db.keyspace("a").expect("ks").get(b"x").expect("get"), Some(b"1".to_vec()));
+    assert_eq!(
+        db.keyspace("a").expect("ks").get(b"x").expect("get"),
+        Some(b"1".to_vec())
+    );
 }
 
 /// Opening a keyspace twice yields the same data; names are listed sorted.
@@ -32,7 +38,10 @@ pub fn invalid_keyspace_names_are_rejected<D: Database>() {
     let (_dir, db) = fresh::<D>();
     for bad in ["", "has space", "slash/name", &"x".repeat(300)] {
         let e = db.keyspace(bad).err().expect("rejected");
-        assert!(matches!(e, crate::Error::InvalidArgument(_)), "{bad:?}: {e}");
+        assert!(
+            matches!(e, crate::Error::InvalidArgument(_)),
+            "{bad:?}: {e}"
+        );
     }
 }
 
@@ -117,7 +126,10 @@ pub fn persistence_across_reopen<D: Database>() {
     for name in ["objects", "seeds", "listing_cache"] {
         let ks = db.keyspace(name).expect("ks");
         assert_eq!(all_keys(&ks).len(), 5_000);
-        assert_eq!(ks.get(&k(4_999)).expect("get"), Some(name.as_bytes().to_vec()));
+        assert_eq!(
+            ks.get(&k(4_999)).expect("get"),
+            Some(name.as_bytes().to_vec())
+        );
     }
 }
 
@@ -157,8 +169,14 @@ pub fn drop_keyspace_removes_data_and_name<D: Database>() {
     assert_eq!(again.get(b"k").expect("get"), None);
     drop((again, kept, db));
     let db = reopen::<D>(&path);
-    assert_eq!(db.keyspace("gone").expect("ks").get(b"k").expect("get"), None);
-    assert_eq!(db.keyspace("kept").expect("ks").get(b"k").expect("get"), Some(b"v".to_vec()));
+    assert_eq!(
+        db.keyspace("gone").expect("ks").get(b"k").expect("get"),
+        None
+    );
+    assert_eq!(
+        db.keyspace("kept").expect("ks").get(b"k").expect("get"),
+        Some(b"v".to_vec())
+    );
 }
 
 /// Size on disk and the approximate count grow with data.

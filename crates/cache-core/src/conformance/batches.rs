@@ -55,7 +55,9 @@ pub fn batch_applies_operations_in_order<D: Database>() {
     batch.commit(Durability::Buffered).expect("commit");
     assert_eq!(a.get(b"x").expect("get"), None);
     assert_eq!(a.get(b"y").expect("get"), Some(b"2".to_vec()));
-    db.batch().commit(Durability::Synced).expect("empty batch commits");
+    db.batch()
+        .commit(Durability::Synced)
+        .expect("empty batch commits");
 }
 
 /// Every durability mode commits, and `persist` accepts every mode, before and after reopen.
@@ -63,7 +65,11 @@ pub fn each_durability_mode_commits<D: Database>() {
     let (_dir, db) = fresh::<D>();
     let path = db.path().to_owned();
     let a = db.keyspace("a").expect("ks");
-    let modes = [Durability::Buffered, Durability::Flushed, Durability::Synced];
+    let modes = [
+        Durability::Buffered,
+        Durability::Flushed,
+        Durability::Synced,
+    ];
     for (i, mode) in modes.into_iter().enumerate() {
         let mut batch = db.batch();
         batch.insert(&a, &k(i as u64), format!("{mode:?}").as_bytes());

@@ -47,7 +47,11 @@ pub fn concurrent_readers_during_writer<D: Database>() {
                             "torn read: {values:?}"
                         );
                         let point = u64::from_be_bytes(
-                            ks.get(&k(3)).expect("get").expect("present").try_into().expect("8"),
+                            ks.get(&k(3))
+                                .expect("get")
+                                .expect("present")
+                                .try_into()
+                                .expect("8"),
                         );
                         assert!(point >= last_seen, "went back from {last_seen} to {point}");
                         last_seen = point;

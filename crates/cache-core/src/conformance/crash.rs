@@ -40,13 +40,21 @@ pub fn crash_test<D: Database>(
     };
     let exe = std::env::current_exe().expect("test binary path");
     let status = Command::new(exe)
-        .args([test_name.as_str(), "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            test_name.as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, format!("{name}={}", path.display()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
         .expect("spawn child test process");
-    assert!(!status.success(), "the child must die, it exited with {status}");
+    assert!(
+        !status.success(),
+        "the child must die, it exited with {status}"
+    );
     assert!(
         reached_marker(&path).exists(),
         "the child died before reaching its crash point (test {test_name})"
@@ -81,7 +89,11 @@ pub fn crash_before_commit_loses_whole_batch<D: Database>(module_path: &str, nam
         |db| {
             for name in ["a", "b"] {
                 let ks = db.keyspace(name).expect("ks");
-                assert_eq!(all_keys(&ks), vec![b"committed".to_vec()], "keyspace {name}");
+                assert_eq!(
+                    all_keys(&ks),
+                    vec![b"committed".to_vec()],
+                    "keyspace {name}"
+                );
             }
         },
     );

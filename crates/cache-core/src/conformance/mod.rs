@@ -47,7 +47,8 @@ pub fn reopen<D: Database>(path: &Path) -> D {
 
 /// Collects an iterator of results, failing the test on the first error.
 pub fn collect(iter: impl Iterator<Item = Result<KvPair>>) -> Vec<KvPair> {
-    iter.collect::<Result<Vec<_>>>().expect("iteration succeeds")
+    iter.collect::<Result<Vec<_>>>()
+        .expect("iteration succeeds")
 }
 
 /// Keys of a collected scan.

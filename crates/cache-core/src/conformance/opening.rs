@@ -11,7 +11,11 @@ use crate::marker::{FORMAT_VERSION, FormatMarker, MARKER_FILE, force_marker};
 
 fn open_err<D: Database>(path: &Path, options: &OpenOptions) -> Error {
     match D::open(path, options) {
-        Ok(_) => panic!("{} opened {} but must refuse it", D::BACKEND, path.display()),
+        Ok(_) => panic!(
+            "{} opened {} but must refuse it",
+            D::BACKEND,
+            path.display()
+        ),
         Err(e) => e,
     }
 }
@@ -32,7 +36,10 @@ pub fn refuses_other_backend_directory<D: Database>() {
     let e = open_err::<D>(&path, &small_options());
     assert!(matches!(e, Error::WrongBackend { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains("other-engine") && msg.contains(D::BACKEND), "{msg}");
+    assert!(
+        msg.contains("other-engine") && msg.contains(D::BACKEND),
+        "{msg}"
+    );
     assert!(msg.contains(&path.display().to_string()), "{msg}");
 }
 
@@ -45,13 +52,25 @@ pub fn refuses_garbage_directory<D: Database>() {
     let e = open_err::<D>(&path, &small_options());
     assert!(matches!(e, Error::NotACache { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.contains(D::BACKEND) && msg.contains(&path.display().to_string()), "{msg}");
-    assert!(!path.join(MARKER_FILE).exists(), "a refused directory must not be claimed");
-    assert_eq!(fs::read(path.join("data.bin")).expect("read"), [0xde, 0xad, 0xbe, 0xef]);
+    assert!(
+        msg.contains(D::BACKEND) && msg.contains(&path.display().to_string()),
+        "{msg}"
+    );
+    assert!(
+        !path.join(MARKER_FILE).exists(),
+        "a refused directory must not be claimed"
+    );
+    assert_eq!(
+        fs::read(path.join("data.bin")).expect("read"),
+        [0xde, 0xad, 0xbe, 0xef]
+    );
     // A plain file where the directory should be.
     let file = tmp.path().join("file");
     fs::write(&file, b"x").expect("write");
-    assert!(matches!(open_err::<D>(&file, &small_options()), Error::NotACache { .. }));
+    assert!(matches!(
+        open_err::<D>(&file, &small_options()),
+        Error::NotACache { .. }
+    ));
 }
 
 /// A cache written by a newer format version is refused.
@@ -79,11 +98,17 @@ pub fn refuses_missing_database_without_create<D: Database>() {
         ..small_options()
     };
     let missing = tmp.path().join("missing");
-    assert!(matches!(open_err::<D>(&missing, &no_create), Error::NotACache { .. }));
+    assert!(matches!(
+        open_err::<D>(&missing, &no_create),
+        Error::NotACache { .. }
+    ));
     assert!(!missing.exists());
     let empty = tmp.path().join("empty");
     fs::create_dir(&empty).expect("mkdir");
-    assert!(matches!(open_err::<D>(&empty, &no_create), Error::NotACache { .. }));
+    assert!(matches!(
+        open_err::<D>(&empty, &no_create),
+        Error::NotACache { .. }
+    ));
 }
 
 fn scribble(dir: &Path, seed: &mut u64) {
@@ -107,8 +132,12 @@ pub fn damaged_engine_files_are_errors_not_wrong_data<D: Database>() {
     let path = db.path().to_owned();
     let fk = FramedKeyspace::open(&db, "objects", FrameSettings::default()).expect("open");
     for i in 0..200u64 {
-        fk.insert(&i.to_be_bytes(), format!("value-{i}").as_bytes(), Durability::Buffered)
-            .expect("insert");
+        fk.insert(
+            &i.to_be_bytes(),
+            format!("value-{i}").as_bytes(),
+            Durability::Buffered,
+        )
+        .expect("insert");
     }
     db.persist(Durability::Synced).expect("persist");
     drop((fk, db));
@@ -125,7 +154,11 @@ pub fn damaged_engine_files_are_errors_not_wrong_data<D: Database>() {
     };
     for i in 0..200u64 {
         if let Ok(Some(v)) = fk.get(&i.to_be_bytes()) {
-            assert_eq!(v, format!("value-{i}").into_bytes(), "wrong data for key {i}");
+            assert_eq!(
+                v,
+                format!("value-{i}").into_bytes(),
+                "wrong data for key {i}"
+            );
         }
     }
 }
