@@ -30,7 +30,8 @@ fn value(i: u64) -> [u8; 64] {
     let mut v = [0u8; 64];
     v[..8].copy_from_slice(&i.to_le_bytes());
     v[8..16].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_le_bytes());
-    v[16..].copy_from_slice(b"created:2026-11-25T00:00:00Z/size=1048576/fill=random/ok");
+    // 48 bytes of record-like text.
+    v[16..].copy_from_slice(b"created:2026-11-25T00:00:00Z size=1048576 ok....");
     v
 }
 
