@@ -31,48 +31,30 @@ fn cargo(args: &[&str]) -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
-    cargo(&[
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&[
-        "clippy",
-        "--package",
-        "sai3-cache",
-        "--all-targets",
-        "--no-default-features",
-        "--features",
-        "redb",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&[
-        "clippy",
-        "--package",
-        "sai3-cache",
-        "--all-targets",
-        "--all-features",
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    // Default feature set (fjall) across the workspace, doc tests included.
-    cargo(&["test", "--workspace"])?;
-    // redb alone, then both backends together (cross-backend and runtime --backend tests).
-    cargo(&[
-        "test",
-        "--package",
-        "sai3-cache",
-        "--no-default-features",
-        "--features",
-        "redb",
-    ])?;
-    cargo(&["test", "--package", "sai3-cache", "--all-features"])?;
+    // The whole workspace with default features (fjall), then the root package with redb alone
+    // and with both backends (cross-backend and runtime --backend code).
+    let feature_sets: [&[&str]; 3] = [
+        &["--workspace"],
+        &[
+            "--package",
+            "sai3-cache",
+            "--no-default-features",
+            "--features",
+            "redb",
+        ],
+        &["--package", "sai3-cache", "--all-features"],
+    ];
+    for features in feature_sets {
+        let mut args = vec!["clippy", "--all-targets"];
+        args.extend_from_slice(features);
+        args.extend(["--", "-D", "warnings"]);
+        cargo(&args)?;
+    }
+    for features in feature_sets {
+        let mut args = vec!["test"];
+        args.extend_from_slice(features);
+        cargo(&args)?;
+    }
     Ok(())
 }
 

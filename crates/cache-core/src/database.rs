@@ -325,6 +325,27 @@ pub fn validate_internal_keyspace_name(name: &str) -> Result<()> {
     }
 }
 
+/// True when no key can lie within `(start, end)` (start after end, or an empty half-open
+/// interval). Engines differ on such ranges (some panic); backends return an empty iterator.
+///
+/// ```
+/// use std::ops::Bound::{Excluded, Included, Unbounded};
+/// use cache_core::database::is_empty_range;
+/// assert!(is_empty_range(Included(b"b"), Excluded(b"a")));
+/// assert!(is_empty_range(Excluded(b"a"), Excluded(b"a")));
+/// assert!(!is_empty_range(Included(b"a"), Included(b"a")));
+/// assert!(!is_empty_range(Unbounded, Excluded(b"a")));
+/// ```
+pub fn is_empty_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
+    match (start, end) {
+        (Bound::Included(s), Bound::Included(e)) => s > e,
+        (Bound::Included(s), Bound::Excluded(e))
+        | (Bound::Excluded(s), Bound::Included(e))
+        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
+        _ => false,
+    }
+}
+
 /// The smallest byte string greater than every string starting with `prefix`, or `None` when
 /// no such bound exists (empty prefix, or a prefix of only `0xff` bytes).
 ///

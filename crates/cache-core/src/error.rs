@@ -130,6 +130,21 @@ impl Error {
         }
     }
 
+    /// Builds an [`Error::Backend`] from an engine error.
+    pub fn backend(
+        backend: &'static str,
+        path: &std::path::Path,
+        keyspace: Option<&str>,
+        message: impl std::fmt::Display,
+    ) -> Self {
+        Error::Backend {
+            backend,
+            path: path.to_owned(),
+            keyspace: keyspace.map(str::to_owned),
+            message: message.to_string(),
+        }
+    }
+
     /// Builds an [`Error::Corrupt`], rendering `key` for humans.
     pub fn corrupt(keyspace: &str, key: &[u8], reason: impl Into<String>) -> Self {
         Error::Corrupt {

@@ -47,7 +47,9 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use cache_core::database::{SortedKeys, directory_size, validate_internal_keyspace_name};
+use cache_core::database::{
+    SortedKeys, directory_size, is_empty_range, validate_internal_keyspace_name,
+};
 use cache_core::{
     Database, Direction, Durability, Error, Keyspace, KvIter, KvPair, OpenOptions, Result,
     WriteBatch,
@@ -113,12 +115,7 @@ pub struct FjallBatch {
 }
 
 fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: BACKEND,
-        path: path.to_owned(),
-        keyspace: keyspace.map(str::to_owned),
-        message: e.to_string(),
-    }
+    Error::backend(BACKEND, path, keyspace, e)
 }
 
 fn persist_mode(d: Durability) -> Option<PersistMode> {
@@ -276,16 +273,6 @@ impl Database for FjallDatabase {
     }
 }
 
-fn empty_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    match (start, end) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s), Bound::Excluded(e))
-        | (Bound::Excluded(s), Bound::Included(e))
-        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        _ => false,
-    }
-}
-
 impl FjallKeyspace {
     fn err(&self, e: impl std::fmt::Display) -> Error {
         backend_err(&self.path, Some(&self.name), e)
@@ -322,7 +309,7 @@ impl Keyspace for FjallKeyspace {
         end: Bound<&[u8]>,
         direction: Direction,
     ) -> Result<KvIter> {
-        if empty_range(start, end) {
+        if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }
         // A plain keyspace range reads at its first `next()`; a snapshot pins the view now.

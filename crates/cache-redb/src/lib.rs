@@ -42,7 +42,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use cache_core::database::{SortedKeys, validate_internal_keyspace_name};
+use cache_core::database::{SortedKeys, is_empty_range, validate_internal_keyspace_name};
 use cache_core::{
     Database, Direction, Durability, Error, Keyspace, KvIter, KvPair, OpenOptions, Result,
     WriteBatch,
@@ -123,12 +123,7 @@ type RangeItem = std::result::Result<
 >;
 
 fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
-    Error::Backend {
-        backend: BACKEND,
-        path: path.to_owned(),
-        keyspace: keyspace.map(str::to_owned),
-        message: e.to_string(),
-    }
+    Error::backend(BACKEND, path, keyspace, e)
 }
 
 impl Inner {
@@ -368,16 +363,6 @@ impl RedbKeyspace {
     }
 }
 
-fn empty_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> bool {
-    match (start, end) {
-        (Bound::Included(s), Bound::Included(e)) => s > e,
-        (Bound::Included(s), Bound::Excluded(e))
-        | (Bound::Excluded(s), Bound::Included(e))
-        | (Bound::Excluded(s), Bound::Excluded(e)) => s >= e,
-        _ => false,
-    }
-}
-
 impl Keyspace for RedbKeyspace {
     fn name(&self) -> &str {
         &self.name
@@ -408,7 +393,7 @@ impl Keyspace for RedbKeyspace {
         let Some(t) = self.read_table()? else {
             return Ok(Box::new(std::iter::empty()));
         };
-        if empty_range(start, end) {
+        if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }
         let range = t.range::<&[u8]>((start, end)).map_err(|e| self.err(e))?;
