@@ -1,11 +1,22 @@
 //! # cache-sai3
 //!
-//! Will own everything specific to the sai3-bench benchmark: reading its YAML configs, the
-//! dataset model and its byte-exact file naming, the config hash, the coordinator cache
-//! (tree manifests, endpoint registry, config metadata) and the per-endpoint caches (object
-//! ledger, listing cache, seeds, agent and endpoint maps), and the prepare flow that uses them.
+//! Everything specific to the sai3-bench benchmark: reading its YAML configs unchanged
+//! ([`config`]), its byte-exact file naming in closed form ([`naming`]), the dataset model
+//! ([`dataset`]) and its config hash ([`config_hash`]), deterministic object sizes
+//! ([`sizes`]), and (in later modules) the coordinator and endpoint caches and the prepare flow.
 //!
 //! It talks to storage only through the `cache-core` traits, generic over the backend; it must
-//! not name fjall or redb types. Object-store transfer of cache files belongs to `cache-sync`.
+//! not name fjall or redb types. Moving cache files to object stores belongs to `cache-sync`.
 //!
-//! Status: empty until the sai3 issue; nothing here is used yet.
+//! Design rule: what can be computed is computed. A path is a function of the index (O(depth)),
+//! so it is never looked up in a database; the caches store what cannot be computed: which
+//! objects exist and in what state, listings, seeds, and placements of non-deterministic
+//! strategies.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod naming;
+pub mod numbers;
+
+pub use error::{ConfigError, Result, Sai3Error};

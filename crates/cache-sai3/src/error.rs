@@ -1,0 +1,68 @@
+//! Errors of the sai3 layer.
+
+use std::path::PathBuf;
+
+/// A problem with a sai3-bench config: the field and the reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct ConfigError {
+    /// Dotted path of the field, e.g. `prepare.directory_structure.width`.
+    pub field: String,
+    /// What is wrong and, where possible, what to write instead.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A problem with `field`.
+    pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Everything the sai3 layer can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Sai3Error {
+    /// The config file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    ReadConfig {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid YAML or not a sai3-bench config.
+    #[error("config {path} is not a valid sai3-bench config: {reason}")]
+    ParseConfig {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        reason: String,
+    },
+    /// A field of the config is invalid.
+    #[error("config {path}: {error}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// The field and reason.
+        error: ConfigError,
+    },
+    /// A storage error from the cache stores.
+    #[error(transparent)]
+    Cache(#[from] cache_core::Error),
+    /// An endpoint operation failed.
+    #[error("endpoint {endpoint}: {reason}")]
+    Endpoint {
+        /// The endpoint URI.
+        endpoint: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+/// Result alias of the sai3 layer.
+pub type Result<T, E = Sai3Error> = std::result::Result<T, E>;
