@@ -15,8 +15,12 @@
 
 #![deny(missing_docs)]
 
+pub mod config;
+pub mod config_hash;
+pub mod dataset;
 pub mod error;
 pub mod naming;
 pub mod numbers;
+pub mod sizes;
 
 pub use error::{ConfigError, Result, Sai3Error};
