@@ -17,10 +17,17 @@
 
 pub mod config;
 pub mod config_hash;
+pub mod coordinator;
 pub mod dataset;
+pub mod endpoint_cache;
 pub mod error;
+pub mod keys;
+pub mod ledger;
+pub mod listing;
 pub mod naming;
 pub mod numbers;
+pub mod records;
 pub mod sizes;
+pub mod store;
 
 pub use error::{ConfigError, Result, Sai3Error};

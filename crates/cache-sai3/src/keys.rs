@@ -1,0 +1,99 @@
+//! Every key layout of the sai3 caches, in one place. Built with `cache_core::key`, so byte
+//! order equals tuple order (dataset, then pool, then index as big-endian integers).
+//!
+//! | keyspace | key | value ([`crate::records`]) |
+//! |----------|-----|-------|
+//! | `tree_manifests` | `T dataset` | `TreeManifest` |
+//! | `endpoint_registry` | `R dataset u16:endpoint` | `EndpointEntry` |
+//! | `config_metadata` | `M dataset` | `ConfigMetadata` |
+//! | `objects` | `O dataset u16:pool u64:index` | `LedgerEntry` |
+//! | `objects` | `P dataset u16:pool` | presence bitmap (roaring, Created indices) |
+//! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
+//! | `listing_cache` | `L dataset` | `ListingSnapshot` |
+//! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
+//! | `agent_map` | `A dataset` | `AgentMap` |
+//! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
+
+use cache_core::{DatasetId, KeyBuilder, KeyReader};
+
+/// Tag of tree manifest keys.
+pub const TREE_MANIFEST: u8 = b'T';
+/// Tag of endpoint registry keys.
+pub const ENDPOINT_ENTRY: u8 = b'R';
+/// Tag of config metadata keys.
+pub const CONFIG_METADATA: u8 = b'M';
+/// Tag of ledger entry keys.
+pub const LEDGER_ENTRY: u8 = b'O';
+/// Tag of presence bitmap keys.
+pub const PRESENCE: u8 = b'P';
+/// Tag of stored path keys.
+pub const FILE_PATH: u8 = b'F';
+/// Tag of listing snapshot keys.
+pub const LISTING: u8 = b'L';
+/// Tag of endpoint state keys.
+pub const ENDPOINT_STATE: u8 = b'E';
+/// Tag of agent map keys.
+pub const AGENT_MAP: u8 = b'A';
+/// Tag of seed keys.
+pub const SEEDS: u8 = b'S';
+
+/// A key of one record per dataset.
+pub fn per_dataset(tag: u8, dataset: DatasetId) -> Vec<u8> {
+    KeyBuilder::new(tag).dataset(dataset).finish()
+}
+
+/// A key of one record per (dataset, pool or endpoint number).
+pub fn per_pool(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
+    KeyBuilder::new(tag).dataset(dataset).u16(pool).finish()
+}
+
+/// A key of one record per object.
+pub fn per_object(tag: u8, dataset: DatasetId, pool: u16, index: u64) -> Vec<u8> {
+    KeyBuilder::new(tag)
+        .dataset(dataset)
+        .u16(pool)
+        .u64(index)
+        .finish()
+}
+
+/// The prefix of every per-object key of `(dataset, pool)`.
+pub fn pool_prefix(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
+    per_pool(tag, dataset, pool)
+}
+
+/// The prefix of every key of `dataset` under `tag`.
+pub fn dataset_prefix(tag: u8, dataset: DatasetId) -> Vec<u8> {
+    per_dataset(tag, dataset)
+}
+
+/// Decodes a per-object key.
+///
+/// # Errors
+/// `MalformedKey` when the key is not `tag dataset u16 u64`.
+pub fn decode_object(tag: u8, key: &[u8]) -> cache_core::Result<(DatasetId, u16, u64)> {
+    let mut r = KeyReader::new(key);
+    r.expect_tag(tag)?;
+    let out = (r.dataset()?, r.u16()?, r.u64()?);
+    r.finish()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_keys_round_trip_and_order_by_index() {
+        let d = DatasetId::from_u64(7);
+        let a = per_object(LEDGER_ENTRY, d, 1, 99_999_999);
+        let b = per_object(LEDGER_ENTRY, d, 1, 100_000_000);
+        assert!(a < b);
+        assert!(b.starts_with(&pool_prefix(LEDGER_ENTRY, d, 1)));
+        assert_eq!(
+            decode_object(LEDGER_ENTRY, &b).expect("decodes"),
+            (d, 1, 100_000_000)
+        );
+        assert!(decode_object(PRESENCE, &b).is_err());
+        assert!(decode_object(LEDGER_ENTRY, &b[..b.len() - 1]).is_err());
+    }
+}

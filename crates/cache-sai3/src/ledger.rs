@@ -1,0 +1,159 @@
+//! The object ledger: per (pool, index) the state, size and time of every object an endpoint
+//! owns, plus a compact presence summary per pool (a roaring bitmap of `Created` indices) so
+//! that "which indices are missing?" needs no scan.
+//!
+//! Entries and bitmaps change together: a [`LedgerWriter`] collects entries in one batch and
+//! writes the updated bitmaps into the same batch at each checkpoint, so after any crash the
+//! stored bitmap equals the set of stored `Created` entries.
+
+use cache_core::{Database, DatasetId, Direction, Durability, WriteBatch};
+use roaring::RoaringTreemap;
+
+use crate::endpoint_cache::EndpointCache;
+use crate::error::Result;
+use crate::keys;
+use crate::records::{LedgerEntry, ObjectState};
+
+fn decode_bitmap(keyspace: &str, key: &[u8], bytes: &[u8]) -> cache_core::Result<RoaringTreemap> {
+    RoaringTreemap::deserialize_from(bytes)
+        .map_err(|e| cache_core::Error::corrupt(keyspace, key, format!("presence bitmap: {e}")))
+}
+
+/// Serializes a bitmap (roaring's portable format).
+pub fn encode_bitmap(map: &RoaringTreemap) -> Vec<u8> {
+    let mut out = Vec::with_capacity(map.serialized_size());
+    // Writing into a Vec cannot fail.
+    let _ = map.serialize_into(&mut out);
+    out
+}
+
+/// Decodes a bitmap stored by [`encode_bitmap`].
+///
+/// # Errors
+/// `Corrupt` when the bytes are not a roaring treemap.
+pub fn bitmap_from(keyspace: &str, key: &[u8], bytes: &[u8]) -> cache_core::Result<RoaringTreemap> {
+    decode_bitmap(keyspace, key, bytes)
+}
+
+/// The stored presence bitmap of `(dataset, pool)` (empty if none).
+pub fn load_presence<D: Database>(
+    cache: &EndpointCache<D>,
+    dataset: DatasetId,
+    pool: u16,
+) -> Result<RoaringTreemap> {
+    let key = keys::per_pool(keys::PRESENCE, dataset, pool);
+    match cache.objects.get(&key)? {
+        None => Ok(RoaringTreemap::new()),
+        Some(bytes) => Ok(decode_bitmap(cache.objects.name(), &key, &bytes)?),
+    }
+}
+
+/// The ledger entry of one object, if recorded.
+pub fn entry<D: Database>(
+    cache: &EndpointCache<D>,
+    dataset: DatasetId,
+    pool: u16,
+    index: u64,
+) -> Result<Option<LedgerEntry>> {
+    let key = keys::per_object(keys::LEDGER_ENTRY, dataset, pool, index);
+    Ok(cache.objects.get_record(&key)?)
+}
+
+/// Every `Created` index of `(dataset, pool)` found by scanning the entries (the slow path the
+/// bitmap exists to avoid; used to verify it).
+pub fn scan_created<D: Database>(
+    cache: &EndpointCache<D>,
+    dataset: DatasetId,
+    pool: u16,
+) -> Result<RoaringTreemap> {
+    let prefix = keys::pool_prefix(keys::LEDGER_ENTRY, dataset, pool);
+    let mut out = RoaringTreemap::new();
+    for item in cache.objects.prefix(&prefix, Direction::Forward)? {
+        let (k, v) = item?;
+        let (_, _, index) = keys::decode_object(keys::LEDGER_ENTRY, &k)?;
+        let e: LedgerEntry = cache_core::record::decode(cache.objects.name(), &k, &v)?;
+        if e.state == ObjectState::Created {
+            out.insert(index);
+        }
+    }
+    Ok(out)
+}
+
+/// Collects ledger changes of one dataset and commits them with the bitmaps at checkpoints.
+pub struct LedgerWriter<'c, D: Database> {
+    cache: &'c EndpointCache<D>,
+    dataset: DatasetId,
+    present: Vec<RoaringTreemap>,
+    dirty: Vec<bool>,
+    batch: D::Batch,
+    pending: usize,
+}
+
+impl<'c, D: Database> LedgerWriter<'c, D> {
+    /// Starts a writer whose bitmaps begin as `present` (one per pool id).
+    pub fn new(
+        cache: &'c EndpointCache<D>,
+        dataset: DatasetId,
+        present: Vec<RoaringTreemap>,
+    ) -> Self {
+        let pools = present.len();
+        LedgerWriter {
+            cache,
+            dataset,
+            present,
+            dirty: vec![false; pools],
+            batch: cache.database().batch(),
+            pending: 0,
+        }
+    }
+
+    /// Records a state change (uncommitted until the next checkpoint).
+    pub fn record(&mut self, pool: u16, index: u64, entry: LedgerEntry) -> Result<()> {
+        let key = keys::per_object(keys::LEDGER_ENTRY, self.dataset, pool, index);
+        self.cache
+            .objects
+            .insert_record_into(&mut self.batch, &key, &entry)?;
+        let p = pool as usize;
+        let changed = if entry.state == ObjectState::Created {
+            self.present[p].insert(index)
+        } else {
+            self.present[p].remove(index)
+        };
+        self.dirty[p] |= changed;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// The presence bitmap of `pool` including uncommitted changes.
+    pub fn present(&self, pool: u16) -> &RoaringTreemap {
+        &self.present[pool as usize]
+    }
+
+    /// Changes recorded since the last checkpoint.
+    pub fn pending(&self) -> usize {
+        self.pending
+    }
+
+    /// Commits recorded changes and the changed bitmaps atomically.
+    pub fn checkpoint(&mut self, durability: Durability) -> Result<()> {
+        for (p, dirty) in self.dirty.iter_mut().enumerate() {
+            if *dirty {
+                let key = keys::per_pool(keys::PRESENCE, self.dataset, p as u16);
+                let bytes = encode_bitmap(&self.present[p]);
+                self.cache
+                    .objects
+                    .insert_into(&mut self.batch, &key, &bytes)?;
+                *dirty = false;
+            }
+        }
+        let batch = std::mem::replace(&mut self.batch, self.cache.database().batch());
+        batch.commit(durability)?;
+        self.pending = 0;
+        Ok(())
+    }
+
+    /// The final bitmaps.
+    pub fn into_present(self) -> Vec<RoaringTreemap> {
+        self.present
+    }
+}

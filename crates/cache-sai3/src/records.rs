@@ -1,0 +1,155 @@
+//! The records the sai3 caches store (postcard, inside verified frames). Each type is written
+//! under one key layout of [`crate::keys`]; none changes layout in place (postcard is
+//! positional): a new layout gets a new tag.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an object is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ObjectState {
+    /// Known to the plan, not started (the state of every object without an entry).
+    Planned,
+    /// A create was started; the object may be absent or partial.
+    Creating,
+    /// Created with the recorded size.
+    Created,
+    /// The create failed after retries.
+    Failed,
+    /// Deleted (by a workload or a cleanup).
+    Deleted,
+}
+
+impl ObjectState {
+    /// Lowercase name for reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectState::Planned => "planned",
+            ObjectState::Creating => "creating",
+            ObjectState::Created => "created",
+            ObjectState::Failed => "failed",
+            ObjectState::Deleted => "deleted",
+        }
+    }
+}
+
+/// One object in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    /// State.
+    pub state: ObjectState,
+    /// Size in bytes (intended size while `Creating`).
+    pub size: u64,
+    /// When the state was recorded (ms since the Unix epoch).
+    pub at_ms: u64,
+}
+
+/// The tree parameters (tens of bytes, not a list of directories).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeManifest {
+    /// Full config hash (hex).
+    pub config_hash: String,
+    /// `None` for flat datasets.
+    pub tree: Option<TreeParams>,
+    /// Key prefix shards of flat datasets.
+    pub key_prefix_shards: u32,
+    /// Objects over all pools.
+    pub total_objects: u64,
+    /// Directories.
+    pub total_dirs: u64,
+}
+
+/// Parameters of a sai3-bench tree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeParams {
+    /// Width.
+    pub width: u64,
+    /// Depth.
+    pub depth: u32,
+    /// Files per directory.
+    pub files_per_dir: u64,
+    /// `bottom` or `all`.
+    pub distribution: String,
+    /// Directory mask.
+    pub dir_mask: String,
+}
+
+/// One endpoint in the coordinator's registry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointEntry {
+    /// Normalized URI.
+    pub uri: String,
+    /// Where its cache lives (a local directory).
+    pub cache_location: String,
+    /// Objects placed on it over all pools.
+    pub assigned_count: u64,
+    /// Configured strategy.
+    pub strategy: String,
+}
+
+/// What the coordinator knows about a dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigMetadata {
+    /// Full config hash (hex).
+    pub config_hash: String,
+    /// Name of the config (file stem).
+    pub test_name: String,
+    /// Objects over all pools.
+    pub total_objects: u64,
+    /// Directories.
+    pub total_dirs: u64,
+    /// Normalized endpoints.
+    pub endpoints: Vec<String>,
+    /// First prepare (ms).
+    pub created_ms: u64,
+    /// Last use (ms).
+    pub last_used_ms: u64,
+    /// Cache format version that wrote it.
+    pub cache_format: u32,
+}
+
+/// Per-endpoint state of a dataset: the seal written when a prepare completed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EndpointState {
+    /// Full config hash (hex).
+    pub config_hash: String,
+    /// Endpoint number in the dataset.
+    pub endpoint: u16,
+    /// Normalized URI.
+    pub uri: String,
+    /// Set when a prepare finished with every object of this endpoint created.
+    pub sealed_at_ms: Option<u64>,
+    /// Created objects per pool at the seal.
+    pub created: Vec<u64>,
+}
+
+/// The agent layout a dataset was prepared with (file `i` -> agent `i % agents`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentMap {
+    /// Number of agents.
+    pub agents: u32,
+}
+
+/// Seeds of one pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolSeeds {
+    /// Seed of object sizes.
+    pub size_seed: u64,
+    /// Seed of object content.
+    pub fill_seed: u64,
+}
+
+/// A cached listing of one endpoint: which indices of each pool exist (as roaring bitmaps)
+/// and every other key found (not part of the dataset).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingSnapshot {
+    /// Full config hash (hex) of the dataset it was interpreted for.
+    pub config_hash: String,
+    /// When the LIST finished (ms).
+    pub listed_at_ms: u64,
+    /// Per pool: serialized roaring treemap of present indices with the expected size.
+    pub present: Vec<Vec<u8>>,
+    /// Keys that are not objects of the dataset (the cache's own files excluded).
+    pub other_keys: Vec<String>,
+    /// Objects listed in all.
+    pub listed: u64,
+}
