@@ -4,6 +4,7 @@
 //! both are built in, `--backend` picks one at run time.
 
 mod backend;
+mod commands;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,10 +15,17 @@ use backend::BackendChoice;
 
 /// Persistent metadata cache for storage benchmarks with millions of files and objects.
 ///
-/// sai3-cache remembers what a benchmark's prepare step built (tree layout, object states,
-/// listings) so that the next run does not re-list tens of millions of objects.
+/// sai3-cache reads sai3-bench configs unchanged, computes every file's name and place, and
+/// remembers what prepare built (which objects exist, their sizes, listings, seeds) so that
+/// the next run does not re-list tens of millions of objects.
+///
+/// Typical use:
+///   sai3-cache plan    --config bench.yaml            # what the config defines
+///   sai3-cache prepare --config bench.yaml            # create what is missing, fill the cache
+///   sai3-cache prepare --config bench.yaml            # again: no LIST, nothing to create
+///   sai3-cache lookup  --config bench.yaml 0 17 42    # where objects are, and their state
 #[derive(Debug, Parser)]
-#[command(name = "sai3-cache", version, about, long_about)]
+#[command(name = "sai3-cache", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
     /// Storage engine of the cache (only engines compiled into this build are accepted).
     #[arg(long, global = true, value_enum, default_value_t = BackendChoice::default())]
@@ -27,12 +35,77 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// sai3-bench YAML config (read unchanged; only dataset-defining fields are used).
+    #[arg(long, short = 'c')]
+    config: PathBuf,
+    /// Directory of the coordinator cache and of object-store endpoint caches
+    /// [default: $SAI3_CACHE_DIR, else the current directory].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Show what a config defines: config hash, totals, per-endpoint and per-agent counts.
+    ///
+    /// Computed from the config alone; touches no cache and no endpoint.
+    Plan {
+        /// sai3-bench YAML config.
+        #[arg(long, short = 'c')]
+        config: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where objects are (path, URI, endpoint, agent) and, when the ledger knows, their state.
+    ///
+    /// INDEX is an object number of the first pool, or POOL:INDEX (pools are numbered as
+    /// `plan` lists them). Paths are computed in closed form; the endpoint caches supply states.
+    Lookup {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Object numbers (N or POOL:N).
+        #[arg(required = true)]
+        index: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create missing objects on the configured endpoints, recording everything in the caches.
+    ///
+    /// Knowledge of existing objects comes from the sealed ledger, a fresh cached listing, or a
+    /// LIST, in that order (see --refresh-cache and --cache-ttl). Only missing objects are
+    /// created; an aborted prepare resumes where it stopped.
+    Prepare {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Use no cache: LIST every endpoint, create what is missing, record nothing.
+        #[arg(long)]
+        no_cache: bool,
+        /// Ignore cached knowledge: LIST every endpoint and refresh the caches.
+        #[arg(long)]
+        refresh_cache: bool,
+        /// Trust cached listings and seals for this many seconds [default: 86400 for object
+        /// stores; file:// listings are not cached, seals hold until the config changes].
+        /// 0 disables the listing cache.
+        #[arg(long, value_name = "SECS")]
+        cache_ttl: Option<u64>,
+        /// Fill `file_paths` with every path now (eager) or on first lookup (lazy).
+        #[arg(long, value_enum, default_value = "lazy")]
+        populate: PopulateArg,
+        /// Objects created at the same time per endpoint.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a cache directory holds: keyspaces, approximate entry counts, bytes on disk.
     ///
-    /// Opens the cache read-only in spirit (nothing is created or changed); a directory that is
-    /// not a cache of the chosen backend is reported as such.
+    /// Opens the cache without creating or changing anything; a directory that is not a cache
+    /// of the chosen backend is reported as such.
     Stats {
         /// The cache directory (the one holding SAI3-CACHE-FORMAT).
         #[arg(long)]
@@ -43,13 +116,20 @@ enum Command {
     },
 }
 
+/// `--populate`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum PopulateArg {
+    /// Store every path at the end of prepare.
+    Eager,
+    /// Store paths when lookup first computes them.
+    Lazy,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Stats { cache_dir, json } => backend::stats(cli.backend, cache_dir, *json),
-    };
+    let result = commands::run(cli.backend, cli.command);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("sai3-cache: {e:#}");
             ExitCode::from(2)

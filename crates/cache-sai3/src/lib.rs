@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod listing;
 pub mod naming;
 pub mod numbers;
+pub mod prepare;
 pub mod records;
 pub mod sizes;
 pub mod store;

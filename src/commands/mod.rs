@@ -1,0 +1,76 @@
+//! One module per command; each is generic over the cache backend where it opens a cache.
+
+mod lookup;
+mod plan;
+mod prepare;
+mod stats;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+
+use crate::Command;
+use crate::backend::{BackendChoice, with_backend};
+
+/// Runs `command` with the chosen backend.
+pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Plan { config, json } => plan::run(&config, json),
+        Command::Lookup { args, index, json } => {
+            let cache_dir = cache_dir(args.cache_dir);
+            with_backend!(backend, lookup_run(&args.config, &cache_dir, &index, json))
+        }
+        Command::Prepare {
+            args,
+            no_cache,
+            refresh_cache,
+            cache_ttl,
+            populate,
+            concurrency,
+            json,
+        } => {
+            let opts = prepare::Flags {
+                config: args.config,
+                cache_dir: cache_dir(args.cache_dir),
+                no_cache,
+                refresh_cache,
+                cache_ttl,
+                eager: matches!(populate, crate::PopulateArg::Eager),
+                concurrency,
+                json,
+            };
+            with_backend!(backend, prepare_run(&opts))
+        }
+        Command::Stats { cache_dir, json } => with_backend!(backend, stats_run(&cache_dir, json)),
+    }
+}
+
+fn lookup_run<D: cache_core::Database>(
+    config: &Path,
+    cache_dir: &Path,
+    index: &[String],
+    json: bool,
+) -> Result<ExitCode> {
+    lookup::run::<D>(config, cache_dir, index, json)
+}
+
+fn prepare_run<D: cache_core::Database>(flags: &prepare::Flags) -> Result<ExitCode> {
+    prepare::run::<D>(flags)
+}
+
+fn stats_run<D: cache_core::Database>(cache_dir: &Path, json: bool) -> Result<ExitCode> {
+    stats::run::<D>(cache_dir, json)
+}
+
+/// `--cache-dir`, else `$SAI3_CACHE_DIR`, else the current directory.
+fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
+    flag.or_else(|| std::env::var_os("SAI3_CACHE_DIR").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// Prints `value` as pretty JSON.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
