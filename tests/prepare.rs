@@ -1,0 +1,188 @@
+//! The prepare flow end to end on local endpoints, through the real binary, on every backend
+//! compiled in: the second run makes no LIST call, config changes miss, TTL and refresh list
+//! again, pools do not collide, and each endpoint cache holds only its own objects.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{backends, dataset_files, prepare, run, tree_config};
+
+#[test]
+fn second_prepare_makes_no_list_call_and_creates_nothing() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = tree_config(tmp.path(), 3, 2, 50, 4, "2KiB");
+        let cache = tmp.path().join("cache");
+        let first = prepare(backend, &config, &cache, &[]);
+        assert_eq!(first["created"], 450, "{backend}: {first}");
+        assert_eq!(first["listing_source"], "list");
+        assert!(first["list_calls"].as_u64().expect("n") >= 4);
+        let on_disk: usize = (0..4)
+            .map(|e| dataset_files(&tmp.path().join(format!("ep{e}"))).len())
+            .sum();
+        assert_eq!(on_disk, 450);
+
+        let second = prepare(backend, &config, &cache, &[]);
+        assert_eq!(second["list_calls"], 0, "{backend}: {second}");
+        assert_eq!(second["listed_from_cache"], true);
+        assert_eq!(second["listing_source"], "ledger");
+        assert_eq!(second["created"], 0);
+        assert_eq!(second["already_present"], 450);
+        for key in ["open_s", "list_s", "create_s", "persist_s", "total_s"] {
+            assert!(second["phases"][key].is_number(), "phase {key}");
+        }
+    }
+}
+
+#[test]
+fn config_change_is_a_new_hash_and_a_miss() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 3, 2, 20, 2, "1KiB");
+        let first = prepare(backend, &config, &cache, &[]);
+        // One more file per directory: a different dataset over the same names.
+        let config = tree_config(tmp.path(), 3, 2, 21, 2, "1KiB");
+        let second = prepare(backend, &config, &cache, &[]);
+        assert_ne!(first["config_hash"], second["config_hash"]);
+        assert_eq!(second["listing_source"], "list", "{backend}: {second}");
+        assert!(second["list_calls"].as_u64().expect("n") > 0);
+        // Objects of the first dataset keep their name only where file i stays in the same
+        // directory (i / 20 == i / 21); those are found, the rest are created, and the old
+        // files at other paths are reported as keys outside the dataset.
+        let kept = (0..180u64).filter(|i| i / 20 == i / 21).count() as u64;
+        assert!(kept > 0);
+        assert_eq!(second["already_present"], kept, "{backend}: {second}");
+        assert_eq!(second["created"], 189 - kept);
+        let other: u64 = (0..2)
+            .map(|e| second["endpoints"][e]["other_keys"].as_u64().expect("n"))
+            .sum();
+        assert_eq!(other, 180 - kept);
+    }
+}
+
+#[test]
+fn expired_ttl_and_refresh_list_again() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 2, 2, 10, 2, "512");
+        prepare(backend, &config, &cache, &[]);
+        let fresh = prepare(backend, &config, &cache, &["--cache-ttl", "3600"]);
+        assert_eq!(fresh["list_calls"], 0, "{backend}: {fresh}");
+        std::thread::sleep(Duration::from_millis(1200));
+        let expired = prepare(backend, &config, &cache, &["--cache-ttl", "1"]);
+        assert_eq!(expired["listing_source"], "list", "{backend}: {expired}");
+        assert!(expired["list_calls"].as_u64().expect("n") > 0);
+        assert_eq!(expired["created"], 0);
+        // That LIST was cached (a TTL was given): within the TTL it is used, without a LIST.
+        let cached = prepare(backend, &config, &cache, &["--cache-ttl", "3600"]);
+        assert_eq!(cached["list_calls"], 0, "{backend}: {cached}");
+        let refreshed = prepare(backend, &config, &cache, &["--refresh-cache"]);
+        assert_eq!(
+            refreshed["listing_source"], "list",
+            "{backend}: {refreshed}"
+        );
+        assert!(refreshed["list_calls"].as_u64().expect("n") > 0);
+        let none = prepare(backend, &config, &cache, &["--no-cache"]);
+        assert!(none["list_calls"].as_u64().expect("n") > 0);
+        assert_eq!(
+            none["endpoints"][0]["cache_location"],
+            serde_json::Value::Null
+        );
+    }
+}
+
+#[test]
+fn listing_cache_is_used_within_its_ttl_after_a_partial_run() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 2, 2, 10, 1, "256");
+        prepare(backend, &config, &cache, &["--cache-ttl", "600"]);
+        // A LIST with a TTL in force is stored; a refresh stores a new one.
+        let listed = prepare(
+            backend,
+            &config,
+            &cache,
+            &["--refresh-cache", "--cache-ttl", "600"],
+        );
+        assert_eq!(listed["listing_source"], "list");
+        let stats = run(
+            backend,
+            &[
+                "stats",
+                "--json",
+                "--cache-dir",
+                &tmp.path().join("ep0/sai3-kv-cache").display().to_string(),
+            ],
+        );
+        let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("json");
+        let listing = stats["keyspaces"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .find(|k| k["name"] == "listing_cache")
+            .expect("listing_cache keyspace");
+        assert!(
+            listing["approximate_entries"].as_u64().expect("n") >= 1,
+            "{stats}"
+        );
+    }
+}
+
+#[test]
+fn pools_do_not_collide_and_lookup_reports_state() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tmp.path().join("pools.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "prepare:\n  key_prefix_shards: 3\n  ensure_objects:\n    - {{ count: 40, size_spec: {{ type: uniform, min: 100, max: 900 }} }}\nmulti_endpoint:\n  endpoints: [\"file://{0}/a\", \"file://{0}/b\"]\nworkload:\n  - {{ op: get, weight: 5 }}\n  - {{ op: delete, weight: 1 }}\n",
+                tmp.path().display()
+            ),
+        )
+        .expect("write");
+        let r = prepare(backend, &config, &cache, &[]);
+        assert_eq!(r["created"], 80, "{backend}: {r}");
+        let a = dataset_files(&tmp.path().join("a"));
+        assert_eq!(a.len(), 40);
+        assert!(a.contains(&"00/prepared-00000000.dat".to_string()), "{a:?}");
+        assert!(
+            a.contains(&"00/deletable-00000000.dat".to_string()),
+            "{a:?}"
+        );
+        let out = run(
+            backend,
+            &[
+                "lookup",
+                "--json",
+                "--config",
+                &config.display().to_string(),
+                "--cache-dir",
+                &cache.display().to_string(),
+                "1:7",
+                "7",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(found[0]["path"], "01/deletable-00000007.dat");
+        assert_eq!(found[1]["path"], "01/prepared-00000007.dat");
+        assert_eq!(found[0]["endpoint"], 1);
+        assert_eq!(found[0]["state"], "created");
+        let size = found[1]["size"].as_u64().expect("size");
+        let on_disk = std::fs::metadata(tmp.path().join("b/01/prepared-00000007.dat"))
+            .expect("file")
+            .len();
+        assert_eq!(size, on_disk);
+        assert!((100..=900).contains(&size));
+    }
+}
