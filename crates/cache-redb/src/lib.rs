@@ -14,6 +14,15 @@
 //! <dir>/cache.redb          the redb database file
 //! ```
 //!
+//! ## Verified closed files
+//! redb trusts its file: a damaged file can make it panic while opening (seen with redb 4.6:
+//! an assertion in its allocator bitmap). So a cleanly closed database leaves a checksum beside
+//! it, `cache.redb.xxh3` (length and xxh3-64 of the whole file), and `open` verifies the file
+//! against it before redb reads a byte; a mismatch is a clear error, never a panic or wrong data.
+//! The checksum file is removed when the database is opened (the file is about to change) and
+//! written again on a clean close, so after a crash there is none and redb's own recovery runs.
+//! As a second line of defence, a panic inside redb's open is caught and reported as an error.
+//!
 //! ## Durability mapping
 //! redb 4 has two commit levels: `None` (visible, not persistent until a later durable commit)
 //! and `Immediate` (fsynced). So [`Durability::Buffered`] is `None`, and both
@@ -55,6 +64,9 @@ pub const BACKEND: &str = "redb";
 /// File name of the redb database inside the cache directory.
 pub const DB_FILE: &str = "cache.redb";
 
+/// File name of the checksum of a cleanly closed database file.
+pub const CHECKSUM_FILE: &str = "cache.redb.xxh3";
+
 /// Buffered commits in a row after which one is made durable, bounding file growth.
 pub const NONE_COMMITS_BEFORE_DURABLE: u64 = 256;
 
@@ -70,7 +82,8 @@ struct KeyspaceState {
 }
 
 struct Inner {
-    db: redb::Database,
+    /// Always `Some` until `drop` closes it to checksum the file.
+    db: Option<redb::Database>,
     path: PathBuf,
     keyspaces: Mutex<HashMap<String, Arc<KeyspaceState>>>,
     buffered_commits: AtomicU64,
@@ -78,14 +91,90 @@ struct Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
         // Make buffered commits durable on a clean close.
         if self.buffered_commits.load(Ordering::SeqCst) > 0
-            && let Ok(mut tx) = self.db.begin_write()
+            && let Ok(mut tx) = db.begin_write()
             && tx.set_durability(redb::Durability::Immediate).is_ok()
         {
             let _ = tx.commit();
         }
+        drop(db);
+        // Closed: record what a clean file looks like, for the next open to verify.
+        let file = self.path.join(DB_FILE);
+        if let Ok(digest) = file_digest(&file) {
+            let _ = write_checksum(&self.path, digest);
+        }
     }
+}
+
+/// Length and xxh3-64 of a file, streamed.
+fn file_digest(file: &Path) -> std::io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(file)?;
+    let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut len = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        len += n as u64;
+    }
+    Ok((len, hasher.digest()))
+}
+
+fn write_checksum(dir: &Path, (len, hash): (u64, u64)) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = dir.join(format!("{CHECKSUM_FILE}.tmp"));
+    let mut f = std::fs::File::create(&tmp)?;
+    writeln!(f, "{len} {hash:016x}")?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, dir.join(CHECKSUM_FILE))
+}
+
+/// Verifies `cache.redb` against its checksum file, if there is one, then removes that file
+/// (the database is about to change).
+fn verify_closed_file(dir: &Path) -> Result<()> {
+    let sum_path = dir.join(CHECKSUM_FILE);
+    let text = match std::fs::read_to_string(&sum_path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(sum_path, e)),
+    };
+    let damaged = |why: String| {
+        backend_err(
+            dir,
+            None,
+            format!("{DB_FILE} is damaged: {why}; it was not opened"),
+        )
+    };
+    let expected = text
+        .split_once(' ')
+        .and_then(|(l, h)| {
+            Some((
+                l.parse::<u64>().ok()?,
+                u64::from_str_radix(h.trim(), 16).ok()?,
+            ))
+        })
+        .ok_or_else(|| damaged(format!("its checksum file {CHECKSUM_FILE} is unreadable")))?;
+    let file = dir.join(DB_FILE);
+    let actual = file_digest(&file).map_err(|e| Error::io(&file, e))?;
+    if actual.0 != expected.0 {
+        return Err(damaged(format!(
+            "it is {} bytes, {} when it was last closed",
+            actual.0, expected.0
+        )));
+    }
+    if actual.1 != expected.1 {
+        return Err(damaged(
+            "its content does not match the checksum written when it was last closed".into(),
+        ));
+    }
+    std::fs::remove_file(&sum_path).map_err(|e| Error::io(&sum_path, e))?;
+    Ok(())
 }
 
 /// An open redb-backed cache database. Cheap to clone; clones share one database.
@@ -127,12 +216,19 @@ fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -
 }
 
 impl Inner {
+    fn db(&self) -> &redb::Database {
+        // Invariant: `db` is `Some` for the whole life of `Inner`; only `drop` takes it.
+        self.db
+            .as_ref()
+            .expect("database is open until Inner is dropped")
+    }
+
     fn err(&self, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
         backend_err(&self.path, keyspace, e)
     }
 
     fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
-        let mut tx = self.db.begin_write().map_err(|e| self.err(None, e))?;
+        let mut tx = self.db().begin_write().map_err(|e| self.err(None, e))?;
         let durable = match durability {
             Durability::Buffered => {
                 let n = self.buffered_commits.fetch_add(1, Ordering::SeqCst) + 1;
@@ -183,7 +279,20 @@ impl Database for RedbDatabase {
         let mut builder = redb::Builder::new();
         builder.set_cache_size(usize::try_from(options.cache_size_bytes).unwrap_or(usize::MAX));
         let db = if file.exists() {
-            builder.open(&file).map_err(|e| {
+            verify_closed_file(path)?;
+            let opened =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open(&file)))
+                    .map_err(|_| {
+                        backend_err(
+                            path,
+                            None,
+                            format!(
+                                "{} is damaged: redb failed while opening it",
+                                file.display()
+                            ),
+                        )
+                    })?;
+            opened.map_err(|e| {
                 backend_err(
                     path,
                     None,
@@ -203,7 +312,7 @@ impl Database for RedbDatabase {
         };
         Ok(RedbDatabase {
             inner: Arc::new(Inner {
-                db,
+                db: Some(db),
                 path: path.to_owned(),
                 keyspaces: Mutex::new(HashMap::new()),
                 buffered_commits: AtomicU64::new(0),
@@ -220,7 +329,7 @@ impl Database for RedbDatabase {
         let exists = {
             let tx = self
                 .inner
-                .db
+                .db()
                 .begin_read()
                 .map_err(|e| self.inner.err(Some(name), e))?;
             match tx.open_table(table(name)) {
@@ -247,7 +356,7 @@ impl Database for RedbDatabase {
     fn keyspace_names(&self) -> Result<Vec<String>> {
         let tx = self
             .inner
-            .db
+            .db()
             .begin_read()
             .map_err(|e| self.inner.err(None, e))?;
         let mut names: Vec<String> = tx
@@ -340,7 +449,7 @@ impl RedbKeyspace {
 
     fn read_table(&self) -> Result<Option<redb::ReadOnlyTable<&'static [u8], &'static [u8]>>> {
         self.check_live()?;
-        let tx = self.inner.db.begin_read().map_err(|e| self.err(e))?;
+        let tx = self.inner.db().begin_read().map_err(|e| self.err(e))?;
         match tx.open_table(table(&self.name)) {
             Ok(t) => Ok(Some(t)),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),

@@ -1,0 +1,154 @@
+//! Damaged caches: with bytes flipped in the files of the coordinator or an endpoint cache,
+//! `lookup` and `prepare` either answer exactly as before, or say the cache is damaged (and
+//! prepare rebuilds it). Never a wrong path, state or listing, never a panic.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{backends, dataset_files, prepare, run, tree_config};
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else if p.file_name().is_some_and(|n| n != "SAI3-CACHE-FORMAT") {
+            out.push(p);
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir").flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            copy_dir(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).expect("copy");
+        }
+    }
+}
+
+/// Flips bytes in every file of `dir`: within the first 64 KiB (where data is) and anywhere.
+fn damage(dir: &Path, seed: u64) {
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    for f in files {
+        let mut bytes = std::fs::read(&f).expect("read");
+        if bytes.is_empty() {
+            continue;
+        }
+        let len = bytes.len() as u64;
+        let dense = len.min(64 * 1024);
+        for k in 0..4u64 {
+            let at = (seed.wrapping_mul(7919) + k * 104_729) % if k % 2 == 0 { dense } else { len };
+            bytes[at as usize] ^= 0x5a;
+        }
+        std::fs::write(&f, bytes).expect("write");
+    }
+}
+
+fn lookup(backend: &str, config: &Path, cache: &Path) -> std::process::Output {
+    let mut args = vec![
+        "lookup".to_string(),
+        "--json".into(),
+        "--config".into(),
+        config.display().to_string(),
+        "--cache-dir".into(),
+        cache.display().to_string(),
+    ];
+    args.extend((0..60).step_by(7).map(|i| i.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(backend, &args)
+}
+
+#[test]
+fn damaged_caches_never_give_wrong_answers() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 3, 2, 20, 2, "700");
+        prepare(backend, &config, &cache, &[]);
+        let baseline = lookup(backend, &config, &cache);
+        assert!(baseline.status.success());
+        let targets = [
+            cache.join(".sai3-coordinator-cache"),
+            tmp.path().join("ep0/sai3-kv-cache"),
+        ];
+        let pristine = tmp.path().join("pristine");
+        for t in &targets {
+            copy_dir(
+                t,
+                &pristine.join(t.strip_prefix(tmp.path()).expect("inside")),
+            );
+        }
+        for target in &targets {
+            for seed in 1..=4u64 {
+                // Restore every cache, then damage one.
+                for t in &targets {
+                    let _ = std::fs::remove_dir_all(t);
+                    copy_dir(
+                        &pristine.join(t.strip_prefix(tmp.path()).expect("inside")),
+                        t,
+                    );
+                }
+                damage(target, seed);
+                let what = format!("{backend}, {} damaged with seed {seed}", target.display());
+
+                let out = lookup(backend, &config, &cache);
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    !stderr.contains("panicked"),
+                    "{what}: lookup panicked: {stderr}"
+                );
+                match out.status.code() {
+                    Some(0) => assert_eq!(
+                        out.stdout, baseline.stdout,
+                        "{what}: lookup answered differently"
+                    ),
+                    Some(3) => assert!(stderr.contains("cannot be trusted"), "{what}: {stderr}"),
+                    other => panic!("{what}: lookup exited {other:?}: {stderr}"),
+                }
+
+                let out = common::tool(backend)
+                    .args(["prepare", "--json", "--config"])
+                    .arg(&config)
+                    .arg("--cache-dir")
+                    .arg(&cache)
+                    .output()
+                    .expect("run prepare");
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    !stderr.contains("panicked"),
+                    "{what}: prepare panicked: {stderr}"
+                );
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{what}: prepare failed: {stderr}"
+                );
+                let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+                let accounted = report["created"].as_u64().expect("n")
+                    + report["already_present"].as_u64().expect("n");
+                assert_eq!(accounted, 180, "{what}: {report}");
+                let files: usize = (0..2)
+                    .map(|e| dataset_files(&tmp.path().join(format!("ep{e}"))).len())
+                    .sum();
+                assert_eq!(files, 180, "{what}");
+                // After prepare, the caches answer exactly as before the damage.
+                let again = lookup(backend, &config, &cache);
+                assert!(
+                    again.status.success(),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&again.stderr)
+                );
+                assert_eq!(
+                    again.stdout, baseline.stdout,
+                    "{what}: answers changed after rebuild"
+                );
+            }
+        }
+    }
+}
