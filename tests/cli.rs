@@ -44,16 +44,19 @@ fn stats_reports_keyspaces_and_refuses_non_caches() {
         .arg(&dir)
         .output()
         .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        stdout.contains("\"name\":\"objects\",\"approximate_entries\":1"),
-        "{stdout}"
-    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let objects = stats["keyspaces"]
+        .as_array()
+        .expect("keyspaces")
+        .iter()
+        .find(|k| k["name"] == "objects")
+        .expect("objects keyspace");
+    assert_eq!(objects["approximate_entries"], 1, "{stats}");
 
     let missing = tmp.path().join("nope");
     let out = sai3_cache()

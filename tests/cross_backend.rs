@@ -67,7 +67,8 @@ fn cli_backend_flag_selects_engine_at_run_time() {
         "{}",
         String::from_utf8_lossy(&ok.stderr)
     );
-    assert!(String::from_utf8_lossy(&ok.stdout).contains("\"backend\":\"redb\""));
+    let stats: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("JSON");
+    assert_eq!(stats["backend"], "redb");
     let wrong = run("fjall");
     assert_eq!(wrong.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("--backend redb"));

@@ -108,7 +108,7 @@ fn spawn_progress(
                     b.set_position(created);
                     b.set_message(phase);
                 }
-                None if !quiet && ticks % 25 == 0 => {
+                None if !quiet && ticks.is_multiple_of(25) => {
                     eprintln!("  {phase}: {created}/{total} objects created");
                 }
                 None => {}
