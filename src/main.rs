@@ -102,6 +102,46 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Remove one keyspace, or whole caches, of a config (or of the cache dir).
+    Clear {
+        /// sai3-bench config whose endpoint caches are concerned (without it: the coordinator
+        /// cache and object-store endpoint caches in the cache dir).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Cache dir [default: $SAI3_CACHE_DIR, else the current directory].
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Keyspace to empty in every cache (e.g. listing_cache, file_paths).
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        keyspace: Option<String>,
+        /// Remove the caches entirely.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Write the caches of a config (or of the cache dir) to one .tar.zst archive.
+    Export {
+        /// sai3-bench config whose file:// endpoint caches are included.
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
+        /// Cache dir [default: $SAI3_CACHE_DIR, else the current directory].
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Archive to write.
+        #[arg(long, short = 'o')]
+        output: PathBuf,
+    },
+    /// Install the caches of an archive made by export (each is verified first).
+    Import {
+        /// Archive to read.
+        #[arg(long, short = 'i')]
+        input: PathBuf,
+        /// Cache dir to install the coordinator and object-store endpoint caches into.
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Replace caches that exist (they are kept aside, not deleted).
+        #[arg(long)]
+        force: bool,
+    },
     /// Show what a cache directory holds: keyspaces, approximate entry counts, bytes on disk.
     ///
     /// Opens the cache without creating or changing anything; a directory that is not a cache

@@ -1,6 +1,7 @@
 //! One module per command; each is generic over the cache backend where it opens a cache.
 
 mod lookup;
+mod maintenance;
 mod plan;
 mod prepare;
 mod stats;
@@ -43,6 +44,34 @@ pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
             with_backend!(backend, prepare_run(&opts))
         }
         Command::Stats { cache_dir, json } => with_backend!(backend, stats_run(&cache_dir, json)),
+        Command::Clear {
+            config,
+            cache_dir: dir,
+            keyspace,
+            all,
+        } => {
+            let dir = cache_dir(dir);
+            with_backend!(
+                backend,
+                clear_run(config.as_deref(), &dir, keyspace.as_deref(), all)
+            )
+        }
+        Command::Export {
+            config,
+            cache_dir: dir,
+            output,
+        } => {
+            let dir = cache_dir(dir);
+            with_backend!(backend, export_run(config.as_deref(), &dir, &output))
+        }
+        Command::Import {
+            input,
+            cache_dir: dir,
+            force,
+        } => {
+            let dir = cache_dir(dir);
+            with_backend!(backend, import_run(&input, &dir, force))
+        }
     }
 }
 
@@ -61,6 +90,27 @@ fn prepare_run<D: cache_core::Database>(flags: &prepare::Flags) -> Result<ExitCo
 
 fn stats_run<D: cache_core::Database>(cache_dir: &Path, json: bool) -> Result<ExitCode> {
     stats::run::<D>(cache_dir, json)
+}
+
+fn clear_run<D: cache_core::Database>(
+    config: Option<&Path>,
+    dir: &Path,
+    keyspace: Option<&str>,
+    all: bool,
+) -> Result<ExitCode> {
+    maintenance::clear::<D>(config, dir, keyspace, all)
+}
+
+fn export_run<D: cache_core::Database>(
+    config: Option<&Path>,
+    dir: &Path,
+    output: &Path,
+) -> Result<ExitCode> {
+    maintenance::export::<D>(config, dir, output)
+}
+
+fn import_run<D: cache_core::Database>(input: &Path, dir: &Path, force: bool) -> Result<ExitCode> {
+    maintenance::import::<D>(input, dir, force)
 }
 
 /// `--cache-dir`, else `$SAI3_CACHE_DIR`, else the current directory.

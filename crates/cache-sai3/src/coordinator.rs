@@ -16,6 +16,11 @@ use crate::records::{ConfigMetadata, EndpointEntry, TreeManifest, TreeParams};
 /// Name of the coordinator cache directory inside the cache dir.
 pub const COORDINATOR_DIR: &str = ".sai3-coordinator-cache";
 
+/// Where the coordinator cache of `cache_dir` lives.
+pub fn coordinator_location(cache_dir: &Path) -> PathBuf {
+    cache_dir.join(COORDINATOR_DIR)
+}
+
 /// The coordinator cache of one cache dir.
 pub struct CoordinatorCache<D: Database> {
     db: D,
@@ -25,11 +30,6 @@ pub struct CoordinatorCache<D: Database> {
 }
 
 impl<D: Database> CoordinatorCache<D> {
-    /// Where the coordinator cache of `cache_dir` lives.
-    pub fn location(cache_dir: &Path) -> PathBuf {
-        cache_dir.join(COORDINATOR_DIR)
-    }
-
     /// Opens (or, with `create`, creates) the coordinator cache of `cache_dir`.
     ///
     /// # Errors
@@ -39,7 +39,7 @@ impl<D: Database> CoordinatorCache<D> {
             cache_size_bytes: 16 * 1024 * 1024,
             create_if_missing: create,
         };
-        let db = D::open(&Self::location(cache_dir), &options)?;
+        let db = D::open(&coordinator_location(cache_dir), &options)?;
         let fs = FrameSettings::default();
         Ok(CoordinatorCache {
             tree_manifests: FramedKeyspace::open(&db, "tree_manifests", fs)?,

@@ -346,7 +346,7 @@ pub fn prepare<D: Database>(
         });
     }
     if !options.no_cache {
-        let coord_location = CoordinatorCache::<D>::location(&options.cache_dir);
+        let coord_location = crate::coordinator::coordinator_location(&options.cache_dir);
         let (coord, rebuilt) = open_or_rebuild(
             &coord_location,
             now,
