@@ -57,6 +57,11 @@ pub struct FramedKeyspace<D: Database> {
     data: D::Keyspace,
     chunks: D::Keyspace,
     settings: FrameSettings,
+    /// False while the chunk store is known to be empty: then writes skip looking for old
+    /// chunks to remove (one range scan per write otherwise). Learned at open, set when this
+    /// handle writes chunks. If another handle writes chunks meanwhile, the worst outcome is
+    /// orphaned chunks (wasted space): reads follow the header, so never wrong data.
+    may_have_chunks: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct ChunkedHeader {
@@ -104,11 +109,17 @@ impl<D: Database> FramedKeyspace<D> {
                 settings.chunk_size
             )));
         }
+        let chunks = db.keyspace(&format!("{name}{CHUNKS_SUFFIX}"))?;
+        let any_chunk = chunks
+            .range(Bound::Unbounded, Bound::Unbounded, Direction::Forward)?
+            .next()
+            .is_some();
         Ok(FramedKeyspace {
             db: db.clone(),
             data: db.keyspace(name)?,
-            chunks: db.keyspace(&format!("{name}{CHUNKS_SUFFIX}"))?,
+            chunks,
             settings,
+            may_have_chunks: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(any_chunk)),
         })
     }
 
@@ -213,6 +224,12 @@ impl<D: Database> FramedKeyspace<D> {
 
     /// Queues the removal of any chunks stored for `key`.
     fn queue_chunk_removal(&self, batch: &mut D::Batch, key: &[u8]) -> Result<()> {
+        if !self
+            .may_have_chunks
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return Ok(());
+        }
         for entry in self.chunks.prefix(&chunk_prefix(key), Direction::Forward)? {
             let (ck, _) = entry?;
             batch.remove(&self.chunks, &ck);
@@ -233,6 +250,8 @@ impl<D: Database> FramedKeyspace<D> {
             );
             return Ok(());
         }
+        self.may_have_chunks
+            .store(true, std::sync::atomic::Ordering::Release);
         let mut count = 0u32;
         for (i, part) in value.chunks(self.settings.chunk_size).enumerate() {
             let index = u32::try_from(i)
