@@ -4,6 +4,10 @@
 //!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
 //!   alone, and of both together. `.ci/run` calls exactly this.
 //! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
+//! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
+//!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
+//!   `/tmp/sai3-cache-demo`) twice, so the second run shows the cache at work, then looks up a
+//!   few objects. Pass another config as argument to use it instead.
 //!
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
 
@@ -64,17 +68,47 @@ fn bench(extra: &[String]) -> Result<(), String> {
     cargo(&args)
 }
 
+fn demo(extra: &[String]) -> Result<(), String> {
+    let config = extra
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "examples/local-100k.yaml".into());
+    let cache_dir = "/tmp/sai3-cache-demo";
+    cargo(&["build", "--release", "--package", "sai3-cache"])?;
+    let tool = std::path::Path::new("target/release/sai3-cache");
+    let run = |args: &[&str]| -> Result<(), String> {
+        eprintln!("\n==> sai3-cache {}", args.join(" "));
+        let status = Command::new(tool)
+            .args(args)
+            .status()
+            .map_err(|e| format!("cannot run {}: {e}", tool.display()))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("sai3-cache {} failed with {status}", args.join(" ")))
+        }
+    };
+    run(&["plan", "--config", &config])?;
+    eprintln!("\nfirst prepare: learns what exists, creates what is missing, fills the caches");
+    run(&["prepare", "--config", &config, "--cache-dir", cache_dir])?;
+    eprintln!("\nsecond prepare: the sealed ledger proves what exists; no LIST, nothing to create");
+    run(&["prepare", "--config", &config, "--cache-dir", cache_dir])?;
+    run(&["lookup", "--config", &config, "--cache-dir", cache_dir, "0", "1", "99999"])
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("bench") => bench(&args[1..]),
+        Some("demo") => demo(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
                  test    fmt check, clippy -D warnings, tests for fjall, redb, and both\n  \
-                 bench   criterion comparison of the fjall and redb backends [criterion args]"
+                 bench   criterion comparison of the fjall and redb backends [criterion args]\n  \
+                 demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects"
             );
             return ExitCode::from(2);
         }
