@@ -85,7 +85,10 @@ fn demo(extra: &[String]) -> Result<(), String> {
         if status.success() {
             Ok(())
         } else {
-            Err(format!("sai3-cache {} failed with {status}", args.join(" ")))
+            Err(format!(
+                "sai3-cache {} failed with {status}",
+                args.join(" ")
+            ))
         }
     };
     run(&["plan", "--config", &config])?;
@@ -93,7 +96,16 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(&["prepare", "--config", &config, "--cache-dir", cache_dir])?;
     eprintln!("\nsecond prepare: the sealed ledger proves what exists; no LIST, nothing to create");
     run(&["prepare", "--config", &config, "--cache-dir", cache_dir])?;
-    run(&["lookup", "--config", &config, "--cache-dir", cache_dir, "0", "1", "99999"])
+    run(&[
+        "lookup",
+        "--config",
+        &config,
+        "--cache-dir",
+        cache_dir,
+        "0",
+        "1",
+        "99999",
+    ])
 }
 
 fn main() -> ExitCode {
