@@ -186,3 +186,51 @@ fn pools_do_not_collide_and_lookup_reports_state() {
         assert!((100..=900).contains(&size));
     }
 }
+
+#[test]
+fn eager_population_stores_every_path_of_the_endpoint() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 2, 2, 5, 2, "64");
+        prepare(backend, &config, &cache, &["--populate", "eager"]);
+        for e in 0..2 {
+            let dir = tmp.path().join(format!("ep{e}/sai3-kv-cache"));
+            let out = run(
+                backend,
+                &["stats", "--json", "--cache-dir", &dir.display().to_string()],
+            );
+            let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+            let paths = stats["keyspaces"]
+                .as_array()
+                .expect("array")
+                .iter()
+                .find(|k| k["name"] == "file_paths")
+                .expect("file_paths");
+            assert_eq!(
+                paths["approximate_entries"], 10,
+                "{backend} endpoint {e}: {stats}"
+            );
+        }
+        // A lookup verifies the stored path against the naming rules and agrees.
+        let out = run(
+            backend,
+            &[
+                "lookup",
+                "--json",
+                "--config",
+                &config.display().to_string(),
+                "--cache-dir",
+                &cache.display().to_string(),
+                "19",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let found: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+        assert_eq!(found[0]["path"], "d1_w2.dir/d2_w2.dir/file_00000019.dat");
+    }
+}
