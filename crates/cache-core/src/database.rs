@@ -125,6 +125,14 @@ pub trait Database: Clone + Send + Sync + Sized + 'static {
     /// Bytes the database occupies on disk.
     fn disk_space(&self) -> Result<u64>;
 
+    /// Moves everything written so far into the engine's long-term files and syncs them, so that
+    /// the next open has nothing to replay and the directory is consistent once closed (the
+    /// step before copying a cache). The default is `persist(Synced)`; LSM engines flush their
+    /// memtables too.
+    fn flush(&self) -> Result<()> {
+        self.persist(Durability::Synced)
+    }
+
     /// Loads `entries`, which must be in strictly ascending key order, into `keyspace` as fast
     /// as the engine allows, then makes them [`Durability::Flushed`]. Returns the number loaded.
     ///

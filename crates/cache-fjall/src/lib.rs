@@ -253,6 +253,20 @@ impl Database for FjallDatabase {
         directory_size(&self.inner.path)
     }
 
+    fn flush(&self) -> Result<()> {
+        self.persist(Durability::Synced)?;
+        for name in self.inner.db.list_keyspace_names() {
+            let ks = self
+                .inner
+                .db
+                .keyspace(&name, KeyspaceCreateOptions::default)
+                .map_err(|e| self.err(Some(&name), e))?;
+            ks.rotate_memtable_and_wait()
+                .map_err(|e| self.err(Some(&name), e))?;
+        }
+        self.persist(Durability::Synced)
+    }
+
     fn ingest_sorted(
         &self,
         keyspace: &FjallKeyspace,
