@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{backends, dataset_files, prepare, run, tree_config};
+use common::{backends, dataset_files, keyspace_entries, prepare, run, tree_config};
 
 #[test]
 fn second_prepare_makes_no_list_call_and_creates_nothing() {
@@ -109,26 +109,12 @@ fn listing_cache_is_used_within_its_ttl_after_a_partial_run() {
             &["--refresh-cache", "--cache-ttl", "600"],
         );
         assert_eq!(listed["listing_source"], "list");
-        let stats = run(
+        let entries = keyspace_entries(
             backend,
-            &[
-                "stats",
-                "--json",
-                "--cache-dir",
-                &tmp.path().join("ep0/sai3-kv-cache").display().to_string(),
-            ],
+            &tmp.path().join("ep0/sai3-kv-cache"),
+            "listing_cache",
         );
-        let stats: serde_json::Value = serde_json::from_slice(&stats.stdout).expect("json");
-        let listing = stats["keyspaces"]
-            .as_array()
-            .expect("array")
-            .iter()
-            .find(|k| k["name"] == "listing_cache")
-            .expect("listing_cache keyspace");
-        assert!(
-            listing["approximate_entries"].as_u64().expect("n") >= 1,
-            "{stats}"
-        );
+        assert!(entries >= 1, "{backend}: the LIST was not cached");
     }
 }
 
@@ -196,21 +182,8 @@ fn eager_population_stores_every_path_of_the_endpoint() {
         prepare(backend, &config, &cache, &["--populate", "eager"]);
         for e in 0..2 {
             let dir = tmp.path().join(format!("ep{e}/sai3-kv-cache"));
-            let out = run(
-                backend,
-                &["stats", "--json", "--cache-dir", &dir.display().to_string()],
-            );
-            let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-            let paths = stats["keyspaces"]
-                .as_array()
-                .expect("array")
-                .iter()
-                .find(|k| k["name"] == "file_paths")
-                .expect("file_paths");
-            assert_eq!(
-                paths["approximate_entries"], 10,
-                "{backend} endpoint {e}: {stats}"
-            );
+            let entries = keyspace_entries(backend, &dir, "file_paths");
+            assert_eq!(entries, 10, "{backend} endpoint {e}");
         }
         // A lookup verifies the stored path against the naming rules and agrees.
         let out = run(

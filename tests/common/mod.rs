@@ -102,3 +102,24 @@ pub fn dataset_files(dir: &Path) -> Vec<String> {
     out.sort();
     out
 }
+
+/// `approximate_entries` of keyspace `name` in the cache at `dir`, from `stats --json`.
+pub fn keyspace_entries(backend: &str, dir: &Path, name: &str) -> u64 {
+    let out = run(
+        backend,
+        &["stats", "--json", "--cache-dir", &dir.display().to_string()],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats prints JSON");
+    stats["keyspaces"]
+        .as_array()
+        .expect("keyspaces")
+        .iter()
+        .find(|k| k["name"] == name)
+        .and_then(|k| k["approximate_entries"].as_u64())
+        .unwrap_or_else(|| panic!("no keyspace {name} in {stats}"))
+}
