@@ -246,22 +246,24 @@ fn is_damage(e: &Sai3Error) -> bool {
     }
 }
 
-/// Opens a cache with `open`; if its data is damaged, moves it aside and opens a fresh one.
-/// Returns the cache and, if it was rebuilt, why.
-fn open_or_rebuild<T>(
+/// Opens a cache with `open` and reads what the run relies on with `load` (so damage shows up
+/// now, not mid-run); if its data is damaged, moves it aside and opens a fresh one. Returns the
+/// cache, what `load` read, and, if it was rebuilt, why.
+fn open_or_rebuild<T, R>(
     location: &Path,
     now_ms: u64,
     open: impl Fn() -> Result<T>,
-    check: impl Fn(&T) -> Result<()>,
-) -> Result<(T, Option<String>)> {
-    let first = open().and_then(|c| check(&c).map(|()| c));
+    load: impl Fn(&T) -> Result<R>,
+) -> Result<(T, R, Option<String>)> {
+    let first = open().and_then(|c| load(&c).map(|r| (c, r)));
     match first {
-        Ok(c) => Ok((c, None)),
+        Ok((c, r)) => Ok((c, r, None)),
         Err(e) if is_damage(&e) => {
             let aside = move_aside(location, now_ms)?;
             let reason = format!("{e}; moved to {} and rebuilt", aside.display());
             let fresh = open()?;
-            Ok((fresh, Some(reason)))
+            let r = load(&fresh)?;
+            Ok((fresh, r, Some(reason)))
         }
         Err(e) => Err(e),
     }
@@ -274,6 +276,8 @@ struct EndpointJob<'a, D: Database> {
     clock: &'a dyn Clock,
     progress: &'a Progress,
     cache: Option<EndpointCache<D>>,
+    /// The ledger's presence bitmaps as stored when the cache was opened (one per pool).
+    stored: Vec<RoaringTreemap>,
     cache_rebuilt: Option<String>,
     store: Arc<dyn ObjectStore>,
     counts: Arc<CallCounts>,
@@ -304,25 +308,25 @@ pub fn prepare<D: Database>(
         let store: Arc<dyn ObjectStore> =
             Arc::new(CountingStore::new(open_endpoint(uri)?, counts.clone()));
         let location = cache_location(uri, &options.cache_dir)?;
-        let (cache, cache_rebuilt) = if options.no_cache {
-            (None, None)
+        let (cache, stored, cache_rebuilt) = if options.no_cache {
+            (None, Vec::new(), None)
         } else {
             let ds = dataset.hash.dataset_id();
-            let (c, r) = open_or_rebuild(
+            let (c, stored, r) = open_or_rebuild(
                 &location,
                 now,
                 || EndpointCache::<D>::open(&location, true),
                 |c: &EndpointCache<D>| {
-                    // Read what this run relies on, so damage shows up now, not mid-run.
                     c.state(ds)?;
+                    let mut stored = Vec::with_capacity(dataset.pools.len());
                     for p in &dataset.pools {
-                        load_presence(c, ds, p.id)?;
+                        stored.push(load_presence(c, ds, p.id)?);
                         c.seeds.get(&keys::per_pool(keys::SEEDS, ds, p.id))?;
                     }
-                    Ok(())
+                    Ok(stored)
                 },
             )?;
-            (Some(c), r)
+            (Some(c), stored, r)
         };
         let job = EndpointJob::<D> {
             dataset,
@@ -331,6 +335,7 @@ pub fn prepare<D: Database>(
             clock,
             progress,
             cache,
+            stored,
             cache_rebuilt,
             store,
             counts,
@@ -372,7 +377,7 @@ pub fn prepare<D: Database>(
     }
     if !options.no_cache {
         let coord_location = crate::coordinator::coordinator_location(&options.cache_dir);
-        let (coord, rebuilt) = open_or_rebuild(
+        let (coord, (), rebuilt) = open_or_rebuild(
             &coord_location,
             now,
             || CoordinatorCache::<D>::open(&options.cache_dir, true),
@@ -464,12 +469,7 @@ impl<D: Database> EndpointJob<'_, D> {
         let now = self.clock.now();
         let policy = &self.options.ttl;
         if let Some(cache) = self.cache.as_ref().filter(|_| !policy.force_refresh) {
-            let present: Vec<RoaringTreemap> = self
-                .dataset
-                .pools
-                .iter()
-                .map(|p| load_presence(cache, ds, p.id))
-                .collect::<Result<_>>()?;
+            let present = self.stored.clone();
             let sealed_at = cache
                 .state(ds)?
                 .filter(|s| s.config_hash == self.dataset.hash.full_hex())
@@ -562,15 +562,11 @@ impl<D: Database> EndpointJob<'_, D> {
 
         // Reconcile the ledger with what a LIST or cached listing found.
         let now = self.clock.now();
-        let mut writer = self.cache.as_ref().map(|c| {
-            let stored: Vec<RoaringTreemap> = self
-                .dataset
-                .pools
-                .iter()
-                .map(|p| load_presence(c, ds, p.id).unwrap_or_default())
-                .collect();
-            LedgerWriter::new(c, ds, stored)
-        });
+        let stored = std::mem::take(&mut self.stored);
+        let mut writer = self
+            .cache
+            .as_ref()
+            .map(|c| LedgerWriter::new(c, ds, stored));
         let mut missing: Vec<(u16, u64)> = Vec::new();
         for p in &pools {
             let id = p.id as usize;
