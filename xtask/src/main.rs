@@ -2,7 +2,8 @@
 //!
 //! * `test`: everything CI checks, in order: formatting, clippy (`-D warnings`, all targets) for
 //!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
-//!   alone, and of both together. `.ci/run` calls exactly this.
+//!   alone, and of both together. It installs the protocol servers the tests start on
+//!   127.0.0.1 when they are missing (moto for S3). `.ci/run` calls exactly this.
 //! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
 //! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
 //!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
@@ -33,8 +34,32 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     }
 }
 
+/// Installs the protocol servers the tests start on 127.0.0.1, when missing.
+fn ensure_test_servers() -> Result<(), String> {
+    let present = Command::new("moto_server")
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if present {
+        return Ok(());
+    }
+    eprintln!("\n==> installing moto (S3 protocol server for the tests)");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+        .status()
+        .map_err(|e| format!("cannot run pip: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("installing moto[server] with pip failed".into())
+    }
+}
+
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
+    ensure_test_servers()?;
     // The whole workspace with default features (fjall), then the root package with redb alone
     // and with both backends (cross-backend and runtime --backend code).
     let feature_sets: [&[&str]; 3] = [

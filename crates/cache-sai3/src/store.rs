@@ -144,34 +144,236 @@ impl ObjectStore for CountingStore {
     }
 }
 
-/// Opens the object store of endpoint `uri`, rooted at the endpoint (keys are relative to it).
+/// Where an endpoint URI points, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndpointTarget {
+    /// A local directory (`file://`, `direct://`).
+    Local(std::path::PathBuf),
+    /// S3 or an S3-compatible server. `endpoint` is set for sai3-bench's
+    /// `s3://host:port/bucket/prefix/` form (`http://`, or `https://` for port 443).
+    S3 {
+        /// Server URL, when not AWS.
+        endpoint: Option<String>,
+        /// Bucket.
+        bucket: String,
+        /// Key prefix inside the bucket (no leading or trailing `/`).
+        prefix: String,
+    },
+    /// Azure Blob Storage: `az://account/container/prefix/`.
+    Azure {
+        /// Storage account.
+        account: String,
+        /// Container.
+        container: String,
+        /// Key prefix.
+        prefix: String,
+    },
+    /// Google Cloud Storage: `gs://bucket/prefix/`.
+    Gcs {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix.
+        prefix: String,
+    },
+}
+
+fn bad(uri: &str, reason: impl Into<String>) -> Sai3Error {
+    Sai3Error::Endpoint {
+        endpoint: uri.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+/// Parses an endpoint URI.
+///
+/// `s3://` URIs whose first segment holds a `:` (`host:port`) are sai3-bench's per-endpoint
+/// form for S3-compatible servers: the bucket is the second segment. Bucket names cannot hold
+/// `:`, so the two forms never overlap.
 ///
 /// # Errors
-/// Unsupported schemes (object stores come with the object-store work), or a local directory
-/// that cannot be created.
-pub fn open_endpoint(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+/// Unsupported schemes, and URIs without a bucket, account or container.
+///
+/// ```
+/// use cache_sai3::store::{EndpointTarget, parse_endpoint};
+/// assert_eq!(
+///     parse_endpoint("s3://10.9.0.17:80/s3-bucket1/data/")?,
+///     EndpointTarget::S3 {
+///         endpoint: Some("http://10.9.0.17:80".into()),
+///         bucket: "s3-bucket1".into(),
+///         prefix: "data".into(),
+///     }
+/// );
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
+pub fn parse_endpoint(uri: &str) -> Result<EndpointTarget> {
     let scheme = UriScheme::of(uri)?;
-    if scheme.is_object_store() {
-        return Err(Sai3Error::Endpoint {
-            endpoint: uri.to_owned(),
-            reason: "object-store endpoints (s3://, az://, gs://) are not supported by this \
-                     build yet; use file:// endpoints"
-                .into(),
-        });
+    if !scheme.is_object_store() {
+        return local_path(uri)
+            .map(EndpointTarget::Local)
+            .ok_or_else(|| bad(uri, "not a local path"));
     }
-    let path = local_path(uri).ok_or_else(|| Sai3Error::Endpoint {
-        endpoint: uri.to_owned(),
-        reason: "not a local path".into(),
-    })?;
-    std::fs::create_dir_all(&path).map_err(|e| Sai3Error::Endpoint {
-        endpoint: uri.to_owned(),
-        reason: format!("cannot create {}: {e}", path.display()),
-    })?;
-    let fs = object_store::local::LocalFileSystem::new_with_prefix(&path).map_err(|e| {
-        Sai3Error::Endpoint {
-            endpoint: uri.to_owned(),
-            reason: e.to_string(),
+    let rest = uri.split_once("://").map_or("", |(_, r)| r);
+    let parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let join = |from: usize| parts.get(from..).map(|p| p.join("/")).unwrap_or_default();
+    match scheme {
+        UriScheme::S3 => match parts.first() {
+            None => Err(bad(uri, "names no bucket (expected s3://bucket/prefix/)")),
+            Some(first) if first.contains(':') => {
+                let (host, port) = first.rsplit_once(':').unwrap_or((first, ""));
+                if host.is_empty() || port.parse::<u16>().is_err() {
+                    return Err(bad(uri, format!("{first:?} is not host:port")));
+                }
+                let bucket = parts.get(1).ok_or_else(|| {
+                    bad(
+                        uri,
+                        "names no bucket (expected s3://host:port/bucket/prefix/)",
+                    )
+                })?;
+                let proto = if port == "443" { "https" } else { "http" };
+                Ok(EndpointTarget::S3 {
+                    endpoint: Some(format!("{proto}://{first}")),
+                    bucket: (*bucket).to_owned(),
+                    prefix: join(2),
+                })
+            }
+            Some(bucket) => Ok(EndpointTarget::S3 {
+                endpoint: None,
+                bucket: (*bucket).to_owned(),
+                prefix: join(1),
+            }),
+        },
+        UriScheme::Azure => match (parts.first(), parts.get(1)) {
+            (Some(account), Some(container)) => Ok(EndpointTarget::Azure {
+                account: (*account).to_owned(),
+                container: (*container).to_owned(),
+                prefix: join(2),
+            }),
+            _ => Err(bad(uri, "expected az://account/container/prefix/")),
+        },
+        UriScheme::Gcs => match parts.first() {
+            Some(bucket) => Ok(EndpointTarget::Gcs {
+                bucket: (*bucket).to_owned(),
+                prefix: join(1),
+            }),
+            None => Err(bad(uri, "names no bucket (expected gs://bucket/prefix/)")),
+        },
+        UriScheme::File | UriScheme::Direct => Err(bad(uri, "not an object store")),
+    }
+}
+
+fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore> {
+    if prefix.is_empty() {
+        store
+    } else {
+        Arc::new(object_store::prefix::PrefixStore::new(store, prefix))
+    }
+}
+
+/// Opens the object store of endpoint `uri`, rooted at the endpoint (keys are relative to it).
+///
+/// Credentials and options come from the environment as `object_store`'s builders read them
+/// (`AWS_*`, `AZURE_*`, `GOOGLE_*`; `AWS_ALLOW_HTTP=true` for plain-HTTP S3 servers;
+/// `AZURE_STORAGE_USE_EMULATOR=true` for Azurite). `gs://` goes through the same generic
+/// `object_store` code path as S3 and Azure; no GCS server is available to test it here.
+///
+/// # Errors
+/// Bad URIs, builder errors (missing credentials, bad options), or a local directory that cannot
+/// be created; all name the endpoint.
+pub fn open_endpoint(uri: &str) -> Result<Arc<dyn ObjectStore>> {
+    let built = |e: object_store::Error| bad(uri, format!("cannot open: {e}"));
+    match parse_endpoint(uri)? {
+        EndpointTarget::Local(path) => {
+            std::fs::create_dir_all(&path)
+                .map_err(|e| bad(uri, format!("cannot create {}: {e}", path.display())))?;
+            let fs = object_store::local::LocalFileSystem::new_with_prefix(&path)
+                .map_err(|e| bad(uri, e.to_string()))?;
+            Ok(Arc::new(fs))
         }
-    })?;
-    Ok(Arc::new(fs))
+        EndpointTarget::S3 {
+            endpoint,
+            bucket,
+            prefix,
+        } => {
+            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(url) = endpoint {
+                if url.starts_with("http://") {
+                    b = b.with_allow_http(true);
+                }
+                b = b
+                    .with_endpoint(url)
+                    .with_virtual_hosted_style_request(false);
+            }
+            Ok(with_prefix(Arc::new(b.build().map_err(built)?), &prefix))
+        }
+        EndpointTarget::Azure {
+            account,
+            container,
+            prefix,
+        } => {
+            let b = object_store::azure::MicrosoftAzureBuilder::from_env()
+                .with_account(account)
+                .with_container_name(container);
+            Ok(with_prefix(Arc::new(b.build().map_err(built)?), &prefix))
+        }
+        EndpointTarget::Gcs { bucket, prefix } => {
+            let b =
+                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+            Ok(with_prefix(Arc::new(b.build().map_err(built)?), &prefix))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_forms() {
+        assert_eq!(
+            parse_endpoint("s3://bucket/a/b/").expect("s3"),
+            EndpointTarget::S3 {
+                endpoint: None,
+                bucket: "bucket".into(),
+                prefix: "a/b".into()
+            }
+        );
+        assert_eq!(
+            parse_endpoint("s3://minio.local:443/b/").expect("s3"),
+            EndpointTarget::S3 {
+                endpoint: Some("https://minio.local:443".into()),
+                bucket: "b".into(),
+                prefix: String::new()
+            }
+        );
+        assert_eq!(
+            parse_endpoint("az://acct/cont/x/y/").expect("az"),
+            EndpointTarget::Azure {
+                account: "acct".into(),
+                container: "cont".into(),
+                prefix: "x/y".into()
+            }
+        );
+        assert_eq!(
+            parse_endpoint("gs://b/p/").expect("gs"),
+            EndpointTarget::Gcs {
+                bucket: "b".into(),
+                prefix: "p".into()
+            }
+        );
+        assert_eq!(
+            parse_endpoint("file:///mnt/x/").expect("file"),
+            EndpointTarget::Local("/mnt/x/".into())
+        );
+        for bad in [
+            "s3://",
+            "s3://host:port/b/",
+            "s3://host:80/",
+            "az://acct/",
+            "gs://",
+            "ftp://x/",
+        ] {
+            let e = parse_endpoint(bad).expect_err(bad).to_string();
+            assert!(!e.is_empty(), "{bad}");
+        }
+    }
 }

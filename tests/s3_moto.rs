@@ -1,0 +1,157 @@
+//! prepare against a real S3 protocol server on 127.0.0.1: moto_server, started by this test
+//! on a free port and stopped by PID. The test command installs moto when it is missing.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{backends, tool};
+
+/// A moto_server child, killed (by PID) when dropped.
+struct Moto {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn start_moto() -> Moto {
+    let port = free_port();
+    let child = Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server must be installed (pip install 'moto[server]'); `cargo xtask test` installs it");
+    let moto = Moto { child, port };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not start on port {port}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    moto
+}
+
+/// Creates a bucket with a plain HTTP PUT (moto accepts unsigned requests).
+fn create_bucket(port: u16, bucket: &str) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        s,
+        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).expect("reply");
+    assert!(
+        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
+        "{reply}"
+    );
+}
+
+fn prepare_s3(
+    backend: &str,
+    config: &std::path::Path,
+    cache: &std::path::Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let out = tool(backend)
+        .args(["prepare", "--json", "--config"])
+        .arg(config)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .expect("run prepare");
+    assert!(
+        out.status.success(),
+        "prepare failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+#[test]
+fn prepare_on_s3_lists_once_then_trusts_the_ledger() {
+    let moto = start_moto();
+    for backend in backends() {
+        let bucket = format!("sai3-{backend}");
+        create_bucket(moto.port, &bucket);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = tmp.path().join("s3.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "prepare:\n  directory_structure: {{ width: 3, depth: 2, files_per_dir: 10 }}\n  ensure_objects: [{{ count: 90, size_spec: 512 }}]\nmulti_endpoint:\n  endpoints:\n    - s3://127.0.0.1:{0}/{1}/ep0/\n    - s3://127.0.0.1:{0}/{1}/ep1/\n",
+                moto.port, bucket
+            ),
+        )
+        .expect("write config");
+        let cache = tmp.path().join("cache");
+        let first = prepare_s3(backend, &config, &cache, &[]);
+        assert_eq!(first["created"], 90, "{backend}: {first}");
+        assert_eq!(first["listing_source"], "list");
+        // Object-store endpoint caches live under the cache dir.
+        let loc = first["endpoints"][0]["cache_location"]
+            .as_str()
+            .expect("location");
+        assert!(loc.starts_with(&cache.display().to_string()), "{loc}");
+
+        let second = prepare_s3(backend, &config, &cache, &[]);
+        assert_eq!(second["list_calls"], 0, "{backend}: {second}");
+        assert_eq!(second["created"], 0);
+
+        // A refresh lists the bucket again and finds every object (names, sizes) in place.
+        let refreshed = prepare_s3(backend, &config, &cache, &["--refresh-cache"]);
+        assert_eq!(refreshed["listing_source"], "list");
+        assert_eq!(refreshed["already_present"], 90, "{backend}: {refreshed}");
+        assert_eq!(refreshed["created"], 0);
+        assert_eq!(refreshed["endpoints"][0]["other_keys"], 0);
+    }
+}
+
+#[test]
+fn bad_object_store_uris_fail_before_any_work() {
+    let backend = backends()[0];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &config,
+        "prepare:\n  ensure_objects: [{ count: 3 }]\nmulti_endpoint:\n  endpoints: [\"s3://127.0.0.1:notaport/b/\"]\n",
+    )
+    .expect("write");
+    let out = tool(backend)
+        .args(["prepare", "--config"])
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is not host:port"), "{stderr}");
+    assert!(
+        !tmp.path().join("cache").exists(),
+        "nothing may be created before the error"
+    );
+}
