@@ -3,68 +3,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use common::{backends, tool};
-
-/// A moto_server child, killed (by PID) when dropped.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
-}
-
-fn start_moto() -> Moto {
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server must be installed (pip install 'moto[server]'); `cargo xtask test` installs it");
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
-
-/// Creates a bucket with a plain HTTP PUT (moto accepts unsigned requests).
-fn create_bucket(port: u16, bucket: &str) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(
-        s,
-        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("send");
-    let mut reply = String::new();
-    s.read_to_string(&mut reply).expect("reply");
-    assert!(
-        reply.starts_with("HTTP/1.1 200") || reply.starts_with("HTTP/1.0 200"),
-        "{reply}"
-    );
-}
+use test_servers::Moto;
 
 fn prepare_s3(
     backend: &str,
@@ -93,10 +33,10 @@ fn prepare_s3(
 
 #[test]
 fn prepare_on_s3_lists_once_then_trusts_the_ledger() {
-    let moto = start_moto();
+    let moto = Moto::start();
     for backend in backends() {
         let bucket = format!("sai3-{backend}");
-        create_bucket(moto.port, &bucket);
+        moto.create_bucket(&bucket);
         let tmp = tempfile::tempdir().expect("tempdir");
         let config = tmp.path().join("s3.yaml");
         std::fs::write(

@@ -1,12 +1,33 @@
 //! # cache-sync
 //!
-//! Will own moving a cache's on-disk files to and from any `object_store` backend (S3, Azure
-//! Blob, GCS, local): consistent snapshots of a closed or quiesced cache directory,
-//! content-addressed incremental uploads, a generation manifest published with a conditional
-//! put, verified downloads, and an atomic switch of the local directory to a new generation.
+//! Moves closed sai3-cache directories to and from any `object_store` backend (S3, Azure Blob,
+//! GCS, local, in-memory), consistent and verified.
 //!
-//! It must not open a cache database or interpret keys and values: it sees only files of a
-//! closed cache directory and the format marker (`cache_core::marker`). It must not know about
-//! sai3-bench datasets; `cache-sai3` decides when to push and pull.
+//! * [`push`]: every distinct file content is uploaded once, zstd-compressed and named by its
+//!   SHA-256 (incremental: content already in the store is not sent again; large files stream
+//!   through multipart uploads, so memory stays flat); then a manifest of the new generation is
+//!   published with a conditional put, so two agents pushing at once never overwrite each other
+//!   (the loser retries on top of the winner). The last K generations are kept.
+//! * [`pull`]: finds the newest generation, refuses unsafe or foreign manifests, downloads only
+//!   content not already present locally, verifies size and SHA-256 of every file, and swaps the
+//!   directory atomically (a crash leaves the old copy usable).
 //!
-//! Status: empty until the object-store issue; nothing here is used yet.
+//! It owns the remote layout ([`remote`]) and the manifest format ([`manifest`]). It must not
+//! open a cache database or interpret keys and values: it sees files of a closed cache
+//! directory and its format marker only. It knows nothing of sai3-bench; callers decide when
+//! to push and pull.
+
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod local;
+pub mod manifest;
+pub mod pull;
+pub mod push;
+pub mod remote;
+
+pub use error::{Result, SyncError};
+pub use manifest::{FileEntry, Manifest};
+pub use pull::{PullReport, pull};
+pub use push::{PushOptions, PushReport, push};
+pub use remote::RemoteCache;

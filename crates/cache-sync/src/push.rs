@@ -1,0 +1,269 @@
+//! Push: upload a closed cache directory as a new generation.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use futures::TryStreamExt;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, WriteMultipart};
+
+use crate::error::{Result, SyncError, io, store};
+use crate::local::scan;
+use crate::manifest::{MANIFEST_FORMAT, Manifest};
+use crate::remote::RemoteCache;
+
+/// Files up to this size are compressed in memory and sent with one PUT; larger ones stream
+/// through a multipart upload (memory stays flat whatever the size).
+pub const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
+
+/// Multipart part size.
+pub const PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Parts in flight per file.
+pub const PARTS_IN_FLIGHT: usize = 4;
+
+/// How a push behaves.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Config hash recorded in the manifest.
+    pub config_hash: String,
+    /// Generations kept (older manifests are deleted); at least 1.
+    pub keep_generations: usize,
+    /// Unreferenced blobs younger than this are kept (another agent may be about to publish a
+    /// manifest that uses them).
+    pub gc_grace: Duration,
+    /// Attempts at publishing a generation when other agents publish at the same time.
+    pub max_attempts: u32,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            config_hash: String::new(),
+            keep_generations: 3,
+            gc_grace: Duration::from_secs(3600),
+            max_attempts: 8,
+        }
+    }
+}
+
+/// What a push did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PushReport {
+    /// Generation published.
+    pub generation: u64,
+    /// Files in the cache.
+    pub files: usize,
+    /// Files whose content was not in the store yet.
+    pub files_uploaded: usize,
+    /// Bytes of the cache.
+    pub bytes_total: u64,
+    /// Compressed bytes sent.
+    pub bytes_sent: u64,
+    /// Attempts needed to publish (more than 1: another push won a race).
+    pub attempts: u32,
+    /// Old manifests deleted.
+    pub generations_deleted: usize,
+    /// Unreferenced blobs deleted.
+    pub blobs_deleted: usize,
+}
+
+async fn upload_blob(remote: &RemoteCache, file: &Path, sha256: &str, size: u64) -> Result<u64> {
+    let location = remote.blob(sha256);
+    let mut f = std::fs::File::open(file).map_err(io(file))?;
+    if size <= SINGLE_PUT_LIMIT {
+        let mut raw = Vec::with_capacity(size as usize);
+        f.read_to_end(&mut raw).map_err(io(file))?;
+        let packed = zstd::bulk::compress(&raw, 3).map_err(io(file))?;
+        let sent = packed.len() as u64;
+        remote
+            .store()
+            .put(&location, packed.into())
+            .await
+            .map_err(store(&location))?;
+        return Ok(sent);
+    }
+    let upload = remote
+        .store()
+        .put_multipart(&location)
+        .await
+        .map_err(store(&location))?;
+    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 3).map_err(io(file))?;
+    let mut buf = vec![0u8; 4 << 20];
+    let mut sent = 0u64;
+    let result: Result<()> = async {
+        loop {
+            let n = f.read(&mut buf).map_err(io(file))?;
+            if n == 0 {
+                break;
+            }
+            encoder.write_all(&buf[..n]).map_err(io(file))?;
+            let out = std::mem::take(encoder.get_mut());
+            if !out.is_empty() {
+                writer
+                    .wait_for_capacity(PARTS_IN_FLIGHT)
+                    .await
+                    .map_err(store(&location))?;
+                sent += out.len() as u64;
+                writer.write(&out);
+            }
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = writer.abort().await;
+        return Err(e);
+    }
+    let tail = encoder.finish().map_err(io(file))?;
+    sent += tail.len() as u64;
+    writer.write(&tail);
+    writer.finish().await.map_err(store(&location))?;
+    Ok(sent)
+}
+
+/// Uploads the closed cache directory `local` as the next generation under `remote`.
+///
+/// Each distinct file content is uploaded once (blobs already in the store are not sent again),
+/// then a manifest is published with a conditional put (create-if-absent): if another agent
+/// published the same generation first, the push retries on top of it, so no push overwrites
+/// another. Finally old generations beyond `keep_generations`, and blobs no kept generation
+/// references (older than `gc_grace`), are deleted.
+///
+/// The caller must make sure no process writes the cache while it is pushed (close it first).
+///
+/// # Errors
+/// A directory without a cache marker, I/O and store failures, or [`SyncError::Conflict`].
+pub async fn push(
+    local: &Path,
+    remote: &RemoteCache,
+    options: &PushOptions,
+    now_ms: u64,
+) -> Result<PushReport> {
+    let marker = cache_core::marker::read_marker(local, "any")
+        .map_err(|e| SyncError::NotACache {
+            path: local.to_owned(),
+            reason: e.to_string(),
+        })?
+        .ok_or_else(|| SyncError::NotACache {
+            path: local.to_owned(),
+            reason: "it has no SAI3-CACHE-FORMAT marker".into(),
+        })?;
+    let files = scan(local)?;
+    let files_prefix = remote.files_prefix();
+    let existing: HashSet<String> = remote
+        .store()
+        .list(Some(&files_prefix))
+        .map_ok(|m| {
+            m.location
+                .filename()
+                .unwrap_or_default()
+                .trim_end_matches(".zst")
+                .to_owned()
+        })
+        .try_collect()
+        .await
+        .map_err(store(&files_prefix))?;
+    let mut report = PushReport {
+        files: files.len(),
+        bytes_total: files.iter().map(|f| f.size).sum(),
+        ..PushReport::default()
+    };
+    let mut uploaded: HashSet<&str> = HashSet::new();
+    for f in &files {
+        if existing.contains(&f.sha256) || !uploaded.insert(&f.sha256) {
+            continue;
+        }
+        report.bytes_sent += upload_blob(remote, &local.join(&f.path), &f.sha256, f.size).await?;
+        report.files_uploaded += 1;
+    }
+    let mut manifest = Manifest {
+        format: MANIFEST_FORMAT,
+        generation: 0,
+        backend: marker.backend,
+        cache_format: marker.format,
+        config_hash: options.config_hash.clone(),
+        pushed_ms: now_ms,
+        files,
+    };
+    for attempt in 1..=options.max_attempts.max(1) {
+        manifest.generation = remote.generations().await?.last().map_or(1, |g| g + 1);
+        let path = remote.manifest_path(manifest.generation);
+        let body = serde_json::to_vec_pretty(&manifest).map_err(|e| SyncError::BadManifest {
+            location: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match remote.store().put_opts(&path, body.into(), opts).await {
+            Ok(_) => {
+                report.generation = manifest.generation;
+                report.attempts = attempt;
+                break;
+            }
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => continue,
+            Err(e) => return Err(store(&path)(e)),
+        }
+    }
+    if report.generation == 0 {
+        return Err(SyncError::Conflict {
+            attempts: options.max_attempts,
+        });
+    }
+    collect_garbage(remote, options, now_ms, &mut report).await?;
+    Ok(report)
+}
+
+async fn collect_garbage(
+    remote: &RemoteCache,
+    options: &PushOptions,
+    now_ms: u64,
+    report: &mut PushReport,
+) -> Result<()> {
+    let gens = remote.generations().await?;
+    let keep = options.keep_generations.max(1);
+    let cut = gens.len().saturating_sub(keep);
+    let mut referenced = HashSet::new();
+    for &g in &gens[cut..] {
+        for f in remote.manifest(g).await?.files {
+            referenced.insert(f.sha256);
+        }
+    }
+    for &g in &gens[..cut] {
+        let path = remote.manifest_path(g);
+        remote.store().delete(&path).await.map_err(store(&path))?;
+        report.generations_deleted += 1;
+    }
+    let grace_ms = u64::try_from(options.gc_grace.as_millis()).unwrap_or(u64::MAX);
+    let files_prefix = remote.files_prefix();
+    let blobs: Vec<_> = remote
+        .store()
+        .list(Some(&files_prefix))
+        .try_collect()
+        .await
+        .map_err(store(&files_prefix))?;
+    for b in blobs {
+        let sha = b
+            .location
+            .filename()
+            .unwrap_or_default()
+            .trim_end_matches(".zst")
+            .to_owned();
+        let age_ms =
+            now_ms.saturating_sub(u64::try_from(b.last_modified.timestamp_millis()).unwrap_or(0));
+        if !referenced.contains(&sha) && age_ms >= grace_ms {
+            remote
+                .store()
+                .delete(&b.location)
+                .await
+                .map_err(store(&b.location))?;
+            report.blobs_deleted += 1;
+        }
+    }
+    Ok(())
+}
