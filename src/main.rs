@@ -98,7 +98,36 @@ enum Command {
         /// Objects created at the same time per endpoint.
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Do not pull object-store endpoint caches before starting.
+        #[arg(long)]
+        no_pull: bool,
+        /// Do not push object-store endpoint caches when done.
+        #[arg(long)]
+        no_push: bool,
         /// Print a JSON report.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Upload the caches of the config's object-store endpoints as new generations.
+    ///
+    /// Each cache goes to `{endpoint}/sai3-kv-cache/`: content-addressed, compressed,
+    /// incremental; published with a conditional put so concurrent pushes never overwrite
+    /// each other. `file://` endpoints hold their caches themselves and are skipped.
+    Push {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Download the newest generation of the config's object-store endpoint caches, if newer.
+    ///
+    /// Every file is verified (size, SHA-256) before the local copy is switched atomically;
+    /// `lookup` and `stats` then work from the pulled caches alone.
+    Pull {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },

@@ -95,3 +95,83 @@ fn bad_object_store_uris_fail_before_any_work() {
         "nothing may be created before the error"
     );
 }
+
+#[test]
+fn pushed_caches_let_another_agent_reattach_without_listing() {
+    let moto = Moto::start();
+    for backend in backends() {
+        let bucket = format!("reattach-{backend}");
+        moto.create_bucket(&bucket);
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = tmp.path().join("s3.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "prepare:\n  ensure_objects: [{{ count: 200, size_spec: {{ type: uniform, min: 100, max: 2000 }} }}]\nmulti_endpoint:\n  endpoints:\n    - s3://127.0.0.1:{0}/{1}/a/\n    - s3://127.0.0.1:{0}/{1}/b/\n",
+                moto.port, bucket
+            ),
+        )
+        .expect("write config");
+        let first_agent = tmp.path().join("agent1");
+        let first = prepare_s3(backend, &config, &first_agent, &[]);
+        assert_eq!(first["created"], 200, "{backend}: {first}");
+        let pushed: Vec<u64> = first["sync"]
+            .as_array()
+            .expect("sync")
+            .iter()
+            .filter_map(|s| s["pushed"]["generation"].as_u64())
+            .collect();
+        assert_eq!(pushed, [1, 1], "{backend}: {first}");
+
+        // A second agent with an empty cache dir pulls, then looks up and prepares.
+        let second_agent = tmp.path().join("agent2");
+        let env = [
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let pull = tool(backend)
+            .args(["pull", "--json", "--config"])
+            .arg(&config)
+            .arg("--cache-dir")
+            .arg(&second_agent)
+            .envs(env)
+            .output()
+            .expect("run pull");
+        assert!(
+            pull.status.success(),
+            "{}",
+            String::from_utf8_lossy(&pull.stderr)
+        );
+        let pulled: serde_json::Value = serde_json::from_slice(&pull.stdout).expect("json");
+        assert_eq!(pulled[0]["pulled"]["generation"], 1);
+        let lookup = tool(backend)
+            .args(["lookup", "--json", "--config"])
+            .arg(&config)
+            .arg("--cache-dir")
+            .arg(&second_agent)
+            .args(["3", "4"])
+            .output()
+            .expect("run lookup");
+        assert!(
+            lookup.status.success(),
+            "{}",
+            String::from_utf8_lossy(&lookup.stderr)
+        );
+        let found: serde_json::Value = serde_json::from_slice(&lookup.stdout).expect("json");
+        assert_eq!(found[0]["state"], "created", "{backend}: {found}");
+        assert_eq!(
+            found[0]["uri"],
+            format!(
+                "s3://127.0.0.1:{}/{bucket}/b/prepared-00000003.dat",
+                moto.port
+            )
+        );
+        let again = prepare_s3(backend, &config, &second_agent, &["--no-pull"]);
+        assert_eq!(
+            again["list_calls"], 0,
+            "{backend}: the pulled ledger proves what exists: {again}"
+        );
+        assert_eq!(again["created"], 0);
+    }
+}

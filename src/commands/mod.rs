@@ -5,6 +5,7 @@ mod maintenance;
 mod plan;
 mod prepare;
 mod stats;
+mod sync;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -29,6 +30,8 @@ pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
             cache_ttl,
             populate,
             concurrency,
+            no_pull,
+            no_push,
             json,
         } => {
             let opts = prepare::Flags {
@@ -39,9 +42,19 @@ pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
                 cache_ttl,
                 eager: matches!(populate, crate::PopulateArg::Eager),
                 concurrency,
+                pull: !no_pull,
+                push: !no_push,
                 json,
             };
             with_backend!(backend, prepare_run(&opts))
+        }
+        Command::Push { args, json } => {
+            let dir = cache_dir(args.cache_dir);
+            sync::push(&args.config, &dir, json)
+        }
+        Command::Pull { args, json } => {
+            let dir = cache_dir(args.cache_dir);
+            with_backend!(backend, pull_run(&args.config, &dir, json))
         }
         Command::Stats { cache_dir, json } => with_backend!(backend, stats_run(&cache_dir, json)),
         Command::Clear {
@@ -86,6 +99,10 @@ fn lookup_run<D: cache_core::Database>(
 
 fn prepare_run<D: cache_core::Database>(flags: &prepare::Flags) -> Result<ExitCode> {
     prepare::run::<D>(flags)
+}
+
+fn pull_run<D: cache_core::Database>(config: &Path, dir: &Path, json: bool) -> Result<ExitCode> {
+    sync::pull(config, dir, D::BACKEND, json)
 }
 
 fn stats_run<D: cache_core::Database>(cache_dir: &Path, json: bool) -> Result<ExitCode> {

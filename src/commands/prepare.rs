@@ -22,6 +22,8 @@ pub struct Flags {
     pub cache_ttl: Option<u64>,
     pub eager: bool,
     pub concurrency: usize,
+    pub pull: bool,
+    pub push: bool,
     pub json: bool,
 }
 
@@ -46,6 +48,8 @@ pub fn run<D: Database>(flags: &Flags) -> Result<ExitCode> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default(),
+        pull: flags.pull,
+        push: flags.push,
     };
     if !flags.json {
         eprintln!(
@@ -149,6 +153,24 @@ fn print_report(r: &PrepareReport) {
             e.created,
             if e.sealed { ", sealed" } else { "" }
         );
+    }
+    for s in &r.sync {
+        if let Some(p) = &s.pulled {
+            println!(
+                "  [{}] pulled generation {:?} ({} files downloaded, {} reused{})",
+                s.endpoint,
+                p.generation,
+                p.files_downloaded,
+                p.files_reused,
+                if p.up_to_date { ", up to date" } else { "" }
+            );
+        }
+        if let Some(p) = &s.pushed {
+            println!(
+                "  [{}] pushed generation {} ({} of {} files sent, {} bytes)",
+                s.endpoint, p.generation, p.files_uploaded, p.files, p.bytes_sent
+            );
+        }
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");

@@ -30,5 +30,6 @@ pub mod prepare;
 pub mod records;
 pub mod sizes;
 pub mod store;
+pub mod sync;
 
 pub use error::{ConfigError, Result, Sai3Error};

@@ -76,6 +76,10 @@ pub struct PrepareOptions {
     pub concurrency: usize,
     /// Name recorded in the coordinator (the config's file stem).
     pub test_name: String,
+    /// Pull object-store endpoint caches before starting (if the remote is newer).
+    pub pull: bool,
+    /// Push object-store endpoint caches when done.
+    pub push: bool,
 }
 
 /// Where the knowledge of existing objects came from.
@@ -151,6 +155,8 @@ pub struct Phases {
     pub create_s: f64,
     /// Sealing and persisting caches.
     pub persist_s: f64,
+    /// Pulling and pushing object-store endpoint caches.
+    pub sync_s: f64,
     /// Wall time of the whole prepare.
     pub total_s: f64,
 }
@@ -176,6 +182,8 @@ pub struct PrepareReport {
     pub failed: u64,
     /// Per endpoint.
     pub endpoints: Vec<EndpointReport>,
+    /// Cache syncs of object-store endpoints (pulls at the start, pushes at the end).
+    pub sync: Vec<crate::sync::EndpointSync>,
     /// Seconds per phase (maximum over endpoints, which run concurrently).
     pub phases: Phases,
     /// Things the user should know.
@@ -300,6 +308,33 @@ pub fn prepare<D: Database>(
     progress.set_phase("opening caches");
     let mut warnings = dataset.warnings.clone();
 
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Sai3Error::Endpoint {
+            endpoint: "(all)".into(),
+            reason: format!("cannot start the I/O runtime: {e}"),
+        })?;
+    // Pull object-store endpoint caches that are newer remotely. A refused or failed pull is a
+    // warning: the local cache (or a LIST) still gives correct answers.
+    let t_sync = Instant::now();
+    let mut sync = Vec::new();
+    let synced = crate::sync::synced_endpoints(dataset);
+    if !options.no_cache && options.pull && !synced.is_empty() {
+        let pulls =
+            runtime.block_on(futures::future::join_all(synced.iter().map(|&e| {
+                crate::sync::pull_endpoint(dataset, e, &options.cache_dir, D::BACKEND)
+            })));
+        for p in pulls {
+            match p {
+                Ok(s) => sync.push(s),
+                Err(e) => warnings.push(format!("pull skipped: {e}")),
+            }
+        }
+    }
+    let pull_s = t_sync.elapsed();
+
     // Open every endpoint first (in parallel: an LSM open may replay a journal): bad URIs and
     // foreign caches fail before any work starts.
     let open_one = |e: usize, uri: &String| -> Result<(EndpointJob<'_, D>, PathBuf)> {
@@ -393,14 +428,6 @@ pub fn prepare<D: Database>(
         coord.register(dataset, &options.test_name, &locations, now)?;
     }
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| Sai3Error::Endpoint {
-            endpoint: "(all)".into(),
-            reason: format!("cannot start the I/O runtime: {e}"),
-        })?;
     let results: Vec<Result<(EndpointReport, Phases)>> = runtime
         .block_on(async { futures::future::join_all(jobs.into_iter().map(|job| job.run())).await });
     let mut endpoints = Vec::new();
@@ -413,6 +440,22 @@ pub fn prepare<D: Database>(
         phases.persist_s = phases.persist_s.max(p.persist_s);
         endpoints.push(report);
     }
+    // Push the (now closed) object-store endpoint caches.
+    let t_push = Instant::now();
+    if !options.no_cache && options.push && !synced.is_empty() {
+        let now = clock.now();
+        let pushes =
+            runtime.block_on(futures::future::join_all(synced.iter().map(|&e| {
+                crate::sync::push_endpoint(dataset, e, &options.cache_dir, now)
+            })));
+        for p in pushes {
+            match p {
+                Ok(s) => sync.push(s),
+                Err(e) => warnings.push(format!("push failed: {e}")),
+            }
+        }
+    }
+    phases.sync_s = secs(pull_s + t_push.elapsed());
     phases.total_s = secs(started.elapsed());
     let sum = |f: fn(&EndpointReport) -> u64| endpoints.iter().map(f).sum::<u64>();
     let listing_source = if endpoints
@@ -440,6 +483,7 @@ pub fn prepare<D: Database>(
         already_present: sum(|e| e.already_present),
         failed: sum(|e| e.failed),
         endpoints,
+        sync,
         phases,
         warnings,
     })

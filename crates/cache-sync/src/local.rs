@@ -12,9 +12,20 @@ use crate::manifest::{FileEntry, Manifest};
 /// File in a pulled cache recording which generation it holds (never pushed).
 pub const GENERATION_FILE: &str = "SYNC-GENERATION";
 
-/// Files never pushed: engine lock files and sync bookkeeping.
+/// Files never pushed: sync bookkeeping and temporary files.
 fn skipped(rel: &str) -> bool {
-    rel == GENERATION_FILE || rel.ends_with("/lock") || rel == "lock" || rel.ends_with(".tmp")
+    rel == GENERATION_FILE || rel.ends_with(".tmp")
+}
+
+fn relative(base: &Path, p: &Path) -> String {
+    p.strip_prefix(base)
+        .map(|r| {
+            r.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_default()
 }
 
 /// SHA-256 (hex) and size of a file, streamed.
@@ -45,31 +56,25 @@ pub fn hex(bytes: &[u8]) -> String {
         })
 }
 
-/// Every pushable file of `dir` with its hash, sorted by path.
-pub fn scan(dir: &Path) -> Result<Vec<FileEntry>> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<FileEntry>) -> Result<()> {
+/// Every pushable file of `dir` with its hash, and every directory, both sorted by path.
+pub fn scan(dir: &Path) -> Result<(Vec<FileEntry>, Vec<String>)> {
+    fn walk(
+        base: &Path,
+        dir: &Path,
+        files: &mut Vec<FileEntry>,
+        dirs: &mut Vec<String>,
+    ) -> Result<()> {
         for e in std::fs::read_dir(dir).map_err(io(dir))? {
             let e = e.map_err(io(dir))?;
             let p = e.path();
             let ty = e.file_type().map_err(io(&p))?;
+            let rel = relative(base, &p);
             if ty.is_dir() {
-                walk(base, &p, out)?;
-            } else if ty.is_file() {
-                let rel = p
-                    .strip_prefix(base)
-                    .map_err(|_| SyncError::NotACache {
-                        path: p.clone(),
-                        reason: "outside the cache".into(),
-                    })?
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                if skipped(&rel) {
-                    continue;
-                }
+                dirs.push(rel);
+                walk(base, &p, files, dirs)?;
+            } else if ty.is_file() && !skipped(&rel) {
                 let (sha256, size) = hash_file(&p)?;
-                out.push(FileEntry {
+                files.push(FileEntry {
                     path: rel,
                     size,
                     sha256,
@@ -78,10 +83,21 @@ pub fn scan(dir: &Path) -> Result<Vec<FileEntry>> {
         }
         Ok(())
     }
-    let mut out = Vec::new();
-    walk(dir, dir, &mut out)?;
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(out)
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    walk(dir, dir, &mut files, &mut dirs)?;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    dirs.sort();
+    Ok((files, dirs))
+}
+
+/// Records in `dir` that it holds the generation of `manifest`.
+pub fn record_generation(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let path = dir.join(GENERATION_FILE);
+    let body = serde_json::to_vec_pretty(manifest).map_err(|e| SyncError::BadManifest {
+        location: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    std::fs::write(&path, body).map_err(io(&path))
 }
 
 /// The manifest a pulled directory was switched to, if it records one.

@@ -30,6 +30,9 @@ pub struct Manifest {
     pub pushed_ms: u64,
     /// The files, sorted by path.
     pub files: Vec<FileEntry>,
+    /// Every directory (engines need their empty directories too), sorted.
+    #[serde(default)]
+    pub dirs: Vec<String>,
 }
 
 /// One file of a generation.
@@ -73,6 +76,11 @@ impl Manifest {
             return Err(bad(format!(
                 "{} files is more than {MAX_FILES}",
                 m.files.len()
+            )));
+        }
+        if let Some(d) = m.dirs.iter().find(|d| !is_safe_path(d)) {
+            return Err(bad(format!(
+                "directory {d:?} points outside the cache directory"
             )));
         }
         let mut seen = std::collections::HashSet::new();
@@ -119,6 +127,7 @@ mod tests {
                 size,
                 sha256: "ab".repeat(32),
             }],
+            dirs: vec!["fjall".into()],
         })
         .expect("json")
     }

@@ -9,7 +9,7 @@ use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, SyncError, io, store};
-use crate::local::{GENERATION_FILE, aside, hash_file, hex, local_generation, switch};
+use crate::local::{aside, hash_file, hex, local_generation, switch};
 use crate::manifest::FileEntry;
 use crate::remote::RemoteCache;
 
@@ -155,6 +155,10 @@ pub async fn pull(
     let _ = std::fs::remove_dir_all(&staging);
     std::fs::create_dir_all(&staging).map_err(io(&staging))?;
     let result: Result<()> = async {
+        for d in &manifest.dirs {
+            let path = staging.join(d);
+            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        }
         let mut local_files: HashMap<String, String> = HashMap::new();
         for entry in &manifest.files {
             let dest = staging.join(&entry.path);
@@ -181,13 +185,7 @@ pub async fn pull(
             report.bytes_received += download(remote, entry, &dest).await?;
             report.files_downloaded += 1;
         }
-        let record = serde_json::to_vec_pretty(&manifest).map_err(|e| SyncError::BadManifest {
-            location: "local".into(),
-            reason: e.to_string(),
-        })?;
-        let gen_file = staging.join(GENERATION_FILE);
-        std::fs::write(&gen_file, record).map_err(io(&gen_file))?;
-        Ok(())
+        crate::local::record_generation(&staging, &manifest)
     }
     .await;
     if let Err(e) = result {

@@ -151,7 +151,7 @@ pub async fn push(
             path: local.to_owned(),
             reason: "it has no SAI3-CACHE-FORMAT marker".into(),
         })?;
-    let files = scan(local)?;
+    let (files, dirs) = scan(local)?;
     let files_prefix = remote.files_prefix();
     let existing: HashSet<String> = remote
         .store()
@@ -187,6 +187,7 @@ pub async fn push(
         config_hash: options.config_hash.clone(),
         pushed_ms: now_ms,
         files,
+        dirs,
     };
     for attempt in 1..=options.max_attempts.max(1) {
         manifest.generation = remote.generations().await?.last().map_or(1, |g| g + 1);
@@ -215,6 +216,8 @@ pub async fn push(
             attempts: options.max_attempts,
         });
     }
+    // The local directory now is that generation: a later pull of it has nothing to do.
+    crate::local::record_generation(local, &manifest)?;
     collect_garbage(remote, options, now_ms, &mut report).await?;
     Ok(report)
 }

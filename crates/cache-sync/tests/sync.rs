@@ -84,6 +84,7 @@ async fn round_trip_and_incremental(store: Arc<dyn ObjectStore>) {
             ("fjall/dup", noise(300_000, 1)),
         ],
     );
+    std::fs::create_dir_all(src.join("fjall/keyspaces/2/blobs")).expect("empty dir");
     let first = push(&src, &remote, &options(3), 1).await.expect("push");
     assert_eq!(first.generation, 1);
     assert_eq!(first.files, 5);
@@ -101,6 +102,10 @@ async fn round_trip_and_incremental(store: Arc<dyn ObjectStore>) {
     let pulled = pull(&remote, &dst, "fjall").await.expect("pull");
     assert_eq!(pulled.generation, Some(1));
     assert_eq!(contents(&dst), contents(&src));
+    assert!(
+        dst.join("fjall/keyspaces/2/blobs").is_dir(),
+        "empty directories are restored"
+    );
     let again = pull(&remote, &dst, "fjall").await.expect("pull");
     assert!(again.up_to_date);
     assert_eq!(again.files_downloaded, 0);
