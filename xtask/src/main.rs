@@ -3,7 +3,7 @@
 //! * `test`: everything CI checks, in order: formatting, clippy (`-D warnings`, all targets) for
 //!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
 //!   alone, and of both together. It installs the protocol servers the tests start on
-//!   127.0.0.1 when they are missing (moto for S3). `.ci/run` calls exactly this.
+//!   127.0.0.1 when they are missing (moto and s3s-fs for S3). `.ci/run` calls exactly this.
 //! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
 //! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
 //!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
@@ -34,27 +34,57 @@ fn cargo(args: &[&str]) -> Result<(), String> {
     }
 }
 
-/// Installs the protocol servers the tests start on 127.0.0.1, when missing.
-fn ensure_test_servers() -> Result<(), String> {
-    let present = Command::new("moto_server")
-        .arg("--help")
+/// True when `program arg` runs and succeeds.
+fn runs(program: &str, arg: &str) -> bool {
+    Command::new(program)
+        .arg(arg)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if present {
-        return Ok(());
-    }
-    eprintln!("\n==> installing moto (S3 protocol server for the tests)");
-    let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "moto[server]"])
+        .is_ok_and(|s| s.success())
+}
+
+fn install(what: &str, program: &str, args: &[&str]) -> Result<(), String> {
+    eprintln!(
+        "\n==> installing {what} for the tests: {program} {}",
+        args.join(" ")
+    );
+    let status = Command::new(program)
+        .args(args)
         .status()
-        .map_err(|e| format!("cannot run pip: {e}"))?;
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
     if status.success() {
         Ok(())
     } else {
-        Err("installing moto[server] with pip failed".into())
+        Err(format!("installing {what} failed ({status})"))
     }
+}
+
+/// Installs the protocol servers the tests start on 127.0.0.1, when missing: moto (S3, in
+/// memory) and s3s-fs 0.14.1 (S3 over a directory; later versions need a newer rustc).
+fn ensure_test_servers() -> Result<(), String> {
+    if !runs("moto_server", "--help") {
+        install(
+            "moto",
+            "python3",
+            &["-m", "pip", "install", "--quiet", "moto[server]"],
+        )?;
+    }
+    if !runs("s3s-fs", "--version") {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        install(
+            "s3s-fs",
+            &cargo,
+            &[
+                "install",
+                "s3s-fs@0.14.1",
+                "--features",
+                "binary",
+                "--locked",
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn test() -> Result<(), String> {

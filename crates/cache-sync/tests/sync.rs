@@ -293,3 +293,50 @@ async fn s3_protocol_moto() {
     moto.create_bucket("sync");
     all_behaviours(moto.store("sync")).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_protocol_s3s_fs() {
+    let server = test_servers::S3sFs::start();
+    server.create_bucket("sync");
+    all_behaviours(server.store("sync")).await;
+}
+
+/// The server dies in the middle of a push: the previous generation stays intact and usable,
+/// and the push succeeds when retried against the restarted server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_killed_during_push() {
+    let mut server = test_servers::S3sFs::start();
+    server.create_bucket("kill");
+    let remote = RemoteCache::new(server.store("kill"), "sai3-kv-cache");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let old = cache_dir(tmp.path(), "old", &[("data", noise(100_000, 1))]);
+    push(&old, &remote, &options(3), 1)
+        .await
+        .expect("first push");
+
+    let new = cache_dir(tmp.path(), "new", &[("data", noise(200 * 1024 * 1024, 2))]);
+    let task = {
+        let (remote, new) = (remote.clone(), new.clone());
+        tokio::spawn(async move { push(&new, &remote, &options(3), 2).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    server.kill();
+    let failed = task.await.expect("join");
+    assert!(
+        failed.is_err(),
+        "the push must fail while the server is down"
+    );
+
+    server.restart();
+    assert_eq!(remote.generations().await.expect("gens"), vec![1]);
+    let dst = tmp.path().join("dst");
+    pull(&remote, &dst, "fjall")
+        .await
+        .expect("the old generation still pulls");
+    assert_eq!(contents(&dst), contents(&old));
+
+    let retried = push(&new, &remote, &options(3), 3).await.expect("retry");
+    assert_eq!(retried.generation, 2);
+    pull(&remote, &dst, "fjall").await.expect("pull");
+    assert!(contents(&dst) == contents(&new));
+}

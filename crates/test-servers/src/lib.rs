@@ -3,8 +3,11 @@
 //! Starts real object-store protocol servers on 127.0.0.1 for the tests, each on a free port,
 //! and stops them by PID when dropped. Only loopback addresses are ever used.
 //!
-//! * [`Moto`]: `moto_server` (S3 protocol; accepts any signature). The test command
-//!   (`cargo xtask test`) installs it when it is missing.
+//! * [`Moto`]: `moto_server` (S3 protocol, in memory; accepts any signature).
+//! * [`S3sFs`]: `s3s-fs` 0.14.1 (S3 protocol over a directory; checks signatures, honours
+//!   conditional puts; survives a restart, so a server can be killed mid-operation).
+//!
+//! The test command (`cargo xtask test`) installs both when they are missing.
 //!
 //! It owns nothing of the cache; tests of every crate use it.
 
@@ -35,6 +38,122 @@ fn wait_for_port(port: u16, what: &str) {
             "{what} did not start on port {port}"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// S3 credentials the test servers are started with.
+pub const ACCESS_KEY: &str = "sai3test";
+/// Secret of [`ACCESS_KEY`].
+pub const SECRET_KEY: &str = "sai3testsecret";
+
+fn s3_client(
+    url: &str,
+    bucket: &str,
+    key: &str,
+    secret: &str,
+) -> Arc<dyn object_store::ObjectStore> {
+    let s3 = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(url)
+        .with_allow_http(true)
+        .with_bucket_name(bucket)
+        .with_region("us-east-1")
+        .with_access_key_id(key)
+        .with_secret_access_key(secret)
+        .with_virtual_hosted_style_request(false)
+        // Fail fast when a test kills the server.
+        .with_retry(object_store::RetryConfig {
+            backoff: object_store::BackoffConfig {
+                init_backoff: std::time::Duration::from_millis(50),
+                max_backoff: std::time::Duration::from_millis(200),
+                base: 2.0,
+            },
+            max_retries: 2,
+            retry_timeout: std::time::Duration::from_secs(5),
+        })
+        .build()
+        .expect("S3 client for a test server");
+    Arc::new(s3)
+}
+
+/// An `s3s-fs` child on 127.0.0.1 serving a temporary directory, killed (by PID) when dropped.
+pub struct S3sFs {
+    child: Option<Child>,
+    root: std::path::PathBuf,
+    owned_root: Option<std::path::PathBuf>,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some(d) = &self.owned_root {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+impl S3sFs {
+    /// Starts s3s-fs on a free port over a new temporary directory.
+    ///
+    /// # Panics
+    /// When s3s-fs is not installed or does not start within 30 s.
+    pub fn start() -> Self {
+        let root =
+            std::env::temp_dir().join(format!("s3s-fs-{}-{}", std::process::id(), free_port()));
+        std::fs::create_dir_all(&root).expect("s3s-fs root");
+        let mut s = S3sFs {
+            child: None,
+            root: root.clone(),
+            owned_root: Some(root),
+            port: free_port(),
+        };
+        s.restart();
+        s
+    }
+
+    /// Kills the server now (to test failures mid-operation). Data on disk stays.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts the server again on the same port and directory.
+    ///
+    /// # Panics
+    /// When s3s-fs is not installed or does not start.
+    pub fn restart(&mut self) {
+        self.kill();
+        let child = Command::new("s3s-fs")
+            .args(["--host", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+            .arg(&self.root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("s3s-fs must be installed (cargo install s3s-fs@0.14.1 --features binary --locked); `cargo xtask test` installs it");
+        self.child = Some(child);
+        wait_for_port(self.port, "s3s-fs");
+    }
+
+    /// The `http://127.0.0.1:port` URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Creates `bucket` (a directory of the server's root).
+    ///
+    /// # Panics
+    /// When the directory cannot be created.
+    pub fn create_bucket(&self, bucket: &str) {
+        std::fs::create_dir_all(self.root.join(bucket)).expect("bucket directory");
+    }
+
+    /// An `object_store` client of `bucket`, signing with the server's credentials.
+    pub fn store(&self, bucket: &str) -> Arc<dyn object_store::ObjectStore> {
+        s3_client(&self.url(), bucket, ACCESS_KEY, SECRET_KEY)
     }
 }
 
@@ -106,16 +225,6 @@ impl Moto {
     /// # Panics
     /// When the client cannot be built.
     pub fn store(&self, bucket: &str) -> Arc<dyn object_store::ObjectStore> {
-        let s3 = object_store::aws::AmazonS3Builder::new()
-            .with_endpoint(self.url())
-            .with_allow_http(true)
-            .with_bucket_name(bucket)
-            .with_region("us-east-1")
-            .with_access_key_id("test")
-            .with_secret_access_key("test")
-            .with_virtual_hosted_style_request(false)
-            .build()
-            .expect("S3 client for moto");
-        Arc::new(s3)
+        s3_client(&self.url(), bucket, ACCESS_KEY, SECRET_KEY)
     }
 }
