@@ -3,7 +3,7 @@
 //! * `test`: everything CI checks, in order: formatting, clippy (`-D warnings`, all targets) for
 //!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
 //!   alone, and of both together. It installs the protocol servers the tests start on
-//!   127.0.0.1 when they are missing (moto and s3s-fs for S3). `.ci/run` calls exactly this.
+//!   127.0.0.1 when they are missing (moto and s3s-fs for S3, Azurite for Azure Blob). `.ci/run` calls exactly this.
 //! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
 //! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
 //!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
@@ -61,7 +61,8 @@ fn install(what: &str, program: &str, args: &[&str]) -> Result<(), String> {
 }
 
 /// Installs the protocol servers the tests start on 127.0.0.1, when missing: moto (S3, in
-/// memory) and s3s-fs 0.14.1 (S3 over a directory; later versions need a newer rustc).
+/// memory), s3s-fs 0.14.1 (S3 over a directory; later versions need a newer rustc) and
+/// Azurite 3.37.0 (Azure Blob).
 fn ensure_test_servers() -> Result<(), String> {
     if !runs("moto_server", "--help") {
         install(
@@ -81,6 +82,19 @@ fn ensure_test_servers() -> Result<(), String> {
                 "--features",
                 "binary",
                 "--locked",
+            ],
+        )?;
+    }
+    if !runs("azurite-blob", "--version") {
+        install(
+            "azurite",
+            "npm",
+            &[
+                "install",
+                "--global",
+                "--no-fund",
+                "--no-audit",
+                "azurite@3.37.0",
             ],
         )?;
     }

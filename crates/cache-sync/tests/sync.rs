@@ -340,3 +340,10 @@ async fn server_killed_during_push() {
     pull(&remote, &dst, "fjall").await.expect("pull");
     assert!(contents(&dst) == contents(&new));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_blob_protocol_azurite() {
+    let server = test_servers::Azurite::start();
+    server.create_container("sync");
+    all_behaviours(server.store("sync")).await;
+}
