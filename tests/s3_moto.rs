@@ -175,3 +175,54 @@ fn pushed_caches_let_another_agent_reattach_without_listing() {
         assert_eq!(again["created"], 0);
     }
 }
+
+#[test]
+fn dataset_record_renews_an_expired_seal_with_one_get() {
+    use object_store::ObjectStoreExt;
+    let moto = Moto::start();
+    let backend = backends()[0];
+    moto.create_bucket("record");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("s3.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "prepare:\n  ensure_objects: [{{ count: 30, size_spec: 100 }}]\nmulti_endpoint:\n  endpoints: [\"s3://127.0.0.1:{}/record/ep0/\"]\n",
+            moto.port
+        ),
+    )
+    .expect("write config");
+    let cache = tmp.path().join("cache");
+    prepare_s3(backend, &config, &cache, &["--cache-ttl", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+    let renewed = prepare_s3(backend, &config, &cache, &["--cache-ttl", "1", "--no-pull"]);
+    assert_eq!(renewed["list_calls"], 0, "{renewed}");
+    assert_eq!(
+        renewed["endpoints"][0]["trusted_by_dataset_record"], true,
+        "{renewed}"
+    );
+
+    // Another sealing happened there (its record differs): the expired seal must not be trusted.
+    let store = moto.store("record");
+    let path = object_store::path::Path::from("ep0/sai3-kv-cache/DATASET");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut record: serde_json::Value = serde_json::from_slice(&rt.block_on(async {
+        store
+            .get(&path)
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("bytes")
+    }))
+    .expect("record JSON");
+    record["sealed_ms"] = serde_json::json!(1);
+    rt.block_on(store.put(&path, serde_json::to_vec(&record).expect("json").into()))
+        .expect("put");
+    let listed = prepare_s3(backend, &config, &cache, &["--cache-ttl", "1", "--no-pull"]);
+    assert_eq!(listed["listing_source"], "list", "{listed}");
+    assert!(listed["list_calls"].as_u64().expect("n") > 0);
+}

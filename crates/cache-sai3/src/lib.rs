@@ -19,6 +19,7 @@ pub mod config;
 pub mod config_hash;
 pub mod coordinator;
 pub mod dataset;
+pub mod dataset_record;
 pub mod endpoint_cache;
 pub mod error;
 pub mod keys;

@@ -34,6 +34,7 @@ use cache_core::{Database, Durability, Keyspace, frame};
 
 use crate::coordinator::CoordinatorCache;
 use crate::dataset::{Dataset, Pool};
+use crate::dataset_record::DatasetRecord;
 use crate::endpoint_cache::{EndpointCache, cache_location};
 use crate::error::{Result, Sai3Error};
 use crate::keys;
@@ -142,6 +143,9 @@ pub struct EndpointReport {
     pub cache_rebuilt: Option<String>,
     /// Whether the endpoint is sealed (all objects created) after this run.
     pub sealed: bool,
+    /// True when the seal had outlived its TTL and one GET of the endpoint's `DATASET` record
+    /// (same sealing, complete) renewed the trust instead of a LIST.
+    pub trusted_by_dataset_record: bool,
 }
 
 /// Seconds spent per phase.
@@ -507,7 +511,12 @@ impl<D: Database> EndpointJob<'_, D> {
         &self,
         expected: &[RoaringTreemap],
         seeds: &[PoolSeeds],
-    ) -> Result<(ListingSource, Vec<RoaringTreemap>, Option<EndpointListing>)> {
+    ) -> Result<(
+        ListingSource,
+        Vec<RoaringTreemap>,
+        Option<EndpointListing>,
+        bool,
+    )> {
         let ds = self.dataset.hash.dataset_id();
         let scheme = UriScheme::of(self.uri())?;
         let now = self.clock.now();
@@ -527,12 +536,22 @@ impl<D: Database> EndpointJob<'_, D> {
                 .zip(&present)
                 .all(|(want, have)| want.is_subset(have));
             if seal_trusted && complete {
-                return Ok((ListingSource::Ledger, present, None));
+                return Ok((ListingSource::Ledger, present, None, false));
+            }
+            // The seal is too old to trust alone: if the endpoint's DATASET record names the
+            // very same sealing (and it is complete), nothing was prepared there since.
+            if let Some(at) = sealed_at.filter(|_| complete && scheme.is_object_store())
+                && let Some(record) = DatasetRecord::read(&*self.store).await
+                && record.config_hash == self.dataset.hash.full_hex()
+                && record.sealed_ms == at
+                && record.is_complete()
+            {
+                return Ok((ListingSource::Ledger, present, None, true));
             }
             if let Some((listing, at)) = cached_listing(cache, self.dataset)? {
                 if policy.judge(scheme, at, now).is_usable() {
                     let present = listing.present.clone();
-                    return Ok((ListingSource::ListingCache, present, Some(listing)));
+                    return Ok((ListingSource::ListingCache, present, Some(listing), false));
                 }
                 remove_listing(cache, self.dataset)?;
             }
@@ -561,7 +580,7 @@ impl<D: Database> EndpointJob<'_, D> {
             store_listing(cache, self.dataset, &listing, self.clock.now())?;
         }
         let present = listing.present.clone();
-        Ok((ListingSource::List, present, Some(listing)))
+        Ok((ListingSource::List, present, Some(listing), false))
     }
 
     async fn run(mut self) -> Result<(EndpointReport, Phases)> {
@@ -581,7 +600,7 @@ impl<D: Database> EndpointJob<'_, D> {
             .map(|p| self.seeds(p))
             .collect::<Result<_>>()?;
         let t_list = Instant::now();
-        let (source, present, listing) = self.learn(&expected, &seeds).await?;
+        let (source, present, listing, by_record) = self.learn(&expected, &seeds).await?;
         self.phases.list_s = secs(t_list.elapsed());
 
         let expected_total: u64 = expected.iter().map(RoaringTreemap::len).sum();
@@ -602,6 +621,7 @@ impl<D: Database> EndpointJob<'_, D> {
             other_keys: listing.as_ref().map_or(0, |l| l.other_keys.len() as u64),
             cache_rebuilt: self.cache_rebuilt.take(),
             sealed: false,
+            trusted_by_dataset_record: by_record,
         };
 
         // Reconcile the ledger with what a LIST or cached listing found.
@@ -749,11 +769,24 @@ impl<D: Database> EndpointJob<'_, D> {
                 .iter()
                 .map(|p| w.present(p.id).len())
                 .collect();
+            // A run that only trusted the ledger verified nothing: it keeps the old seal time, so
+            // the TTL counts from the last LIST or creation, not from the last run.
+            let previous = cache
+                .state(ds)?
+                .filter(|s| s.config_hash == self.dataset.hash.full_hex())
+                .and_then(|s| s.sealed_at_ms);
+            let sealed_at_ms = match (complete, previous) {
+                (false, _) => None,
+                (true, Some(at)) if source == ListingSource::Ledger && report.created == 0 => {
+                    Some(at)
+                }
+                (true, _) => Some(self.clock.now()),
+            };
             let state = EndpointState {
                 config_hash: self.dataset.hash.full_hex(),
                 endpoint: self.endpoint,
                 uri: self.uri().to_owned(),
-                sealed_at_ms: complete.then(|| self.clock.now()),
+                sealed_at_ms,
                 created,
             };
             cache.endpoint_metadata.insert_record(
@@ -774,6 +807,19 @@ impl<D: Database> EndpointJob<'_, D> {
             // Flush into tables: the next open replays no journal (seconds saved per endpoint).
             cache.database().flush()?;
             report.sealed = complete;
+            if let Some(at) = sealed_at_ms
+                && UriScheme::of(self.uri()).is_ok_and(UriScheme::is_object_store)
+            {
+                let present: Vec<RoaringTreemap> = self
+                    .dataset
+                    .pools
+                    .iter()
+                    .map(|p| w.present(p.id).clone())
+                    .collect();
+                DatasetRecord::build(self.dataset, self.endpoint, &present, &expected, at)
+                    .write(&*self.store)
+                    .await?;
+            }
         }
         self.phases.persist_s = secs(t_persist.elapsed());
         report.list_calls = self.counts.lists();

@@ -1,0 +1,204 @@
+//! The sealed dataset record, `{endpoint}/sai3-kv-cache/DATASET`: written when a prepare
+//! leaves an object-store endpoint complete, so that one GET tells a later run (on any agent)
+//! whether the dataset it knows is the dataset last sealed there.
+//!
+//! ```json
+//! { "format": 1, "config_hash": "...", "endpoint": 0, "uri": "s3://...", "sealed_ms": ...,
+//!   "pools": [{ "pool": 0, "expected": 25000, "created": 25000 }],
+//!   "ranges": [{ "pool": 0, "first": 0, "last": 1048575, "count": 262144, "digest": "..." }] }
+//! ```
+//!
+//! `ranges` cut each pool into spans of [`RANGE_SPAN`] indices; `digest` is the xxh3-64 (hex) of
+//! the present indices of the span as little-endian `u64`s, so two records (or a record and a
+//! ledger) can be compared span by span to find where they differ.
+//!
+//! What one GET proves: the last sealing of this endpoint is the one this cache recorded. It
+//! cannot see objects deleted behind the tool's back; sampling them is `verify`'s job.
+
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStore, ObjectStoreExt};
+use roaring::RoaringTreemap;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::Dataset;
+use crate::endpoint_cache::ENDPOINT_CACHE_DIR;
+use crate::error::{Result, Sai3Error};
+
+/// Indices per digest range.
+pub const RANGE_SPAN: u64 = 1 << 20;
+
+/// Name of the record inside the endpoint's cache prefix.
+pub const RECORD_NAME: &str = "DATASET";
+
+/// Objects of one pool on the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoolCount {
+    /// Pool id.
+    pub pool: u16,
+    /// Objects the endpoint owns.
+    pub expected: u64,
+    /// Objects created.
+    pub created: u64,
+}
+
+/// Digest of one span of indices.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RangeDigest {
+    /// Pool id.
+    pub pool: u16,
+    /// First index of the span.
+    pub first: u64,
+    /// Last index of the span.
+    pub last: u64,
+    /// Present indices in the span.
+    pub count: u64,
+    /// xxh3-64 of those indices (little-endian `u64`s), hex.
+    pub digest: String,
+}
+
+/// The record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetRecord {
+    /// Record format (1).
+    pub format: u32,
+    /// Full config hash.
+    pub config_hash: String,
+    /// Endpoint number.
+    pub endpoint: u16,
+    /// Endpoint URI.
+    pub uri: String,
+    /// When the endpoint was sealed (ms).
+    pub sealed_ms: u64,
+    /// Counts per pool.
+    pub pools: Vec<PoolCount>,
+    /// Digests per span.
+    pub ranges: Vec<RangeDigest>,
+}
+
+/// Digests of `present` per span of [`RANGE_SPAN`] indices up to `count`.
+pub fn range_digests(pool: u16, present: &RoaringTreemap, count: u64) -> Vec<RangeDigest> {
+    let mut out = Vec::new();
+    let mut first = 0u64;
+    while first < count {
+        let last = (first + RANGE_SPAN - 1).min(count - 1);
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        let mut n = 0u64;
+        let mut span = RoaringTreemap::new();
+        span.insert_range(first..=last);
+        for i in &(present & &span) {
+            hasher.update(&i.to_le_bytes());
+            n += 1;
+        }
+        out.push(RangeDigest {
+            pool,
+            first,
+            last,
+            count: n,
+            digest: format!("{:016x}", hasher.digest()),
+        });
+        first = last + 1;
+    }
+    out
+}
+
+impl DatasetRecord {
+    /// The record of endpoint `endpoint`, sealed at `sealed_ms`, with `present`/`expected`
+    /// bitmaps per pool id.
+    pub fn build(
+        dataset: &Dataset,
+        endpoint: u16,
+        present: &[RoaringTreemap],
+        expected: &[RoaringTreemap],
+        sealed_ms: u64,
+    ) -> Self {
+        let mut pools = Vec::new();
+        let mut ranges = Vec::new();
+        for p in dataset
+            .pools
+            .iter()
+            .filter(|p| p.endpoints.contains(&endpoint))
+        {
+            let id = p.id as usize;
+            let here = &present[id] & &expected[id];
+            pools.push(PoolCount {
+                pool: p.id,
+                expected: expected[id].len(),
+                created: here.len(),
+            });
+            ranges.extend(range_digests(p.id, &here, p.count));
+        }
+        DatasetRecord {
+            format: 1,
+            config_hash: dataset.hash.full_hex(),
+            endpoint,
+            uri: dataset.endpoints[endpoint as usize].clone(),
+            sealed_ms,
+            pools,
+            ranges,
+        }
+    }
+
+    /// True when every pool is complete.
+    pub fn is_complete(&self) -> bool {
+        self.pools.iter().all(|p| p.created == p.expected)
+    }
+
+    fn location() -> StorePath {
+        StorePath::from(format!("{ENDPOINT_CACHE_DIR}/{RECORD_NAME}"))
+    }
+
+    /// Writes the record to the endpoint store.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn write(&self, store: &dyn ObjectStore) -> Result<()> {
+        let body = serde_json::to_vec_pretty(self).map_err(|e| Sai3Error::Endpoint {
+            endpoint: self.uri.clone(),
+            reason: format!("cannot encode the dataset record: {e}"),
+        })?;
+        store
+            .put(&Self::location(), body.into())
+            .await
+            .map_err(|e| Sai3Error::Endpoint {
+                endpoint: self.uri.clone(),
+                reason: format!("cannot write {RECORD_NAME}: {e}"),
+            })?;
+        Ok(())
+    }
+
+    /// Reads the record of the endpoint store: `None` when there is none or it is not a valid
+    /// record (a damaged record is never trusted).
+    pub async fn read(store: &dyn ObjectStore) -> Option<Self> {
+        let bytes = store
+            .get(&Self::location())
+            .await
+            .ok()?
+            .bytes()
+            .await
+            .ok()?;
+        serde_json::from_slice::<DatasetRecord>(&bytes)
+            .ok()
+            .filter(|r| r.format == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_split_at_span_and_change_with_content() {
+        let mut present = RoaringTreemap::new();
+        present.insert_range(0..3 * RANGE_SPAN / 2);
+        let d = range_digests(0, &present, 3 * RANGE_SPAN / 2 + 10);
+        assert_eq!(d.len(), 2);
+        assert_eq!(d[0].count, RANGE_SPAN);
+        assert_eq!(d[1].first, RANGE_SPAN);
+        assert_eq!(d[1].count, RANGE_SPAN / 2);
+        present.remove(RANGE_SPAN + 5);
+        let e = range_digests(0, &present, 3 * RANGE_SPAN / 2 + 10);
+        assert_eq!(d[0], e[0]);
+        assert_ne!(d[1].digest, e[1].digest);
+        assert!(range_digests(0, &present, 0).is_empty());
+    }
+}
