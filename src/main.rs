@@ -171,6 +171,21 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check a sample of the dataset against the caches and repair the ledger where it drifted.
+    ///
+    /// Lists K random top-level key ranges of every endpoint again and checks K random objects
+    /// with HEAD; reports missing, extra and wrong-size objects; repairs only the ranges that
+    /// differ. An endpoint with missing objects loses its seal: the next prepare recreates them.
+    Verify {
+        #[command(flatten)]
+        args: ConfigArgs,
+        /// Ranges to list and objects to HEAD per endpoint.
+        #[arg(long, value_name = "K")]
+        sample: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show what a cache directory holds: keyspaces, approximate entry counts, bytes on disk.
     ///
     /// Opens the cache without creating or changing anything; a directory that is not a cache

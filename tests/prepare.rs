@@ -207,3 +207,71 @@ fn eager_population_stores_every_path_of_the_endpoint() {
         assert_eq!(found[0]["path"], "d1_w2.dir/d2_w2.dir/file_00000019.dat");
     }
 }
+
+#[test]
+fn verify_finds_drift_repairs_the_ledger_and_prepare_restores() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = tree_config(tmp.path(), 3, 2, 10, 2, "200");
+        prepare(backend, &config, &cache, &[]);
+        let verify = |k: &str| {
+            let out = run(
+                backend,
+                &[
+                    "verify",
+                    "--json",
+                    "--sample",
+                    k,
+                    "--config",
+                    &config.display().to_string(),
+                    "--cache-dir",
+                    &cache.display().to_string(),
+                ],
+            );
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+        };
+        let clean = verify("100");
+        assert_eq!(clean[0]["ranges_total"], 3, "{clean}");
+        assert_eq!(clean[0]["missing"], 0);
+        // Out-of-band damage on endpoint 0: one object deleted, one rewritten with a wrong size.
+        let ep0 = tmp.path().join("ep0");
+        std::fs::remove_file(ep0.join("d1_w1.dir/d2_w1.dir/file_00000000.dat")).expect("rm");
+        std::fs::write(ep0.join("d1_w2.dir/d2_w1.dir/file_00000030.dat"), b"short").expect("write");
+        let drift = verify("100");
+        assert_eq!(
+            drift[0]["heads"], 0,
+            "every range was listed: nothing left to HEAD"
+        );
+        assert_eq!(drift[0]["missing"], 1, "{drift}");
+        assert_eq!(drift[0]["size_mismatch"], 1, "{drift}");
+        assert_eq!(drift[0]["ranges_differing"], 2);
+        assert_eq!(drift[0]["unsealed"], true);
+        assert_eq!(drift[1]["missing"], 0, "endpoint 1 is intact");
+        // The repaired ledger makes the next prepare restore exactly those two objects.
+        let restored = prepare(backend, &config, &cache, &[]);
+        assert_eq!(restored["created"], 2, "{backend}: {restored}");
+        assert_eq!(verify("100")[0]["missing"], 0);
+
+        // A sample of 2: two of the three ranges are listed, and 2 objects of the third are
+        // HEADed. With every file of endpoint 0 gone, each of them finds drift.
+        for f in dataset_files(&ep0) {
+            std::fs::remove_file(ep0.join(f)).expect("rm");
+        }
+        let sampled = verify("2");
+        assert_eq!(sampled[0]["ranges_sampled"], 2, "{sampled}");
+        assert_eq!(sampled[0]["heads"], 2);
+        assert_eq!(sampled[0]["missing"], 2 * 15 + 2, "{sampled}");
+        let rebuilt = prepare(backend, &config, &cache, &[]);
+        assert_eq!(
+            rebuilt["listing_source"], "list",
+            "an unsealed endpoint is listed"
+        );
+        assert_eq!(rebuilt["created"], 45, "{backend}: {rebuilt}");
+    }
+}

@@ -48,6 +48,10 @@ pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
             };
             with_backend!(backend, prepare_run(&opts))
         }
+        Command::Verify { args, sample, json } => {
+            let dir = cache_dir(args.cache_dir);
+            with_backend!(backend, verify_run(&args.config, &dir, sample, json))
+        }
         Command::Push { args, json } => {
             let dir = cache_dir(args.cache_dir);
             sync::push(&args.config, &dir, json)
@@ -99,6 +103,15 @@ fn lookup_run<D: cache_core::Database>(
 
 fn prepare_run<D: cache_core::Database>(flags: &prepare::Flags) -> Result<ExitCode> {
     prepare::run::<D>(flags)
+}
+
+fn verify_run<D: cache_core::Database>(
+    config: &Path,
+    dir: &Path,
+    sample: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    sync::verify::<D>(config, dir, sample, json)
 }
 
 fn pull_run<D: cache_core::Database>(config: &Path, dir: &Path, json: bool) -> Result<ExitCode> {

@@ -1,4 +1,5 @@
-//! `push` and `pull`: object-store endpoint caches to and from their endpoints.
+//! `push`, `pull` and `verify`: object-store endpoint caches to and from their endpoints, and
+//! sampled checks of the caches against the stores.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -71,5 +72,55 @@ pub fn pull(config: &Path, cache_dir: &Path, backend: &str, json: bool) -> Resul
         done.push(rt.block_on(pull_endpoint(&dataset, e, cache_dir, backend))?);
     }
     report(&done, json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn verify<D: cache_core::Database>(
+    config: &Path,
+    cache_dir: &Path,
+    k: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let dataset = Dataset::load(config)?;
+    let rt = runtime()?;
+    for e in synced_endpoints(&dataset) {
+        rt.block_on(pull_endpoint(&dataset, e, cache_dir, D::BACKEND))?;
+    }
+    let now = SystemClock.now();
+    let drift = rt
+        .block_on(cache_sai3::verify::verify::<D>(
+            &dataset, cache_dir, k, now, now,
+        ))
+        .context("verify failed (run prepare first if the caches do not exist)")?;
+    let repaired: Vec<u16> = drift
+        .iter()
+        .filter(|d| d.missing + d.extra + d.size_mismatch > 0)
+        .map(|d| d.endpoint)
+        .collect();
+    for e in synced_endpoints(&dataset)
+        .into_iter()
+        .filter(|e| repaired.contains(e))
+    {
+        rt.block_on(push_endpoint(&dataset, e, cache_dir, now))?;
+    }
+    if json {
+        super::print_json(&drift)?;
+    } else {
+        for d in &drift {
+            println!(
+                "[{}] {}: {}/{} ranges listed, {} differed; {} HEADs; missing {}, extra {}, wrong size {}{}",
+                d.endpoint,
+                d.uri,
+                d.ranges_sampled,
+                d.ranges_total,
+                d.ranges_differing,
+                d.heads,
+                d.missing,
+                d.extra,
+                d.size_mismatch,
+                if d.unsealed { "; unsealed" } else { "" }
+            );
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

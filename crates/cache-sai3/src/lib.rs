@@ -32,5 +32,6 @@ pub mod records;
 pub mod sizes;
 pub mod store;
 pub mod sync;
+pub mod verify;
 
 pub use error::{ConfigError, Result, Sai3Error};
