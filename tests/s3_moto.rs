@@ -6,29 +6,20 @@ mod common;
 use common::{backends, tool};
 use test_servers::Moto;
 
+/// Credentials for the test S3 servers (moto accepts any).
+const AWS_ENV: [(&str, &str); 3] = [
+    ("AWS_ACCESS_KEY_ID", "test"),
+    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_REGION", "us-east-1"),
+];
+
 fn prepare_s3(
     backend: &str,
     config: &std::path::Path,
     cache: &std::path::Path,
     extra: &[&str],
 ) -> serde_json::Value {
-    let out = tool(backend)
-        .args(["prepare", "--json", "--config"])
-        .arg(config)
-        .arg("--cache-dir")
-        .arg(cache)
-        .args(extra)
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .expect("run prepare");
-    assert!(
-        out.status.success(),
-        "prepare failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("JSON report")
+    common::prepare_with_env(backend, config, cache, extra, &AWS_ENV)
 }
 
 #[test]
@@ -125,11 +116,7 @@ fn pushed_caches_let_another_agent_reattach_without_listing() {
 
         // A second agent with an empty cache dir pulls, then looks up and prepares.
         let second_agent = tmp.path().join("agent2");
-        let env = [
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-        ];
+        let env = AWS_ENV;
         let pull = tool(backend)
             .args(["pull", "--json", "--config"])
             .arg(&config)

@@ -35,7 +35,19 @@ pub fn prepare(
     cache_dir: &Path,
     extra: &[&str],
 ) -> serde_json::Value {
+    prepare_with_env(backend, config, cache_dir, extra, &[])
+}
+
+/// [`prepare`] with extra environment variables (credentials, emulator settings).
+pub fn prepare_with_env(
+    backend: &str,
+    config: &Path,
+    cache_dir: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> serde_json::Value {
     let out = tool(backend)
+        .envs(env.iter().copied())
         .args(["prepare", "--json", "--config"])
         .arg(config)
         .arg("--cache-dir")

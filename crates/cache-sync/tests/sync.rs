@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use cache_core::conformance::framed::noise;
 use cache_core::marker::{FORMAT_VERSION, FormatMarker, force_marker};
 use cache_sync::{PushOptions, RemoteCache, SyncError, pull, push};
 use futures::TryStreamExt;
@@ -47,19 +48,6 @@ fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     }
     let mut out = BTreeMap::new();
     walk(dir, dir, &mut out);
-    out
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.extend_from_slice(&x.to_le_bytes());
-    }
-    out.truncate(len);
     out
 }
 
