@@ -10,6 +10,7 @@
 //! | `objects` | `P dataset u16:pool` | presence bitmap (roaring, Created indices) |
 //! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
 //! | `listing_cache` | `L dataset` | `ListingSnapshot` |
+//! | `listing_cache` | `Q dataset` | `ListProgress` (an interrupted LIST) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `agent_map` | `A dataset` | `AgentMap` |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
@@ -30,6 +31,8 @@ pub const PRESENCE: u8 = b'P';
 pub const FILE_PATH: u8 = b'F';
 /// Tag of listing snapshot keys.
 pub const LISTING: u8 = b'L';
+/// Tag of the progress record of an interrupted LIST.
+pub const LIST_PROGRESS: u8 = b'Q';
 /// Tag of endpoint state keys.
 pub const ENDPOINT_STATE: u8 = b'E';
 /// Tag of agent map keys.

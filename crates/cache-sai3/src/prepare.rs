@@ -40,7 +40,8 @@ use crate::error::{Result, Sai3Error};
 use crate::keys;
 use crate::ledger::{LedgerWriter, load_presence};
 use crate::listing::{
-    EndpointListing, cached_listing, list_endpoint, remove_listing, store_listing,
+    EndpointListing, cached_listing, clear_progress, list_endpoint, remove_listing, save_progress,
+    saved_progress, store_listing,
 };
 use crate::records::{AgentMap, EndpointState, LedgerEntry, ObjectState, PoolSeeds};
 use crate::store::{CallCounts, CountingStore, open_endpoint};
@@ -143,6 +144,8 @@ pub struct EndpointReport {
     pub cache_rebuilt: Option<String>,
     /// Whether the endpoint is sealed (all objects created) after this run.
     pub sealed: bool,
+    /// Ranges of this LIST that an interrupted earlier LIST had finished (skipped).
+    pub list_resumed_ranges: u64,
     /// True when the seal had outlived its TTL and one GET of the endpoint's `DATASET` record
     /// (same sealing, complete) renewed the trust instead of a LIST.
     pub trusted_by_dataset_record: bool,
@@ -567,17 +570,39 @@ impl<D: Database> EndpointJob<'_, D> {
             let (spec, seed) = sizes[pool as usize];
             spec.size_of(seed, index)
         };
+        // Resume an interrupted LIST of this dataset if it is recent enough to be combined with
+        // a fresh one (younger than the TTL in force, or an hour without one).
+        let window = policy
+            .effective_ttl(scheme)
+            .unwrap_or(std::time::Duration::from_secs(3600));
+        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX);
+        let resume = match &self.cache {
+            Some(c) => saved_progress(c, self.dataset)?
+                .filter(|p| now.saturating_sub(p.started_ms) < window_ms),
+            None => None,
+        };
+        let save = |p: &crate::listing::ListProgress| match &self.cache {
+            Some(c) => save_progress(c, self.dataset, p),
+            None => Ok(()),
+        };
         let listing = list_endpoint(
             self.store.clone(),
             self.dataset,
             self.endpoint,
             &expected_size,
+            crate::listing::Checkpoints {
+                resume,
+                ordered: scheme.is_object_store(),
+                started_ms: now,
+                save: &save,
+            },
         )
         .await?;
-        if let Some(cache) = &self.cache
-            && policy.effective_ttl(scheme).is_some()
-        {
-            store_listing(cache, self.dataset, &listing, self.clock.now())?;
+        if let Some(cache) = &self.cache {
+            clear_progress(cache, self.dataset)?;
+            if policy.effective_ttl(scheme).is_some() {
+                store_listing(cache, self.dataset, &listing, self.clock.now())?;
+            }
         }
         let present = listing.present.clone();
         Ok((ListingSource::List, present, Some(listing), false))
@@ -622,6 +647,7 @@ impl<D: Database> EndpointJob<'_, D> {
             cache_rebuilt: self.cache_rebuilt.take(),
             sealed: false,
             trusted_by_dataset_record: by_record,
+            list_resumed_ranges: listing.as_ref().map_or(0, |l| l.resumed_ranges),
         };
 
         // Reconcile the ledger with what a LIST or cached listing found.
