@@ -64,5 +64,25 @@ fn prepare_push_and_reattach_on_azure_blob() {
         let third = run_json(backend, &az, &["prepare", "--no-pull"], &config, &agent2);
         assert_eq!(third["list_calls"], 0, "{backend}: {third}");
         assert_eq!(third["already_present"], 60);
+
+        // verify on Azure Blob: an object deleted behind the tool's back is found and restored.
+        let verify = |cache: &std::path::Path| {
+            run_json(backend, &az, &["verify", "--sample", "8"], &config, cache)
+        };
+        assert_eq!(verify(&agent2)[0]["missing"], 0);
+        let store = az.store(&container);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let victim = object_store::path::Path::from(
+            "bench/sai3bench.d1_w2.dir/sai3bench.d2_w1.dir/file_00000030.dat",
+        );
+        rt.block_on(object_store::ObjectStoreExt::delete(&store, &victim))
+            .expect("delete");
+        let drift = verify(&agent2);
+        assert_eq!(drift[0]["missing"], 1, "{backend}: {drift}");
+        let restored = run_json(backend, &az, &["prepare", "--no-pull"], &config, &agent2);
+        assert_eq!(restored["created"], 1, "{backend}: {restored}");
     }
 }

@@ -786,6 +786,19 @@ impl<D: Database> EndpointJob<'_, D> {
         let t_persist = Instant::now();
         if let (Some(cache), Some(mut w)) = (self.cache.as_ref(), writer) {
             w.checkpoint(Durability::Flushed)?;
+            // A cached listing taken before this run's creations would claim they are missing:
+            // bring it up to what exists now (its LIST time stays, so its TTL is unchanged).
+            if report.created > 0
+                && let Some((mut cached, listed_at)) = cached_listing(cache, self.dataset)?
+            {
+                cached.present = self
+                    .dataset
+                    .pools
+                    .iter()
+                    .map(|p| w.present(p.id).clone())
+                    .collect();
+                store_listing(cache, self.dataset, &cached, listed_at)?;
+            }
             let complete = pools
                 .iter()
                 .all(|p| expected[p.id as usize].is_subset(w.present(p.id)));

@@ -269,6 +269,10 @@ pub async fn verify<D: Database>(
             }
         }
         writer.checkpoint(Durability::Flushed)?;
+        if drift.missing + drift.extra + drift.size_mismatch > 0 {
+            // A cached listing of this endpoint no longer describes it.
+            crate::listing::remove_listing(&cache, dataset)?;
+        }
         let complete = pools
             .iter()
             .all(|p| expected_on(dataset, p, e).is_subset(writer.present(p.id)));

@@ -44,6 +44,40 @@ fn wait_for_port(port: u16, what: &str) {
     }
 }
 
+/// What the tests need of an S3 protocol server, so one test body runs on each.
+pub trait S3Server {
+    /// Its port on 127.0.0.1.
+    fn port(&self) -> u16;
+    /// Creates a bucket.
+    fn create_bucket(&self, bucket: &str);
+    /// An `object_store` client of `bucket`, with [`ACCESS_KEY`] and [`SECRET_KEY`].
+    fn store(&self, bucket: &str) -> Arc<dyn object_store::ObjectStore>;
+}
+
+impl S3Server for Moto {
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn create_bucket(&self, bucket: &str) {
+        Moto::create_bucket(self, bucket);
+    }
+    fn store(&self, bucket: &str) -> Arc<dyn object_store::ObjectStore> {
+        Moto::store(self, bucket)
+    }
+}
+
+impl S3Server for S3sFs {
+    fn port(&self) -> u16 {
+        self.port
+    }
+    fn create_bucket(&self, bucket: &str) {
+        S3sFs::create_bucket(self, bucket);
+    }
+    fn store(&self, bucket: &str) -> Arc<dyn object_store::ObjectStore> {
+        S3sFs::store(self, bucket)
+    }
+}
+
 /// S3 credentials the test servers are started with.
 pub const ACCESS_KEY: &str = "sai3test";
 /// Secret of [`ACCESS_KEY`].

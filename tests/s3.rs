@@ -1,17 +1,43 @@
-//! prepare against a real S3 protocol server on 127.0.0.1: moto_server, started by this test
-//! on a free port and stopped by PID. The test command installs moto when it is missing.
+//! prepare, push, pull and verify against real S3 protocol servers on 127.0.0.1: every test
+//! body runs on moto and on s3s-fs (which checks signatures), each started by the test on a
+//! free port and stopped by PID. The test command installs both when they are missing.
 
 mod common;
 
 use common::{backends, tool};
-use test_servers::Moto;
+use test_servers::{ACCESS_KEY, Moto, S3Server, S3sFs, SECRET_KEY};
 
-/// Credentials for the test S3 servers (moto accepts any).
+/// Credentials of the test S3 servers.
 const AWS_ENV: [(&str, &str); 3] = [
-    ("AWS_ACCESS_KEY_ID", "test"),
-    ("AWS_SECRET_ACCESS_KEY", "test"),
+    ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+    ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
     ("AWS_REGION", "us-east-1"),
 ];
+
+/// Runs `$body(&dyn S3Server)` as one test per server.
+macro_rules! on_each_s3_server {
+    ($($name:ident => $body:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn moto() {
+                    super::$body(&super::Moto::start());
+                }
+                #[test]
+                fn s3s_fs() {
+                    super::$body(&super::S3sFs::start());
+                }
+            }
+        )*
+    };
+}
+
+on_each_s3_server!(
+    lists_once_then_trusts_the_ledger => prepare_on_s3_lists_once_then_trusts_the_ledger,
+    reattach => pushed_caches_let_another_agent_reattach_without_listing,
+    dataset_record => dataset_record_renews_an_expired_seal_with_one_get,
+    verify_drift => verify_finds_drift_on_s3,
+);
 
 fn prepare_s3(
     backend: &str,
@@ -22,9 +48,7 @@ fn prepare_s3(
     common::prepare_with_env(backend, config, cache, extra, &AWS_ENV)
 }
 
-#[test]
-fn prepare_on_s3_lists_once_then_trusts_the_ledger() {
-    let moto = Moto::start();
+fn prepare_on_s3_lists_once_then_trusts_the_ledger(moto: &dyn S3Server) {
     for backend in backends() {
         let bucket = format!("sai3-{backend}");
         moto.create_bucket(&bucket);
@@ -34,7 +58,7 @@ fn prepare_on_s3_lists_once_then_trusts_the_ledger() {
             &config,
             format!(
                 "prepare:\n  directory_structure: {{ width: 3, depth: 2, files_per_dir: 10 }}\n  ensure_objects: [{{ count: 90, size_spec: 512 }}]\nmulti_endpoint:\n  endpoints:\n    - s3://127.0.0.1:{0}/{1}/ep0/\n    - s3://127.0.0.1:{0}/{1}/ep1/\n",
-                moto.port, bucket
+                moto.port(), bucket
             ),
         )
         .expect("write config");
@@ -87,9 +111,7 @@ fn bad_object_store_uris_fail_before_any_work() {
     );
 }
 
-#[test]
-fn pushed_caches_let_another_agent_reattach_without_listing() {
-    let moto = Moto::start();
+fn pushed_caches_let_another_agent_reattach_without_listing(moto: &dyn S3Server) {
     for backend in backends() {
         let bucket = format!("reattach-{backend}");
         moto.create_bucket(&bucket);
@@ -99,7 +121,7 @@ fn pushed_caches_let_another_agent_reattach_without_listing() {
             &config,
             format!(
                 "prepare:\n  ensure_objects: [{{ count: 200, size_spec: {{ type: uniform, min: 100, max: 2000 }} }}]\nmulti_endpoint:\n  endpoints:\n    - s3://127.0.0.1:{0}/{1}/a/\n    - s3://127.0.0.1:{0}/{1}/b/\n",
-                moto.port, bucket
+                moto.port(), bucket
             ),
         )
         .expect("write config");
@@ -151,7 +173,7 @@ fn pushed_caches_let_another_agent_reattach_without_listing() {
             found[0]["uri"],
             format!(
                 "s3://127.0.0.1:{}/{bucket}/b/prepared-00000003.dat",
-                moto.port
+                moto.port()
             )
         );
         let again = prepare_s3(backend, &config, &second_agent, &["--no-pull"]);
@@ -163,10 +185,8 @@ fn pushed_caches_let_another_agent_reattach_without_listing() {
     }
 }
 
-#[test]
-fn dataset_record_renews_an_expired_seal_with_one_get() {
+fn dataset_record_renews_an_expired_seal_with_one_get(moto: &dyn S3Server) {
     use object_store::ObjectStoreExt;
-    let moto = Moto::start();
     let backend = backends()[0];
     moto.create_bucket("record");
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -175,7 +195,7 @@ fn dataset_record_renews_an_expired_seal_with_one_get() {
         &config,
         format!(
             "prepare:\n  ensure_objects: [{{ count: 30, size_spec: 100 }}]\nmulti_endpoint:\n  endpoints: [\"s3://127.0.0.1:{}/record/ep0/\"]\n",
-            moto.port
+            moto.port()
         ),
     )
     .expect("write config");
@@ -212,4 +232,55 @@ fn dataset_record_renews_an_expired_seal_with_one_get() {
     let listed = prepare_s3(backend, &config, &cache, &["--cache-ttl", "1", "--no-pull"]);
     assert_eq!(listed["listing_source"], "list", "{listed}");
     assert!(listed["list_calls"].as_u64().expect("n") > 0);
+}
+
+fn verify_finds_drift_on_s3(server: &dyn S3Server) {
+    use object_store::ObjectStoreExt;
+    let backend = backends()[0];
+    server.create_bucket("verify");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = tmp.path().join("s3.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "prepare:\n  key_prefix_shards: 4\n  ensure_objects: [{{ count: 40, size_spec: 64 }}]\nmulti_endpoint:\n  endpoints: [\"s3://127.0.0.1:{}/verify/ep/\"]\n",
+            server.port()
+        ),
+    )
+    .expect("write config");
+    let cache = tmp.path().join("cache");
+    prepare_s3(backend, &config, &cache, &[]);
+    let verify = || {
+        let out = tool(backend)
+            .args(["verify", "--json", "--sample", "10", "--config"])
+            .arg(&config)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .envs(AWS_ENV)
+            .output()
+            .expect("run verify");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let clean = verify();
+    assert_eq!(clean[0]["ranges_total"], 4, "{clean}");
+    assert_eq!(clean[0]["missing"], 0, "{clean}");
+    let store = server.store("verify");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(store.delete(&object_store::path::Path::from(
+        "ep/01/prepared-00000005.dat",
+    )))
+    .expect("delete");
+    let drift = verify();
+    assert_eq!(drift[0]["missing"], 1, "{drift}");
+    assert_eq!(drift[0]["unsealed"], true);
+    let restored = prepare_s3(backend, &config, &cache, &["--no-pull"]);
+    assert_eq!(restored["created"], 1, "{restored}");
 }
