@@ -124,6 +124,18 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
         Ok(())
     }
 
+    /// Records that object `index` of `pool` is in `state` with `size`, at `at_ms`.
+    pub fn set(
+        &mut self,
+        pool: u16,
+        index: u64,
+        state: ObjectState,
+        size: u64,
+        at_ms: u64,
+    ) -> Result<()> {
+        self.record(pool, index, LedgerEntry { state, size, at_ms })
+    }
+
     /// The presence bitmap of `pool` including uncommitted changes.
     pub fn present(&self, pool: u16) -> &RoaringTreemap {
         &self.present[pool as usize]

@@ -25,7 +25,7 @@ use crate::error::{Result, Sai3Error};
 use crate::keys;
 use crate::ledger::{LedgerWriter, load_presence};
 use crate::prepare::{default_seeds, expected_on};
-use crate::records::{LedgerEntry, ObjectState};
+use crate::records::ObjectState;
 use crate::store::open_endpoint;
 
 /// What verify found on one endpoint.
@@ -131,12 +131,31 @@ pub async fn verify<D: Database>(
             .collect::<cache_core::Result<_>>()?;
         let mut writer = LedgerWriter::new(&cache, ds, stored.clone());
         let sampled = sample(ranges.len(), k, seed ^ u64::from(e));
-        let listed_again = |path: &str| {
-            sampled.iter().any(|&r| match &ranges[r] {
-                Some(p) => path.starts_with(&format!("{p}/")),
-                None => !path.contains('/'),
-            })
-        };
+        // One pass over the created objects: which sampled range holds each (by the first
+        // component of its path), and which are left for the HEAD sample.
+        let range_of_name: std::collections::HashMap<String, usize> = ranges
+            .iter()
+            .enumerate()
+            .filter(|(r, _)| sampled.contains(r))
+            .map(|(r, p)| (p.as_ref().map_or(String::new(), |p| p.to_string()), r))
+            .collect();
+        let mut known: std::collections::HashMap<(usize, u16), RoaringTreemap> =
+            std::collections::HashMap::new();
+        let mut unlisted: Vec<(u16, u64)> = Vec::new();
+        for p in &pools {
+            for i in &stored[p.id as usize] {
+                let Some(path) = dataset.path_of(p, i) else {
+                    continue;
+                };
+                let top = path.split_once('/').map_or("", |(first, _)| first);
+                match range_of_name.get(top) {
+                    Some(&r) => {
+                        known.entry((r, p.id)).or_default().insert(i);
+                    }
+                    None => unlisted.push((p.id, i)),
+                }
+            }
+        }
         for &r in &sampled {
             let prefix = &ranges[r];
             drift.ranges_sampled += 1;
@@ -149,10 +168,6 @@ pub async fn verify<D: Database>(
                         endpoint: uri.clone(),
                         reason: format!("LIST failed: {err}"),
                     })?;
-            let in_range = |path: &str| match prefix {
-                Some(p) => path.starts_with(&format!("{p}/")),
-                None => !path.contains('/'),
-            };
             let mut differs = false;
             for p in &pools {
                 let id = p.id as usize;
@@ -170,64 +185,27 @@ pub async fn verify<D: Database>(
                             wrong.insert(i);
                             drift.size_mismatch += 1;
                             differs = true;
-                            writer.record(
-                                p.id,
-                                i,
-                                LedgerEntry {
-                                    state: ObjectState::Deleted,
-                                    size: m.size,
-                                    at_ms: now_ms,
-                                },
-                            )?;
+                            writer.set(p.id, i, ObjectState::Deleted, m.size, now_ms)?;
                         }
                     }
                 }
-                // Ledger entries of this range: created indices whose path falls in the range.
-                let known: RoaringTreemap = stored[id]
-                    .iter()
-                    .filter(|&i| dataset.path_of(p, i).is_some_and(|path| in_range(&path)))
-                    .collect();
+                let known = known.get(&(r, p.id)).cloned().unwrap_or_default();
                 for i in &(&(&known - &found) - &wrong) {
                     drift.missing += 1;
                     differs = true;
-                    writer.record(
-                        p.id,
-                        i,
-                        LedgerEntry {
-                            state: ObjectState::Deleted,
-                            size: size_of(i),
-                            at_ms: now_ms,
-                        },
-                    )?;
+                    writer.set(p.id, i, ObjectState::Deleted, size_of(i), now_ms)?;
                 }
                 for i in &(&found - &known) {
                     drift.extra += 1;
                     differs = true;
-                    writer.record(
-                        p.id,
-                        i,
-                        LedgerEntry {
-                            state: ObjectState::Created,
-                            size: size_of(i),
-                            at_ms: now_ms,
-                        },
-                    )?;
+                    writer.set(p.id, i, ObjectState::Created, size_of(i), now_ms)?;
                 }
             }
             drift.ranges_differing += usize::from(differs);
         }
         // HEAD k random created objects outside the ranges just listed.
-        let created: Vec<(u16, u64)> = pools
-            .iter()
-            .flat_map(|p| stored[p.id as usize].iter().map(move |i| (p.id, i)))
-            .filter(|&(pool, i)| {
-                dataset
-                    .path_of(&dataset.pools[pool as usize], i)
-                    .is_some_and(|path| !listed_again(&path))
-            })
-            .collect();
-        for n in sample(created.len(), k, seed.rotate_left(17) ^ u64::from(e)) {
-            let (pool, i) = created[n];
+        for n in sample(unlisted.len(), k, seed.rotate_left(17) ^ u64::from(e)) {
+            let (pool, i) = unlisted[n];
             let p = &dataset.pools[pool as usize];
             let Some(path) = dataset.path_of(p, i) else {
                 continue;
@@ -238,27 +216,11 @@ pub async fn verify<D: Database>(
                 Ok(meta) if meta.size == expected => {}
                 Ok(meta) => {
                     drift.size_mismatch += 1;
-                    writer.record(
-                        pool,
-                        i,
-                        LedgerEntry {
-                            state: ObjectState::Deleted,
-                            size: meta.size,
-                            at_ms: now_ms,
-                        },
-                    )?;
+                    writer.set(pool, i, ObjectState::Deleted, meta.size, now_ms)?;
                 }
                 Err(object_store::Error::NotFound { .. }) => {
                     drift.missing += 1;
-                    writer.record(
-                        pool,
-                        i,
-                        LedgerEntry {
-                            state: ObjectState::Deleted,
-                            size: expected,
-                            at_ms: now_ms,
-                        },
-                    )?;
+                    writer.set(pool, i, ObjectState::Deleted, expected, now_ms)?;
                 }
                 Err(err) => {
                     return Err(Sai3Error::Endpoint {
