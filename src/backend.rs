@@ -24,14 +24,17 @@ impl Default for BackendChoice {
     }
 }
 
-/// Calls the generic function `$f::<D>(args...)` with `D` the chosen backend's database type.
+/// Calls the generic function `f::<D>(args...)` (a path such as `lookup::run`) with `D` the
+/// chosen backend's database type.
 macro_rules! with_backend {
-    ($choice:expr, $f:ident ( $($arg:expr),* $(,)? )) => {
+    ($choice:expr, $($f:ident)::+ ( $($arg:expr),* $(,)? )) => {
         match $choice {
             #[cfg(feature = "fjall")]
-            $crate::backend::BackendChoice::Fjall => $f::<cache_fjall::FjallDatabase>($($arg),*),
+            $crate::backend::BackendChoice::Fjall => {
+                $($f)::+::<cache_fjall::FjallDatabase>($($arg),*)
+            }
             #[cfg(feature = "redb")]
-            $crate::backend::BackendChoice::Redb => $f::<cache_redb::RedbDatabase>($($arg),*),
+            $crate::backend::BackendChoice::Redb => $($f)::+::<cache_redb::RedbDatabase>($($arg),*),
         }
     };
 }

@@ -24,6 +24,11 @@ use backend::BackendChoice;
 ///   sai3-cache prepare --config bench.yaml            # create what is missing, fill the cache
 ///   sai3-cache prepare --config bench.yaml            # again: no LIST, nothing to create
 ///   sai3-cache lookup  --config bench.yaml 0 17 42    # where objects are, and their state
+///   sai3-cache datasets                               # what this cache dir has prepared
+///
+/// Exit codes: 0 done; 1 prepare finished but some objects could not be written (the report
+/// says why); 2 error; 3 a cache is damaged (lookup; prepare rebuilds it); 75 a cache is in use
+/// by another process (retry later, or pass --wait SECS).
 #[derive(Debug, Parser)]
 #[command(name = "sai3-cache", version, about, long_about, verbatim_doc_comment)]
 struct Cli {
@@ -31,19 +36,25 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = BackendChoice::default())]
     backend: BackendChoice,
 
+    /// When a cache is in use by another sai3-cache process, wait up to SECS for it (default:
+    /// fail at once with exit code 75).
+    #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
+    wait: u64,
+
     #[command(subcommand)]
     command: Command,
 }
 
+/// The config and the cache dir a command works on.
 #[derive(Debug, clap::Args)]
-struct ConfigArgs {
+pub struct ConfigArgs {
     /// sai3-bench YAML config (read unchanged; only dataset-defining fields are used).
     #[arg(long, short = 'c')]
-    config: PathBuf,
+    pub config: PathBuf,
     /// Directory of the coordinator cache and of object-store endpoint caches
     /// [default: $SAI3_CACHE_DIR, else the current directory].
     #[arg(long)]
-    cache_dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,36 +89,7 @@ enum Command {
     /// Knowledge of existing objects comes from the sealed ledger, a fresh cached listing, or a
     /// LIST, in that order (see --refresh-cache and --cache-ttl). Only missing objects are
     /// created; an aborted prepare resumes where it stopped.
-    Prepare {
-        #[command(flatten)]
-        args: ConfigArgs,
-        /// Use no cache: LIST every endpoint, create what is missing, record nothing.
-        #[arg(long)]
-        no_cache: bool,
-        /// Ignore cached knowledge: LIST every endpoint and refresh the caches.
-        #[arg(long)]
-        refresh_cache: bool,
-        /// Trust cached listings and seals for this many seconds [default: 86400 for object
-        /// stores; file:// listings are not cached, seals hold until the config changes].
-        /// 0 disables the listing cache.
-        #[arg(long, value_name = "SECS")]
-        cache_ttl: Option<u64>,
-        /// Fill `file_paths` with every path now (eager) or on first lookup (lazy).
-        #[arg(long, value_enum, default_value = "lazy")]
-        populate: PopulateArg,
-        /// Objects created at the same time per endpoint.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Do not pull object-store endpoint caches before starting.
-        #[arg(long)]
-        no_pull: bool,
-        /// Do not push object-store endpoint caches when done.
-        #[arg(long)]
-        no_push: bool,
-        /// Print a JSON report.
-        #[arg(long)]
-        json: bool,
-    },
+    Prepare(PrepareArgs),
     /// Upload the caches of the config's object-store endpoints as new generations.
     ///
     /// Each cache goes to `{endpoint}/sai3-kv-cache/`: content-addressed, compressed,
@@ -146,6 +128,9 @@ enum Command {
         /// Remove the caches entirely.
         #[arg(long)]
         all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Write the caches of a config (or of the cache dir) to one .tar.zst archive.
     Export {
@@ -158,6 +143,9 @@ enum Command {
         /// Archive to write.
         #[arg(long, short = 'o')]
         output: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Install the caches of an archive made by export (each is verified first).
     Import {
@@ -170,6 +158,9 @@ enum Command {
         /// Replace caches that exist (they are kept aside, not deleted).
         #[arg(long)]
         force: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a sample of the dataset against the caches and repair the ledger where it drifted.
     ///
@@ -198,11 +189,55 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The datasets a cache dir has prepared (from its coordinator cache): config hash, name,
+    /// endpoints, totals, last prepared, and per endpoint whether it is sealed.
+    Datasets {
+        /// Cache dir (default `$SAI3_CACHE_DIR`, else the current directory).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The flags of `prepare`.
+#[derive(Debug, clap::Args)]
+pub struct PrepareArgs {
+    /// The config and cache dir.
+    #[command(flatten)]
+    pub args: ConfigArgs,
+    /// Use no cache: LIST every endpoint, create what is missing, record nothing.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Ignore cached knowledge: LIST every endpoint and refresh the caches.
+    #[arg(long)]
+    pub refresh_cache: bool,
+    /// Trust cached listings and seals for this many seconds [default: 86400 for object
+    /// stores; file:// listings are not cached, seals hold until the config changes].
+    /// 0 disables the listing cache.
+    #[arg(long, value_name = "SECS")]
+    pub cache_ttl: Option<u64>,
+    /// Fill `file_paths` with every path now (eager) or on first lookup (lazy).
+    #[arg(long, value_enum, default_value = "lazy")]
+    pub populate: PopulateArg,
+    /// Objects created at the same time per endpoint.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Do not pull object-store endpoint caches before starting.
+    #[arg(long)]
+    pub no_pull: bool,
+    /// Do not push object-store endpoint caches when done.
+    #[arg(long)]
+    pub no_push: bool,
+    /// Print a JSON report.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `--populate`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum PopulateArg {
+pub enum PopulateArg {
     /// Store every path at the end of prepare.
     Eager,
     /// Store paths when lookup first computes them.
@@ -211,12 +246,10 @@ enum PopulateArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = commands::run(cli.backend, cli.command);
+    let wait = (cli.wait > 0).then(|| std::time::Duration::from_secs(cli.wait));
+    let result = commands::run(cli.backend, wait, cli.command);
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("sai3-cache: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => commands::exit_code_of(&e),
     }
 }

@@ -1,6 +1,9 @@
 //! The command-line tool as a user runs it.
 
-use std::process::Command;
+mod common;
+
+use std::io::Read;
+use std::process::{Command, Output, Stdio};
 
 use cache_core::{Database, OpenOptions};
 
@@ -71,4 +74,143 @@ fn stats_reports_keyspaces_and_refuses_non_caches() {
         "{stderr}"
     );
     assert!(!missing.exists(), "stats must not create a cache");
+}
+
+/// A run whose stdout was closed early must end without a panic.
+fn no_panic(what: &str, out: &Output) {
+    let stderr = common::stderr(out);
+    assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+    assert_ne!(out.status.code(), Some(101), "{what}: {stderr}");
+}
+
+/// NEW (the issue: `sai3-cache stats --json | head -c 10` panicked). Fails until the CLI work
+/// lands: output into a pipe whose reader is gone ends the command quietly, never in a panic.
+#[test]
+fn closed_stdout_pipe_is_not_a_panic() {
+    for backend in common::backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = common::Config::tree(2, 1, 10)
+            .size("16")
+            .local_endpoints(tmp.path(), 1)
+            .write(tmp.path());
+        common::prepare(backend, &config, &cache, &[]);
+        let coordinator = cache.join(".sai3-coordinator-cache");
+
+        // The reader is gone before the tool writes anything.
+        let mut child = common::tool(backend)
+            .args(["stats", "--json", "--cache-dir"])
+            .arg(&coordinator)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn stats");
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        no_panic(&format!("{backend}: stats --json, stdout closed"), &out);
+
+        // `head -c 10` on an output far larger than a pipe holds: 5,000 lookups.
+        let mut child = common::tool(backend)
+            .args(["lookup", "--json", "--config"])
+            .arg(&config)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .args((0..5000).map(|i| (i % 20).to_string()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn lookup");
+        let mut head = [0u8; 10];
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_exact(&mut head)
+            .expect("10 bytes");
+        let out = child.wait_with_output().expect("wait");
+        no_panic(&format!("{backend}: lookup --json | head -c 10"), &out);
+
+        // As a user types it.
+        let out = Command::new("bash")
+            .args([
+                "-c",
+                r#""$@" | head -c 10 >/dev/null; exit "${PIPESTATUS[0]}""#,
+                "sh",
+                env!("CARGO_BIN_EXE_sai3-cache"),
+                "--backend",
+                backend,
+                "stats",
+                "--json",
+                "--cache-dir",
+            ])
+            .arg(&coordinator)
+            .output()
+            .expect("run bash");
+        no_panic(&format!("{backend}: stats --json | head -c 10"), &out);
+    }
+}
+
+/// NEW (the issue: which datasets does a cache dir hold?). Fails until the CLI work lands:
+/// `datasets --cache-dir D [--json]` lists each prepared dataset with its config hash, name (the
+/// config's file stem), total objects, and per endpoint whether it is sealed. The JSON shape is
+/// the lead's: only `config_hash`, `test_name`, `total_objects` and `endpoints[].sealed` are
+/// asserted here.
+#[test]
+fn datasets_lists_what_the_cache_dir_prepared() {
+    for backend in common::backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let nightly = common::Config::tree(2, 2, 5)
+            .size("32")
+            .local_endpoints(&tmp.path().join("nightly"), 2)
+            .name("nightly")
+            .write(tmp.path());
+        let smoke = common::Config::flat(7)
+            .size("32")
+            .local_endpoints(&tmp.path().join("smoke"), 1)
+            .name("smoke")
+            .write(tmp.path());
+        let first = common::prepare(backend, &nightly, &cache, &[]);
+        let second = common::prepare(backend, &smoke, &cache, &[]);
+
+        let out = common::run(
+            backend,
+            &["datasets", "--json", "--cache-dir", &common::s(&cache)],
+        );
+        let listed: serde_json::Value = common::parse(&format!("{backend}: datasets --json"), &out);
+        let all = listed
+            .as_array()
+            .or_else(|| listed["datasets"].as_array())
+            .unwrap_or_else(|| panic!("{backend}: no list of datasets in {listed}"));
+        assert_eq!(all.len(), 2, "{backend}: {listed}");
+        for (report, name, total, endpoints) in
+            [(&first, "nightly", 20, 2), (&second, "smoke", 7, 1)]
+        {
+            let d = all
+                .iter()
+                .find(|d| {
+                    d["config_hash"].as_str().is_some_and(|h| {
+                        h.starts_with(&report.config_hash) || report.config_hash.starts_with(h)
+                    })
+                })
+                .unwrap_or_else(|| {
+                    panic!("{backend}: {name} ({}) not in {listed}", report.config_hash)
+                });
+            assert_eq!(d["test_name"], name, "{backend}: {d}");
+            assert_eq!(d["total_objects"], total, "{backend}: {d}");
+            let eps = d["endpoints"].as_array().expect("endpoints");
+            assert_eq!(eps.len(), endpoints, "{backend}: {d}");
+            for e in eps {
+                assert_eq!(e["sealed"], true, "{backend}: {d}");
+            }
+        }
+
+        let out = common::run(backend, &["datasets", "--cache-dir", &common::s(&cache)]);
+        assert!(out.status.success(), "{}", common::stderr(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        for (report, name) in [(&first, "nightly"), (&second, "smoke")] {
+            assert!(text.contains(name), "{backend}: {text}");
+            assert!(text.contains(&report.config_hash), "{backend}: {text}");
+        }
+    }
 }

@@ -25,10 +25,12 @@ fn fjall_refuses_redb_directory() {
     };
     assert!(matches!(e, Error::WrongBackend { .. }), "{e}");
     let msg = e.to_string();
+    // The library names the backend; the CLI (below) adds its flag as the fix.
     assert!(
-        msg.contains("holds a redb cache") && msg.contains("--backend redb"),
+        msg.contains("holds a redb cache") && msg.contains("the fjall backend"),
         "{msg}"
     );
+    assert!(!msg.contains("--"), "core errors name no CLI flag: {msg}");
     assert!(msg.contains(&dir.display().to_string()), "{msg}");
     // And the redb cache is still intact.
     let db = RedbDatabase::open(&dir, &OpenOptions::default()).expect("reopen");

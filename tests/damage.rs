@@ -6,7 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{backends, dataset_files, prepare, run, tree_config};
+use cache_sai3::prepare::PrepareReport;
+
+use common::{Config, backends, dataset_files, prepare, run};
 
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).expect("read dir").flatten() {
@@ -69,7 +71,10 @@ fn damaged_caches_never_give_wrong_answers() {
     for backend in backends() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let cache = tmp.path().join("cache");
-        let config = tree_config(tmp.path(), 3, 2, 20, 2, "700");
+        let config = Config::tree(3, 2, 20)
+            .size("700")
+            .local_endpoints(tmp.path(), 2)
+            .write(tmp.path());
         prepare(backend, &config, &cache, &[]);
         let baseline = lookup(backend, &config, &cache);
         assert!(baseline.status.success());
@@ -129,10 +134,12 @@ fn damaged_caches_never_give_wrong_answers() {
                     Some(0),
                     "{what}: prepare failed: {stderr}"
                 );
-                let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-                let accounted = report["created"].as_u64().expect("n")
-                    + report["already_present"].as_u64().expect("n");
-                assert_eq!(accounted, 180, "{what}: {report}");
+                let report: PrepareReport = common::parse(&what, &out);
+                assert_eq!(
+                    report.created + report.already_present,
+                    180,
+                    "{what}: {report:?}"
+                );
                 let files: usize = (0..2)
                     .map(|e| dataset_files(&tmp.path().join(format!("ep{e}"))).len())
                     .sum();

@@ -2,18 +2,20 @@
 
 mod common;
 
-use common::{backends, prepare, run, tree_config};
+use std::path::Path;
 
-fn s(p: &std::path::Path) -> String {
-    p.display().to_string()
-}
+use cache_sai3::prepare::ListingSource;
+use common::{Config, backends, prepare, run, s};
 
 #[test]
 fn export_clear_import_round_trip_keeps_the_cache_at_work() {
     for backend in backends() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let cache = tmp.path().join("cache");
-        let config = tree_config(tmp.path(), 2, 2, 10, 2, "300");
+        let config = Config::tree(2, 2, 10)
+            .size("300")
+            .local_endpoints(tmp.path(), 2)
+            .write(tmp.path());
         prepare(backend, &config, &cache, &[]);
         let archive = tmp.path().join("backup.tar.zst");
         let out = run(
@@ -60,8 +62,8 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
             String::from_utf8_lossy(&out.stderr)
         );
         let again = prepare(backend, &config, &cache, &[]);
-        assert_eq!(again["list_calls"], 0, "{backend}: {again}");
-        assert_eq!(again["created"], 0);
+        assert_eq!(again.list_calls, 0, "{backend}: {again:?}");
+        assert_eq!(again.created, 0);
 
         // Importing over existing caches needs --force, which keeps the old ones aside.
         let out = run(
@@ -107,10 +109,11 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
         );
         let after = prepare(backend, &config, &cache, &[]);
         assert_eq!(
-            after["listing_source"], "list",
+            after.listing_source,
+            ListingSource::List,
             "{backend}: without a ledger it must list"
         );
-        assert_eq!(after["created"], 0);
+        assert_eq!(after.created, 0);
     }
 }
 
@@ -119,7 +122,10 @@ fn hostile_and_truncated_archives_are_refused() {
     let backend = backends()[0];
     let tmp = tempfile::tempdir().expect("tempdir");
     let cache = tmp.path().join("cache");
-    let config = tree_config(tmp.path(), 2, 1, 5, 1, "100");
+    let config = Config::tree(2, 1, 5)
+        .size("100")
+        .local_endpoints(tmp.path(), 1)
+        .write(tmp.path());
     prepare(backend, &config, &cache, &[]);
     let archive = tmp.path().join("a.tar.zst");
     let out = run(
@@ -191,4 +197,86 @@ fn hostile_and_truncated_archives_are_refused() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!tmp.path().join("escaped.txt").exists());
+}
+
+/// NEW (the issue: every command accepts `--json`). Fails until the CLI work lands: `clear`,
+/// `export` and `import` print JSON (an object or an array, nothing else on stdout).
+#[test]
+fn clear_export_and_import_print_json() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        let config = Config::tree(2, 1, 5)
+            .size("100")
+            .local_endpoints(tmp.path(), 2)
+            .write(tmp.path());
+        prepare(backend, &config, &cache, &[]);
+        let archive = tmp.path().join("caches.tar.zst");
+        let (config, cache, archive) = (s(&config), s(&cache), s(&archive));
+        let json = |what: &str, args: &[&str]| {
+            let out = run(backend, args);
+            let value: serde_json::Value = common::parse(&format!("{backend}: {what}"), &out);
+            assert!(
+                value.as_object().is_some_and(|o| !o.is_empty())
+                    || value.as_array().is_some_and(|a| !a.is_empty()),
+                "{backend}: {what} printed {value}"
+            );
+            value
+        };
+        json(
+            "export --json",
+            &[
+                "export",
+                "--json",
+                "--config",
+                &config,
+                "--cache-dir",
+                &cache,
+                "--output",
+                &archive,
+            ],
+        );
+        json(
+            "clear --all --json",
+            &[
+                "clear",
+                "--all",
+                "--json",
+                "--config",
+                &config,
+                "--cache-dir",
+                &cache,
+            ],
+        );
+        assert!(!tmp.path().join("ep0/sai3-kv-cache").exists());
+        json(
+            "import --json",
+            &[
+                "import",
+                "--json",
+                "--input",
+                &archive,
+                "--cache-dir",
+                &cache,
+            ],
+        );
+        json(
+            "clear --keyspace --json",
+            &[
+                "clear",
+                "--keyspace",
+                "listing_cache",
+                "--json",
+                "--config",
+                &config,
+                "--cache-dir",
+                &cache,
+            ],
+        );
+        let again = prepare(backend, Path::new(&config), Path::new(&cache), &[]);
+        assert_eq!(
+            again.list_calls, 0,
+            "{backend}: imported caches work: {again:?}"
+        );
+    }
 }

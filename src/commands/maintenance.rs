@@ -10,7 +10,8 @@
 //! SAI3-CACHE-EXPORT     JSON manifest, first entry: format, backend, caches (dir, location)
 //! caches/0/...          one directory per cache, as on disk
 //! ```
-//! Run export and import while no prepare is running: caches must be closed to be copied.
+//! Run export and import while no prepare is running: caches must be closed to be copied (a
+//! cache in use is reported as such, or waited for with `--wait`).
 
 use std::fs;
 use std::io::{BufReader, BufWriter, Read};
@@ -18,13 +19,21 @@ use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use cache_core::database::validate_internal_keyspace_name;
 use cache_core::marker::MARKER_FILE;
 use cache_core::{Database, OpenOptions};
-use cache_sai3::coordinator::coordinator_location;
+use cache_sai3::caches::{cache_location, clear_keyspace, coordinator_location, open_waiting};
 use cache_sai3::dataset::Dataset;
-use cache_sai3::endpoint_cache::cache_location;
 use serde::{Deserialize, Serialize};
+
+use super::{Session, outln};
+
+/// Which caches a maintenance command works on.
+pub struct Target {
+    /// A config whose `file://` endpoint caches are included.
+    pub config: Option<PathBuf>,
+    /// The cache dir (coordinator and object-store endpoint caches).
+    pub cache_dir: PathBuf,
+}
 
 /// Name of the manifest inside an export archive.
 const MANIFEST: &str = "SAI3-CACHE-EXPORT";
@@ -57,8 +66,15 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
     out.push((rel(&coordinator), coordinator));
     let endpoints_dir = cache_dir.join("endpoints");
     if let Ok(entries) = fs::read_dir(&endpoints_dir) {
+        // Endpoint caches are named by 16 hex digits; `*.damaged-*` copies moved aside and
+        // staging directories of a pull are not caches of this dir.
+        let is_cache_name = |n: &std::ffi::OsStr| {
+            n.to_str()
+                .is_some_and(|n| n.len() == 16 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
         let mut dirs: Vec<PathBuf> = entries
             .flatten()
+            .filter(|e| is_cache_name(&e.file_name()))
             .map(|e| e.path())
             .filter(|p| p.is_dir())
             .collect();
@@ -82,63 +98,131 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
         .collect())
 }
 
+/// What `clear` did.
+#[derive(Debug, Default, Serialize)]
+struct Cleared {
+    /// Caches removed entirely (`--all`).
+    removed: Vec<PathBuf>,
+    /// Caches whose keyspace held data and was emptied.
+    cleared: Vec<PathBuf>,
+    /// The keyspace emptied.
+    keyspace: Option<String>,
+}
+
 pub fn clear<D: Database>(
-    config: Option<&Path>,
-    cache_dir: &Path,
+    session: &Session,
+    target: &Target,
     keyspace: Option<&str>,
     all: bool,
+    json: bool,
 ) -> Result<ExitCode> {
-    let caches = caches_of(config, cache_dir)?;
+    let caches = caches_of(target.config.as_deref(), &target.cache_dir)?;
     if caches.is_empty() {
-        eprintln!("no cache found (cache dir {})", cache_dir.display());
-        return Ok(ExitCode::SUCCESS);
+        eprintln!("no cache found (cache dir {})", target.cache_dir.display());
     }
+    let mut done = Cleared {
+        keyspace: keyspace.map(str::to_owned),
+        ..Cleared::default()
+    };
     for (_, path) in caches {
         if all {
             // Only directories that carry our marker are removed.
             fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot remove {}", path.display()))?;
-            println!("removed {}", path.display());
+            done.removed.push(path);
             continue;
         }
         let Some(name) = keyspace else {
             bail!("give --keyspace NAME or --all")
         };
-        validate_internal_keyspace_name(name)?;
-        let options = OpenOptions {
-            create_if_missing: false,
-            ..OpenOptions::default()
-        };
-        let db =
-            D::open(&path, &options).with_context(|| format!("cannot open {}", path.display()))?;
-        let mut dropped = db.drop_keyspace(name)?;
-        dropped |= db.drop_keyspace(&format!("{name}{}", cache_core::framed::CHUNKS_SUFFIX))?;
-        if dropped {
-            println!("cleared keyspace {name} in {}", path.display());
+        if clear_keyspace::<D>(&path, name, session.open)? {
+            done.cleared.push(path);
         }
+    }
+    if json {
+        return super::print_json(&done).map(|()| ExitCode::SUCCESS);
+    }
+    for p in &done.removed {
+        outln!("removed {}", p.display());
+    }
+    for p in &done.cleared {
+        outln!(
+            "cleared keyspace {} in {}",
+            keyspace.unwrap_or_default(),
+            p.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn export<D: Database>(
-    config: Option<&Path>,
-    cache_dir: &Path,
+/// Opens the existing cache at `path` (creating nothing), waiting per `session`.
+fn open_existing<D: Database>(session: &Session, path: &Path) -> cache_sai3::Result<D> {
+    let options = OpenOptions {
+        create_if_missing: false,
+        ..OpenOptions::default()
+    };
+    open_waiting(session.open, || Ok(D::open(path, &options)?))
+}
+
+/// What `export` wrote.
+#[derive(Debug, Serialize)]
+struct Exported<'a> {
+    output: &'a Path,
+    manifest: &'a ExportManifest,
+}
+
+/// Writes `manifest` and the cache directories to `output` (via a `.partial` file, renamed when
+/// complete and synced).
+fn write_archive(
     output: &Path,
+    manifest: &ExportManifest,
+    caches: &[(PathBuf, PathBuf)],
+) -> Result<()> {
+    let tmp = output.with_extension("partial");
+    let file =
+        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
+    let mut tar = tar::Builder::new(encoder);
+    tar.follow_symlinks(false);
+    let json = serde_json::to_vec_pretty(manifest)?;
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, MANIFEST, json.as_slice())?;
+    for (entry, (_, path)) in manifest.caches.iter().zip(caches) {
+        tar.append_dir_all(&entry.dir, path)
+            .with_context(|| format!("cannot archive {}", path.display()))?;
+    }
+    let encoder = tar.into_inner()?;
+    let writer = encoder.finish()?;
+    writer
+        .into_inner()
+        .map_err(|e| e.into_error())?
+        .sync_all()?;
+    fs::rename(&tmp, output)?;
+    Ok(())
+}
+
+pub fn export<D: Database>(
+    session: &Session,
+    target: &Target,
+    output: &Path,
+    json: bool,
 ) -> Result<ExitCode> {
-    let caches = caches_of(config, cache_dir)?;
+    let caches = caches_of(target.config.as_deref(), &target.cache_dir)?;
     if caches.is_empty() {
         bail!(
             "no cache to export under {} (give --config to include file:// endpoint caches)",
-            cache_dir.display()
+            target.cache_dir.display()
         );
     }
-    // Each cache must be a cache of this backend (and is closed again at once).
+    // Each cache must be a cache of this backend, not in use (and is closed again at once).
     for (_, path) in &caches {
-        let options = OpenOptions {
-            create_if_missing: false,
-            ..OpenOptions::default()
-        };
-        drop(D::open(path, &options).with_context(|| format!("cannot export {}", path.display()))?);
+        drop(
+            open_existing::<D>(session, path)
+                .with_context(|| format!("cannot export {}", path.display()))?,
+        );
     }
     let manifest = ExportManifest {
         format: 1,
@@ -152,30 +236,15 @@ pub fn export<D: Database>(
             })
             .collect(),
     };
-    let tmp = output.with_extension("partial");
-    let file =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
-    let mut tar = tar::Builder::new(encoder);
-    tar.follow_symlinks(false);
-    let json = serde_json::to_vec_pretty(&manifest)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(json.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, MANIFEST, json.as_slice())?;
-    for (entry, (_, path)) in manifest.caches.iter().zip(&caches) {
-        tar.append_dir_all(&entry.dir, path)
-            .with_context(|| format!("cannot archive {}", path.display()))?;
+    write_archive(output, &manifest, &caches)?;
+    if json {
+        super::print_json(&Exported {
+            output,
+            manifest: &manifest,
+        })?;
+    } else {
+        outln!("exported {} caches to {}", caches.len(), output.display());
     }
-    let encoder = tar.into_inner()?;
-    let writer = encoder.finish()?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
-    fs::rename(&tmp, output)?;
-    println!("exported {} caches to {}", caches.len(), output.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -197,95 +266,84 @@ fn move_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Copies a directory tree (regular files and directories; links were refused on unpacking).
 fn copy_dir(from: &Path, to: &Path) -> Result<()> {
-    fs::create_dir_all(to)?;
-    for e in fs::read_dir(from)? {
-        let e = e?;
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if e.file_type()?.is_dir() {
-            copy_dir(&src, &dst)?;
+    for entry in walkdir::WalkDir::new(from).follow_links(false) {
+        let entry = entry?;
+        let dst = to.join(entry.path().strip_prefix(from)?);
+        if entry.file_type().is_dir() {
+            fs::create_dir_all(&dst)?;
         } else {
-            fs::copy(&src, &dst)?;
+            fs::copy(entry.path(), &dst)?;
         }
     }
     Ok(())
 }
 
-pub fn import<D: Database>(input: &Path, cache_dir: &Path, force: bool) -> Result<ExitCode> {
+/// Unpacks `input` into `staging`: the manifest first, then only plain files and directories
+/// that stay inside the archive.
+fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let decoder = zstd::Decoder::new(BufReader::new(file)).context("not a zstd archive")?;
     let mut archive = tar::Archive::new(decoder);
-    fs::create_dir_all(cache_dir)?;
-    let staging = cache_dir.join(format!(".import-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&staging);
-    fs::create_dir_all(&staging)?;
-    let result = (|| -> Result<ExportManifest> {
-        let mut manifest: Option<ExportManifest> = None;
-        let entries = archive
-            .entries()
-            .context("archive is damaged or truncated")?;
-        for entry in entries {
-            let mut entry =
-                entry.with_context(|| format!("{} is damaged or truncated", input.display()))?;
-            let path = entry.path()?.into_owned();
-            if !safe_relative(&path) {
-                bail!(
-                    "{} holds an entry outside the archive ({}): refused",
-                    input.display(),
-                    path.display()
-                );
-            }
-            let kind = entry.header().entry_type();
-            if !(kind.is_file() || kind.is_dir() || kind.is_gnu_sparse()) {
-                bail!(
-                    "{} holds a link or special file ({}): refused",
-                    input.display(),
-                    path.display()
-                );
-            }
-            if path == Path::new(MANIFEST) {
-                let mut text = String::new();
-                entry.read_to_string(&mut text)?;
-                manifest = Some(serde_json::from_str(&text).context("export manifest is damaged")?);
-                continue;
-            }
-            if manifest.is_none() {
-                bail!(
-                    "{} is not a sai3-cache export (no {MANIFEST} first)",
-                    input.display()
-                );
-            }
-            if !entry.unpack_in(&staging)? {
-                bail!(
-                    "entry {} would leave the import directory: refused",
-                    path.display()
-                );
-            }
+    let mut manifest: Option<ExportManifest> = None;
+    let entries = archive
+        .entries()
+        .context("archive is damaged or truncated")?;
+    for entry in entries {
+        let mut entry =
+            entry.with_context(|| format!("{} is damaged or truncated", input.display()))?;
+        let path = entry.path()?.into_owned();
+        if !safe_relative(&path) {
+            bail!(
+                "{} holds an entry outside the archive ({}): refused",
+                input.display(),
+                path.display()
+            );
         }
-        manifest.ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} is not a sai3-cache export (no {MANIFEST})",
+        let kind = entry.header().entry_type();
+        if !(kind.is_file() || kind.is_dir() || kind.is_gnu_sparse()) {
+            bail!(
+                "{} holds a link or special file ({}): refused",
+                input.display(),
+                path.display()
+            );
+        }
+        if path == Path::new(MANIFEST) {
+            let mut text = String::new();
+            entry.read_to_string(&mut text)?;
+            manifest = Some(serde_json::from_str(&text).context("export manifest is damaged")?);
+            continue;
+        }
+        if manifest.is_none() {
+            bail!(
+                "{} is not a sai3-cache export (no {MANIFEST} first)",
                 input.display()
-            )
-        })
-    })();
-    let manifest = match result {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = fs::remove_dir_all(&staging);
-            return Err(e);
+            );
         }
-    };
-    if manifest.backend != D::BACKEND {
-        let _ = fs::remove_dir_all(&staging);
-        bail!(
-            "{} holds {} caches; import it with --backend {}",
-            input.display(),
-            manifest.backend,
-            manifest.backend
-        );
+        if !entry.unpack_in(staging)? {
+            bail!(
+                "entry {} would leave the import directory: refused",
+                path.display()
+            );
+        }
     }
-    // Validate every cache before installing any.
+    manifest.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{} is not a sai3-cache export (no {MANIFEST})",
+            input.display()
+        )
+    })
+}
+
+/// Checks every unpacked cache (safe paths, opens with this backend, nothing overwritten
+/// without `force`) and returns (unpacked, destination) pairs.
+fn plan_installs<D: Database>(
+    manifest: &ExportManifest,
+    staging: &Path,
+    cache_dir: &Path,
+    force: bool,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
     let mut installs = Vec::new();
     for c in &manifest.caches {
         let dir = Path::new(&c.dir);
@@ -302,7 +360,6 @@ pub fn import<D: Database>(input: &Path, cache_dir: &Path, force: bool) -> Resul
             ..OpenOptions::default()
         };
         if let Err(e) = D::open(&src, &options) {
-            let _ = fs::remove_dir_all(&staging);
             bail!("cache {} in the archive is not usable: {e}", c.dir);
         }
         let dest = if c.location.is_absolute() {
@@ -311,7 +368,6 @@ pub fn import<D: Database>(input: &Path, cache_dir: &Path, force: bool) -> Resul
             cache_dir.join(&c.location)
         };
         if dest.exists() && !force {
-            let _ = fs::remove_dir_all(&staging);
             bail!(
                 "{} already exists; pass --force to replace it (the old one is kept aside)",
                 dest.display()
@@ -319,20 +375,66 @@ pub fn import<D: Database>(input: &Path, cache_dir: &Path, force: bool) -> Resul
         }
         installs.push((src, dest));
     }
-    let stamp = cache_core::ttl::Clock::now(&cache_core::ttl::SystemClock);
+    Ok(installs)
+}
+
+/// What `import` installed.
+#[derive(Debug, Default, Serialize)]
+struct Imported {
+    /// Caches installed.
+    imported: Vec<PathBuf>,
+    /// Caches that were there before, kept aside under these names.
+    replaced: Vec<PathBuf>,
+}
+
+/// Installs each unpacked cache, keeping a cache already there aside.
+fn install(installs: Vec<(PathBuf, PathBuf)>) -> Result<Imported> {
+    let stamp = cache_sai3::ttl::Clock::now(&cache_sai3::ttl::SystemClock);
+    let mut done = Imported::default();
     for (src, dest) in installs {
         if dest.exists() {
-            let aside = dest.with_file_name(format!(
-                "{}.replaced-{stamp}",
-                dest.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ));
+            let name = dest
+                .file_name()
+                .context("a cache destination names no directory")?;
+            let aside = dest.with_file_name(format!("{}.replaced-{stamp}", name.to_string_lossy()));
             fs::rename(&dest, &aside)?;
+            done.replaced.push(aside);
         }
         move_dir(&src, &dest).with_context(|| format!("cannot install {}", dest.display()))?;
-        println!("imported {}", dest.display());
+        done.imported.push(dest);
     }
-    let _ = fs::remove_dir_all(&staging);
+    Ok(done)
+}
+
+pub fn import<D: Database>(
+    input: &Path,
+    cache_dir: &Path,
+    force: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    fs::create_dir_all(cache_dir)?;
+    // Removed with everything in it on every exit path.
+    let staging = tempfile::Builder::new()
+        .prefix(".import-")
+        .tempdir_in(cache_dir)
+        .with_context(|| format!("cannot stage the import in {}", cache_dir.display()))?;
+    let manifest = unpack(input, staging.path())?;
+    if manifest.backend != D::BACKEND {
+        bail!(
+            "{} holds {} caches; import it with --backend {}",
+            input.display(),
+            manifest.backend,
+            manifest.backend
+        );
+    }
+    let installs = plan_installs::<D>(&manifest, staging.path(), cache_dir, force)?;
+    let done = install(installs)?;
+    if json {
+        super::print_json(&done)?;
+    } else {
+        for p in &done.imported {
+            outln!("imported {}", p.display());
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

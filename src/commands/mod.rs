@@ -1,5 +1,10 @@
 //! One module per command; each is generic over the cache backend where it opens a cache.
+//!
+//! Every command gets a [`Session`]: the one tokio runtime of the process and how to treat a
+//! cache that another process holds (`--wait`). Output goes through [`outln!`], so a closed
+//! pipe (`stats --json | head`) ends the command quietly instead of panicking.
 
+mod datasets;
 mod lookup;
 mod maintenance;
 mod plan;
@@ -7,140 +12,163 @@ mod prepare;
 mod stats;
 mod sync;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use cache_sai3::caches::OpenPolicy;
 
 use crate::Command;
 use crate::backend::{BackendChoice, with_backend};
 
+/// Exit code of a prepare that finished with objects it could not write.
+pub const EXIT_FAILED_OBJECTS: u8 = 1;
+/// Exit code of any other error.
+pub const EXIT_ERROR: u8 = 2;
+/// Exit code when a cache is damaged (an answer from it would not be trustworthy).
+pub const EXIT_DAMAGED: u8 = 3;
+/// Exit code when a cache is in use by another process (BSD `EX_TEMPFAIL`: try again later).
+pub const EXIT_IN_USE: u8 = 75;
+
+/// Writes a line to stdout; a write error (a closed pipe) returns from the command.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($t)*)?;
+    }};
+}
+pub(crate) use outln;
+
+/// What every command runs with.
+pub struct Session {
+    /// The process's one I/O runtime.
+    pub runtime: tokio::runtime::Runtime,
+    /// How to treat a cache in use by another process.
+    pub open: OpenPolicy,
+}
+
+impl Session {
+    fn new(wait: Option<Duration>) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the I/O runtime")?;
+        Ok(Session {
+            runtime,
+            open: OpenPolicy { wait },
+        })
+    }
+}
+
 /// Runs `command` with the chosen backend.
-pub fn run(backend: BackendChoice, command: Command) -> Result<ExitCode> {
+pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> Result<ExitCode> {
+    let s = Session::new(wait)?;
     match command {
         Command::Plan { config, json } => plan::run(&config, json),
         Command::Lookup { args, index, json } => {
-            let cache_dir = cache_dir(args.cache_dir);
-            with_backend!(backend, lookup_run(&args.config, &cache_dir, &index, json))
+            let dir = cache_dir(args.cache_dir);
+            with_backend!(backend, lookup::run(&s, &args.config, &dir, &index, json))
         }
-        Command::Prepare {
-            args,
-            no_cache,
-            refresh_cache,
-            cache_ttl,
-            populate,
-            concurrency,
-            no_pull,
-            no_push,
-            json,
-        } => {
-            let opts = prepare::Flags {
-                config: args.config,
-                cache_dir: cache_dir(args.cache_dir),
-                no_cache,
-                refresh_cache,
-                cache_ttl,
-                eager: matches!(populate, crate::PopulateArg::Eager),
-                concurrency,
-                pull: !no_pull,
-                push: !no_push,
-                json,
-            };
-            with_backend!(backend, prepare_run(&opts))
-        }
+        Command::Prepare(args) => with_backend!(backend, prepare::run(&s, &args)),
         Command::Verify { args, sample, json } => {
             let dir = cache_dir(args.cache_dir);
-            with_backend!(backend, verify_run(&args.config, &dir, sample, json))
+            with_backend!(backend, sync::verify(&s, &args.config, &dir, sample, json))
         }
         Command::Push { args, json } => {
-            let dir = cache_dir(args.cache_dir);
-            sync::push(&args.config, &dir, json)
+            sync::push(&s, &args.config, &cache_dir(args.cache_dir), json)
         }
         Command::Pull { args, json } => {
             let dir = cache_dir(args.cache_dir);
-            with_backend!(backend, pull_run(&args.config, &dir, json))
+            with_backend!(backend, sync::pull(&s, &args.config, &dir, json))
         }
-        Command::Stats { cache_dir, json } => with_backend!(backend, stats_run(&cache_dir, json)),
+        Command::Stats { cache_dir, json } => {
+            with_backend!(backend, stats::run(&s, &cache_dir, json))
+        }
+        Command::Datasets {
+            cache_dir: dir,
+            json,
+        } => {
+            with_backend!(backend, datasets::run(&s, &cache_dir(dir), json))
+        }
         Command::Clear {
             config,
             cache_dir: dir,
             keyspace,
             all,
+            json,
         } => {
-            let dir = cache_dir(dir);
+            let target = maintenance::Target {
+                config,
+                cache_dir: cache_dir(dir),
+            };
             with_backend!(
                 backend,
-                clear_run(config.as_deref(), &dir, keyspace.as_deref(), all)
+                maintenance::clear(&s, &target, keyspace.as_deref(), all, json)
             )
         }
         Command::Export {
             config,
             cache_dir: dir,
             output,
+            json,
         } => {
-            let dir = cache_dir(dir);
-            with_backend!(backend, export_run(config.as_deref(), &dir, &output))
+            let target = maintenance::Target {
+                config,
+                cache_dir: cache_dir(dir),
+            };
+            with_backend!(backend, maintenance::export(&s, &target, &output, json))
         }
         Command::Import {
             input,
             cache_dir: dir,
             force,
+            json,
         } => {
             let dir = cache_dir(dir);
-            with_backend!(backend, import_run(&input, &dir, force))
+            with_backend!(backend, maintenance::import(&input, &dir, force, json))
         }
     }
 }
 
-fn lookup_run<D: cache_core::Database>(
-    config: &Path,
-    cache_dir: &Path,
-    index: &[String],
-    json: bool,
-) -> Result<ExitCode> {
-    lookup::run::<D>(config, cache_dir, index, json)
+/// Reports `e` and picks the exit code: a closed stdout ends quietly; a cache in use by
+/// another process is [`EXIT_IN_USE`]; everything else [`EXIT_ERROR`].
+pub fn exit_code_of(e: &anyhow::Error) -> ExitCode {
+    let closed_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed_pipe {
+        return ExitCode::SUCCESS;
+    }
+    let other_backend = e.chain().find_map(|c| match cache_error(c) {
+        Some(cache_core::Error::WrongBackend { found, .. }) => Some(found.clone()),
+        _ => None,
+    });
+    match other_backend {
+        Some(found) => eprintln!("sai3-cache: {e:#}; reopen it with --backend {found}"),
+        None => eprintln!("sai3-cache: {e:#}"),
+    }
+    let in_use = e.chain().any(|c| {
+        c.downcast_ref::<cache_sai3::Sai3Error>()
+            .is_some_and(|s| s.is_in_use())
+            || c.downcast_ref::<cache_core::Error>()
+                .is_some_and(|c| c.kind() == cache_core::error::ErrorKind::InUse)
+    });
+    if in_use {
+        ExitCode::from(EXIT_IN_USE)
+    } else {
+        ExitCode::from(EXIT_ERROR)
+    }
 }
 
-fn prepare_run<D: cache_core::Database>(flags: &prepare::Flags) -> Result<ExitCode> {
-    prepare::run::<D>(flags)
-}
-
-fn verify_run<D: cache_core::Database>(
-    config: &Path,
-    dir: &Path,
-    sample: usize,
-    json: bool,
-) -> Result<ExitCode> {
-    sync::verify::<D>(config, dir, sample, json)
-}
-
-fn pull_run<D: cache_core::Database>(config: &Path, dir: &Path, json: bool) -> Result<ExitCode> {
-    sync::pull(config, dir, D::BACKEND, json)
-}
-
-fn stats_run<D: cache_core::Database>(cache_dir: &Path, json: bool) -> Result<ExitCode> {
-    stats::run::<D>(cache_dir, json)
-}
-
-fn clear_run<D: cache_core::Database>(
-    config: Option<&Path>,
-    dir: &Path,
-    keyspace: Option<&str>,
-    all: bool,
-) -> Result<ExitCode> {
-    maintenance::clear::<D>(config, dir, keyspace, all)
-}
-
-fn export_run<D: cache_core::Database>(
-    config: Option<&Path>,
-    dir: &Path,
-    output: &Path,
-) -> Result<ExitCode> {
-    maintenance::export::<D>(config, dir, output)
-}
-
-fn import_run<D: cache_core::Database>(input: &Path, dir: &Path, force: bool) -> Result<ExitCode> {
-    maintenance::import::<D>(input, dir, force)
+/// The cache error `e` is, directly or as the sai3 layer's wrapper of one.
+fn cache_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e cache_core::Error> {
+    match e.downcast_ref::<cache_sai3::Sai3Error>() {
+        Some(cache_sai3::Sai3Error::Cache(inner)) => Some(inner),
+        _ => e.downcast_ref::<cache_core::Error>(),
+    }
 }
 
 /// `--cache-dir`, else `$SAI3_CACHE_DIR`, else the current directory.
@@ -151,6 +179,6 @@ fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
 
 /// Prints `value` as pretty JSON.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

@@ -4,9 +4,10 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use cache_core::routing::round_robin_share;
 use cache_sai3::dataset::Dataset;
 use serde::Serialize;
+
+use super::outln;
 
 #[derive(Serialize)]
 struct PoolPlan {
@@ -46,23 +47,23 @@ struct Plan {
 }
 
 pub fn run(config: &Path, json: bool) -> Result<ExitCode> {
-    let d = Dataset::load(config)?;
-    let plan = Plan {
+    let plan = plan_of(&Dataset::load(config)?);
+    if json {
+        super::print_json(&plan)?;
+    } else {
+        print_text(&plan)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The plan of dataset `d`: everything `plan` reports.
+fn plan_of(d: &Dataset) -> Plan {
+    Plan {
         config_hash: d.hash.short(),
         config_hash_full: d.hash.full_hex(),
         total_files: d.total_objects(),
         total_dirs: d.total_dirs(),
-        layout: match &d.tree {
-            Some(t) => format!(
-                "tree width={} depth={} files_per_dir={} distribution={} dir_mask={}",
-                t.width(),
-                t.depth(),
-                t.files_per_dir(),
-                t.distribution().as_str(),
-                t.dir_mask()
-            ),
-            None => format!("flat key_prefix_shards={}", d.key_prefix_shards),
-        },
+        layout: layout_of(d),
         strategy: d.strategy.as_str(),
         pools: d
             .pools
@@ -86,7 +87,7 @@ pub fn run(config: &Path, json: bool) -> Result<ExitCode> {
                 file_count: d
                     .pools
                     .iter()
-                    .map(|p| d.count_on_endpoint(p, e as u16))
+                    .map(|p| cache_sai3::placement::count_on_endpoint(p, e as u16))
                     .sum(),
             })
             .collect(),
@@ -96,39 +97,60 @@ pub fn run(config: &Path, json: bool) -> Result<ExitCode> {
                 file_count: d
                     .pools
                     .iter()
-                    .map(|p| round_robin_share(p.count, d.agents, a))
+                    .map(|p| cache_sai3::placement::count_for_agent(p, d.agents, a))
                     .sum(),
             })
             .collect(),
         warnings: d.warnings.clone(),
-    };
-    if json {
-        super::print_json(&plan)?;
-        return Ok(ExitCode::SUCCESS);
     }
-    println!(
+}
+
+/// One line describing the naming: the tree's parameters, or flat with its shards.
+fn layout_of(d: &Dataset) -> String {
+    match &d.tree {
+        Some(t) => format!(
+            "tree width={} depth={} files_per_dir={} distribution={} dir_mask={}",
+            t.width(),
+            t.depth(),
+            t.files_per_dir(),
+            t.distribution().as_str(),
+            t.dir_mask()
+        ),
+        None => format!("flat key_prefix_shards={}", d.key_prefix_shards),
+    }
+}
+
+/// Prints `plan` for a person: the table on stdout, warnings on stderr.
+fn print_text(plan: &Plan) -> Result<()> {
+    outln!(
         "config hash  {} ({})",
-        plan.config_hash, plan.config_hash_full
+        plan.config_hash,
+        plan.config_hash_full
     );
-    println!("layout       {}", plan.layout);
-    println!("files        {}", plan.total_files);
-    println!("directories  {}", plan.total_dirs);
+    outln!("layout       {}", plan.layout);
+    outln!("files        {}", plan.total_files);
+    outln!("directories  {}", plan.total_dirs);
     for p in &plan.pools {
-        println!(
+        outln!(
             "pool {}       {} x {} ({}, fill {}) from ensure_objects[{}]",
-            p.pool, p.count, p.kind, p.size, p.fill, p.ensure_index
+            p.pool,
+            p.count,
+            p.kind,
+            p.size,
+            p.fill,
+            p.ensure_index
         );
     }
-    println!("endpoints    ({})", plan.strategy);
+    outln!("endpoints    ({})", plan.strategy);
     for e in &plan.endpoints {
-        println!("  [{}] {:<50} {:>14} files", e.index, e.uri, e.file_count);
+        outln!("  [{}] {:<50} {:>14} files", e.index, e.uri, e.file_count);
     }
-    println!("agents");
+    outln!("agents");
     for a in &plan.agents {
-        println!("  [{}] {:>14} files", a.agent, a.file_count);
+        outln!("  [{}] {:>14} files", a.agent, a.file_count);
     }
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,55 +1,43 @@
 //! `prepare`: the sai3-bench prepare flow with the caches.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use cache_core::Database;
-use cache_core::ttl::{SystemClock, TtlPolicy};
 use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{Populate, PrepareOptions, PrepareReport, Progress, prepare};
+use cache_sai3::ttl::{SystemClock, TtlPolicy};
 
-/// The command's flags.
-pub struct Flags {
-    pub config: PathBuf,
-    pub cache_dir: PathBuf,
-    pub no_cache: bool,
-    pub refresh_cache: bool,
-    pub cache_ttl: Option<u64>,
-    pub eager: bool,
-    pub concurrency: usize,
-    pub pull: bool,
-    pub push: bool,
-    pub json: bool,
-}
+use super::{EXIT_FAILED_OBJECTS, Session, outln};
+use crate::{PopulateArg, PrepareArgs};
 
-pub fn run<D: Database>(flags: &Flags) -> Result<ExitCode> {
-    let dataset = Dataset::load(&flags.config)?;
+pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCode> {
+    let config = &flags.args.config;
+    let dataset = Dataset::load(config)?;
     let options = PrepareOptions {
-        cache_dir: flags.cache_dir.clone(),
+        cache_dir: super::cache_dir(flags.args.cache_dir.clone()),
         no_cache: flags.no_cache,
         ttl: TtlPolicy {
             ttl_override: flags.cache_ttl.map(Duration::from_secs),
             force_refresh: flags.refresh_cache || flags.no_cache,
             ..TtlPolicy::default()
         },
-        populate: if flags.eager {
-            Populate::Eager
-        } else {
-            Populate::Lazy
+        populate: match flags.populate {
+            PopulateArg::Eager => Populate::Eager,
+            PopulateArg::Lazy => Populate::Lazy,
         },
         concurrency: flags.concurrency,
-        test_name: flags
-            .config
+        test_name: config
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        pull: flags.pull,
-        push: flags.push,
+            .with_context(|| format!("{} names no file", config.display()))?,
+        pull: !flags.no_pull,
+        push: !flags.no_push,
+        open: session.open,
     };
     if !flags.json {
         eprintln!(
@@ -63,17 +51,20 @@ pub fn run<D: Database>(flags: &Flags) -> Result<ExitCode> {
     let progress = Arc::new(Progress::default());
     let done = Arc::new(AtomicBool::new(false));
     let reporter = spawn_progress(progress.clone(), done.clone(), flags.json);
-    let result = prepare::<D>(&dataset, &options, &SystemClock, &progress);
+    let result =
+        session
+            .runtime
+            .block_on(prepare::<D>(&dataset, &options, &SystemClock, &progress));
     done.store(true, Ordering::SeqCst);
     let _ = reporter.join();
     let report = result?;
     if flags.json {
         super::print_json(&report)?;
     } else {
-        print_report(&report);
+        print_report(&report)?;
     }
     Ok(if report.failed > 0 {
-        ExitCode::from(1)
+        ExitCode::from(EXIT_FAILED_OBJECTS)
     } else {
         ExitCode::SUCCESS
     })
@@ -105,7 +96,7 @@ fn spawn_progress(
             ticks += 1;
             let total = progress.to_create.load(Ordering::Relaxed);
             let created = progress.created.load(Ordering::Relaxed);
-            let phase = progress.phase.lock().map(|p| p.clone()).unwrap_or_default();
+            let phase = progress.phase();
             match &bar {
                 Some(b) => {
                     b.set_length(total);
@@ -124,55 +115,63 @@ fn spawn_progress(
     })
 }
 
-fn print_report(r: &PrepareReport) {
-    println!("config hash      {}", r.config_hash);
-    println!(
+fn print_report(r: &PrepareReport) -> Result<()> {
+    outln!("config hash      {}", r.config_hash);
+    outln!(
         "knowledge from   {} ({} LIST calls)",
-        match r.listing_source {
-            cache_sai3::prepare::ListingSource::List => "LIST",
-            cache_sai3::prepare::ListingSource::ListingCache => "listing cache",
-            cache_sai3::prepare::ListingSource::Ledger => "sealed ledger",
-        },
+        r.listing_source.describe(),
         r.list_calls
     );
-    println!(
+    outln!(
         "objects          {} total, {} already present, {} created, {} failed",
-        r.total_objects, r.already_present, r.created, r.failed
+        r.total_objects,
+        r.already_present,
+        r.created,
+        r.failed
     );
-    println!(
+    outln!(
         "phases (s)       open {:.3}  list {:.3}  create {:.3}  persist {:.3}  total {:.3}",
-        r.phases.open_s, r.phases.list_s, r.phases.create_s, r.phases.persist_s, r.phases.total_s
+        r.phases.open_s,
+        r.phases.list_s,
+        r.phases.create_s,
+        r.phases.persist_s,
+        r.phases.total_s
     );
     for e in &r.endpoints {
-        println!(
-            "  [{}] {:<44} {:?}: {} present, {} created{}",
+        outln!(
+            "  [{}] {:<44} {}: {} present, {} created{}",
             e.endpoint,
             e.uri,
-            e.listing_source,
+            e.listing_source.describe(),
             e.already_present,
             e.created,
             if e.sealed { ", sealed" } else { "" }
         );
+        print_failures(e)?;
     }
     for s in &r.sync {
-        if let Some(p) = &s.pulled {
-            println!(
-                "  [{}] pulled generation {:?} ({} files downloaded, {} reused{})",
-                s.endpoint,
-                p.generation,
-                p.files_downloaded,
-                p.files_reused,
-                if p.up_to_date { ", up to date" } else { "" }
-            );
-        }
-        if let Some(p) = &s.pushed {
-            println!(
-                "  [{}] pushed generation {} ({} of {} files sent, {} bytes)",
-                s.endpoint, p.generation, p.files_uploaded, p.files, p.bytes_sent
-            );
-        }
+        super::sync::print_sync(s)?;
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
+    Ok(())
+}
+
+/// The reasons of failed writes: a count per kind and the first messages.
+fn print_failures(e: &cache_sai3::prepare::EndpointReport) -> Result<()> {
+    if e.write_failures.is_empty() {
+        return Ok(());
+    }
+    let kinds: Vec<String> = e
+        .write_failures
+        .by_kind
+        .iter()
+        .map(|(kind, n)| format!("{n} {kind}"))
+        .collect();
+    outln!("      {} failed writes: {}", e.failed, kinds.join(", "));
+    for reason in &e.write_failures.first {
+        outln!("      failed: {reason}");
+    }
+    Ok(())
 }

@@ -1,9 +1,12 @@
 //! Project automation (the cargo-xtask pattern): `cargo xtask <task>`.
 //!
-//! * `test`: everything CI checks, in order: formatting, clippy (`-D warnings`, all targets) for
-//!   each backend feature set, and the test suites of the default feature set (fjall), of `redb`
-//!   alone, and of both together. It installs the protocol servers the tests start on
+//! * `test`: everything CI checks, in order: formatting, `tidy`, clippy (`-D warnings`, all
+//!   targets) for each backend feature set, and the test suites of the default feature set
+//!   (fjall), of `redb` alone, and of both together. It installs the protocol servers the tests start on
 //!   127.0.0.1 when they are missing (moto and s3s-fs for S3, Azurite for Azure Blob). `.ci/run` calls exactly this.
+//! * `tidy`: the docs agree with the code (module tables of `docs/ARCHITECTURE.md`, key tags and
+//!   keyspaces of `docs/FORMATS.md`, keyspace names only in the cache repository); see
+//!   `xtask/src/tidy.rs` for the exact formats. `cargo xtask tidy DIR` checks another checkout.
 //! * `bench`: the criterion backend comparison (`benches/backends.rs`) with both backends.
 //! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
 //!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
@@ -11,6 +14,8 @@
 //!   few objects. Pass another config as argument to use it instead.
 //!
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
+
+mod tidy;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -103,6 +108,7 @@ fn ensure_test_servers() -> Result<(), String> {
 
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
+    tidy::tidy(None)?;
     ensure_test_servers()?;
     // The whole workspace with default features (fjall), then the root package with redb alone
     // and with both backends (cross-backend and runtime --backend code).
@@ -181,13 +187,16 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("tidy") => tidy::tidy(args.get(1).map(std::path::Path::new)),
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  \
-                 test    fmt check, clippy -D warnings, tests for fjall, redb, and both\n  \
+                 test    fmt check, tidy, clippy -D warnings, tests for fjall, redb, and both\n  \
+                 tidy    the docs agree with the code (module tables, key tags, keyspace names)\n          \
+                 [workspace dir, default: this one]\n  \
                  bench   criterion comparison of the fjall and redb backends [criterion args]\n  \
                  demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects"
             );

@@ -1,7 +1,13 @@
 //! The one error type of the cache stack.
 //!
 //! Every variant says *where* (backend, path, keyspace) and *what* went wrong, so a message
-//! printed to a user names the file to look at and the action to take.
+//! printed to a user names the file to look at and the action to take. [`Error::kind`] sorts
+//! the variants into the few [`ErrorKind`]s a caller decides on: a cache that is in use is
+//! waited for, a cache whose data failed verification may be moved aside and rebuilt, and a
+//! foreign or other-backend directory stops the run untouched.
+//!
+//! Messages name no command-line flag: the library does not know how it is invoked; the CLI adds
+//! its own advice.
 
 use std::path::PathBuf;
 
@@ -26,7 +32,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The storage engine reported an error.
+    /// The storage engine reported an error that has no more specific variant (kind
+    /// [`ErrorKind::Other`]). Backends map lock contention to [`Error::InUse`], damaged engine
+    /// files to [`Error::Damaged`] and I/O failures to [`Error::Io`] instead.
     #[error("{backend} error in {path}{}: {message}", keyspace_suffix(.keyspace))]
     Backend {
         /// Name of the backend (`fjall`, `redb`).
@@ -72,10 +80,7 @@ pub enum Error {
     },
 
     /// The directory holds a cache written by another backend.
-    #[error(
-        "{path} holds a {found} cache, but the {expected} backend was asked to open it; \
-         reopen it with --backend {found}"
-    )]
+    #[error("{path} holds a {found} cache, but the {expected} backend was asked to open it")]
     WrongBackend {
         /// Directory that was opened.
         path: PathBuf,
@@ -112,6 +117,79 @@ pub enum Error {
         /// Serializer message.
         reason: String,
     },
+
+    /// The cache is open elsewhere: another process (or another open handle in this process)
+    /// holds its lock. Nothing is known to be wrong with the cache; it must not be moved aside or
+    /// rebuilt. Wait for the other user to finish, or use another directory.
+    #[error(
+        "{path} is in use by another process ({backend}: {detail}); \
+         wait for it to finish or use another cache directory"
+    )]
+    InUse {
+        /// Name of the backend (`fjall`, `redb`).
+        backend: &'static str,
+        /// Cache directory that is in use.
+        path: PathBuf,
+        /// What showed it (which lock is held).
+        detail: String,
+    },
+
+    /// The engine's own files failed the engine's verification: a checksum mismatch, a
+    /// truncated or unparsable file, a journal that cannot be recovered. Like [`Error::Corrupt`]
+    /// this is data that failed verification (kind [`ErrorKind::Corrupt`]), found by the engine
+    /// instead of by the value frames.
+    #[error("{path} holds damaged {backend} data{}: {detail}", keyspace_suffix(.keyspace))]
+    Damaged {
+        /// Name of the backend (`fjall`, `redb`).
+        backend: &'static str,
+        /// Cache directory.
+        path: PathBuf,
+        /// Keyspace involved, if the operation was on one.
+        keyspace: Option<String>,
+        /// What failed verification.
+        detail: String,
+    },
+
+    /// The backend, or the file system under the cache, lacks something the cache needs (for
+    /// example file locks).
+    #[error("{path}: {what} is not supported ({backend})")]
+    Unsupported {
+        /// Name of the backend (`fjall`, `redb`).
+        backend: &'static str,
+        /// Cache directory.
+        path: PathBuf,
+        /// What is missing.
+        what: String,
+    },
+}
+
+/// What kind of failure an [`Error`] is: the decision a caller makes on it, without matching
+/// every variant. Returned by [`Error::kind`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The cache is open in another process or through another handle ([`Error::InUse`]).
+    /// Nothing is wrong with it: wait, or use another directory. Never move it aside.
+    InUse,
+    /// Stored data failed verification ([`Error::Corrupt`], [`Error::MalformedKey`],
+    /// [`Error::Damaged`]). The only kind whose cache may be moved aside and rebuilt.
+    Corrupt,
+    /// The path holds something that is not a sai3-cache cache: foreign files, a plain file, an
+    /// unreadable format marker, or nothing where a cache was required ([`Error::NotACache`]).
+    /// Leave it untouched.
+    NotACache,
+    /// A sai3-cache cache that this backend or build must not open: another backend's
+    /// ([`Error::WrongBackend`]) or a newer format ([`Error::FormatTooNew`]). Leave it untouched.
+    WrongFormat,
+    /// An operating-system I/O error ([`Error::Io`]).
+    Io,
+    /// The backend or the file system lacks something required ([`Error::Unsupported`]).
+    Unsupported,
+    /// The caller passed an argument the cache cannot accept ([`Error::InvalidArgument`]).
+    InvalidArgument,
+    /// Anything else: engine errors without a more specific kind ([`Error::Backend`]),
+    /// records that fail to encode ([`Error::Encode`]).
+    Other,
 }
 
 fn keyspace_suffix(keyspace: &Option<String>) -> String {
@@ -154,12 +232,80 @@ impl Error {
         }
     }
 
-    /// True for errors that mean stored data is damaged or foreign (the caller may rebuild).
+    /// Builds an [`Error::InUse`] for the cache directory `path`.
+    pub fn in_use(
+        backend: &'static str,
+        path: &std::path::Path,
+        detail: impl Into<String>,
+    ) -> Self {
+        Error::InUse {
+            backend,
+            path: path.to_owned(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Builds an [`Error::Damaged`] from an engine's verification failure.
+    pub fn damaged(
+        backend: &'static str,
+        path: &std::path::Path,
+        keyspace: Option<&str>,
+        detail: impl std::fmt::Display,
+    ) -> Self {
+        Error::Damaged {
+            backend,
+            path: path.to_owned(),
+            keyspace: keyspace.map(str::to_owned),
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The kind of this error: what a caller may do about it.
+    ///
+    /// ```
+    /// use cache_core::error::{Error, ErrorKind};
+    ///
+    /// let busy = Error::in_use("fjall", "/data/sai3-kv-cache".as_ref(), "its lock is held");
+    /// assert_eq!(busy.kind(), ErrorKind::InUse);
+    /// assert!(!busy.is_corruption(), "a cache in use is not a damaged cache");
+    /// assert!(busy.to_string().contains("/data/sai3-kv-cache is in use"));
+    ///
+    /// let bad = Error::corrupt("objects", b"k1", "checksum mismatch");
+    /// assert_eq!(bad.kind(), ErrorKind::Corrupt);
+    ///
+    /// // What a caller that owns the cache directory does with an error:
+    /// let action = |e: &Error| match e.kind() {
+    ///     ErrorKind::InUse => "wait or use another directory",
+    ///     ErrorKind::Corrupt => "move aside and rebuild",
+    ///     _ => "stop and report",
+    /// };
+    /// assert_eq!(action(&busy), "wait or use another directory");
+    /// assert_eq!(action(&bad), "move aside and rebuild");
+    /// ```
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InUse { .. } => ErrorKind::InUse,
+            Error::Corrupt { .. } | Error::MalformedKey { .. } | Error::Damaged { .. } => {
+                ErrorKind::Corrupt
+            }
+            Error::NotACache { .. } => ErrorKind::NotACache,
+            Error::WrongBackend { .. } | Error::FormatTooNew { .. } => ErrorKind::WrongFormat,
+            Error::Io { .. } => ErrorKind::Io,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Backend { .. } | Error::Encode { .. } => ErrorKind::Other,
+        }
+    }
+
+    /// True when stored data failed verification ([`ErrorKind::Corrupt`]: [`Error::Corrupt`],
+    /// [`Error::MalformedKey`], [`Error::Damaged`]): the only errors after which a cache may be
+    /// moved aside and rebuilt.
+    ///
+    /// Not for a cache in use ([`ErrorKind::InUse`]), a foreign directory
+    /// ([`ErrorKind::NotACache`]), another backend's or a newer cache
+    /// ([`ErrorKind::WrongFormat`]), I/O or engine failures: those leave the directory untouched.
     pub fn is_corruption(&self) -> bool {
-        matches!(
-            self,
-            Error::Corrupt { .. } | Error::NotACache { .. } | Error::MalformedKey { .. }
-        )
+        self.kind() == ErrorKind::Corrupt
     }
 }
 
@@ -208,5 +354,103 @@ mod tests {
             message: "boom".into(),
         };
         assert_eq!(e.to_string(), "redb error in /x (keyspace `seeds`): boom");
+        assert_eq!(e.kind(), ErrorKind::Other);
+        assert!(
+            !e.is_corruption(),
+            "an engine error is not by itself damage"
+        );
+    }
+
+    fn one_of_each() -> Vec<Error> {
+        let p = std::path::Path::new("/data/c");
+        vec![
+            Error::io(p, std::io::Error::other("disk gone")),
+            Error::backend("redb", p, None, "boom"),
+            Error::corrupt("objects", b"k", "checksum mismatch"),
+            Error::MalformedKey {
+                key: "\"k\"".into(),
+                reason: "too short".into(),
+            },
+            Error::NotACache {
+                path: p.into(),
+                expected: "fjall",
+                reason: "it is a file".into(),
+            },
+            Error::WrongBackend {
+                path: p.into(),
+                expected: "fjall",
+                found: "redb".into(),
+            },
+            Error::FormatTooNew {
+                path: p.into(),
+                found: 9,
+                supported: 1,
+            },
+            Error::InvalidArgument("empty name".into()),
+            Error::Encode {
+                keyspace: "objects".into(),
+                reason: "bad".into(),
+            },
+            Error::in_use("fjall", p, "its lock file is held"),
+            Error::damaged("redb", p, Some("objects"), "page checksum mismatch"),
+            Error::Unsupported {
+                backend: "redb",
+                path: p.into(),
+                what: "file locking".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn kinds_decide_what_a_caller_may_do() {
+        use ErrorKind as K;
+        let kinds: Vec<ErrorKind> = one_of_each().iter().map(Error::kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                K::Io,
+                K::Other,
+                K::Corrupt,
+                K::Corrupt,
+                K::NotACache,
+                K::WrongFormat,
+                K::WrongFormat,
+                K::InvalidArgument,
+                K::Other,
+                K::InUse,
+                K::Corrupt,
+                K::Unsupported,
+            ]
+        );
+        for e in one_of_each() {
+            assert_eq!(e.is_corruption(), e.kind() == K::Corrupt, "{e}");
+        }
+    }
+
+    #[test]
+    fn in_use_and_wrong_backend_messages() {
+        let e = Error::in_use("redb", "/data/c".as_ref(), "its lock file is held");
+        assert_eq!(
+            e.to_string(),
+            "/data/c is in use by another process (redb: its lock file is held); \
+             wait for it to finish or use another cache directory"
+        );
+        let e = Error::WrongBackend {
+            path: "/data/c".into(),
+            expected: "fjall",
+            found: "redb".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "/data/c holds a redb cache, but the fjall backend was asked to open it"
+        );
+    }
+
+    #[test]
+    fn messages_name_no_command_line_flags() {
+        for e in one_of_each() {
+            let msg = e.to_string();
+            assert!(!msg.contains("--"), "core error names a CLI flag: {msg}");
+        }
     }
 }

@@ -100,6 +100,17 @@ fn chunk_key(key: &[u8], index: u32) -> Vec<u8> {
 }
 
 impl<D: Database> FramedKeyspace<D> {
+    /// Deletes the framed keyspace `name` of `db` with its chunk companion. Returns whether
+    /// either existed.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn drop_from(db: &D, name: &str) -> Result<bool> {
+        let data = db.drop_keyspace(name)?;
+        let chunks = db.drop_keyspace(&format!("{name}{CHUNKS_SUFFIX}"))?;
+        Ok(data || chunks)
+    }
+
     /// Opens (creating if needed) the keyspace `name` and its chunk store.
     pub fn open(db: &D, name: &str, settings: FrameSettings) -> Result<Self> {
         crate::database::validate_keyspace_name(name)?;

@@ -10,7 +10,7 @@
 //!   key and value) and transparent chunking of large values;
 //! * [`record`]: structs as postcard bytes;
 //! * [`marker`]: the format marker that names a cache directory's backend and version;
-//! * [`ttl`] and [`routing`]: the pure rules for trusting listings and placing files;
+//! * [`lock`]: the directory lock that makes a cache in use an error of its own kind;
 //! * [`conformance`] (feature `conformance`): the one behaviour suite every backend runs.
 //!
 //! It must not touch any storage engine, object store, or sai3-bench concept: backends
@@ -33,10 +33,9 @@ pub mod error;
 pub mod frame;
 pub mod framed;
 pub mod key;
+pub mod lock;
 pub mod marker;
 pub mod record;
-pub mod routing;
-pub mod ttl;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -44,7 +43,7 @@ pub mod conformance;
 pub use database::{
     Database, Direction, Durability, Keyspace, KvIter, KvPair, OpenOptions, WriteBatch,
 };
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use frame::Compression;
 pub use framed::{FrameSettings, FramedKeyspace};
 pub use key::{DatasetId, KeyBuilder, KeyReader};

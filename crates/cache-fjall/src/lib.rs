@@ -11,8 +11,26 @@
 //! ## Layout on disk
 //! ```text
 //! <dir>/SAI3-CACHE-FORMAT   backend = fjall, format version (cache-core::marker)
-//! <dir>/fjall/              the fjall database (journals, keyspaces, version)
+//! <dir>/SAI3-CACHE-LOCK     empty; an open database holds an exclusive lock on it
+//! <dir>/fjall/              the fjall database (journals, keyspaces, version, lock)
 //! ```
+//!
+//! ## A cache in use
+//! An open [`FjallDatabase`] holds an exclusive advisory lock (`flock`) on
+//! [`LOCK_FILE`] for as long as it or any of its keyspaces lives. It is taken right after the
+//! format marker is checked and before fjall reads a file, so a second open (from another
+//! process, or a second handle in this one) fails at once with [`Error::InUse`], never with an
+//! error that could be taken for damage: fjall reads its `version` file *before* taking its own
+//! lock (`fjall/lock`), so without ours an open racing with a creation could see a half-written
+//! `version` file. fjall's own lock (`fjall::Error::Locked`, e.g. a process that does not take
+//! ours) is reported as [`Error::InUse`] too. The lock is released by the kernel when the
+//! process dies, so a crash leaves no stale lock.
+//!
+//! ## Errors
+//! fjall errors are mapped to kinds callers can act on: `Locked` to [`Error::InUse`], I/O errors
+//! to [`Error::Io`], failed verification of fjall's own files (checksums, journal recovery,
+//! unparsable blocks or version file) to [`Error::Damaged`], everything else to
+//! [`Error::Backend`].
 //!
 //! ## Engine settings and why
 //! * lz4 on every level (`CompressionPolicy::all(Lz4)`): fjall's default leaves L0/L1 and
@@ -63,6 +81,9 @@ pub const BACKEND: &str = "fjall";
 /// Sub-directory that holds the fjall database.
 pub const ENGINE_DIR: &str = "fjall";
 
+use cache_core::lock::DirectoryLock;
+pub use cache_core::lock::LOCK_FILE;
+
 /// fjall-specific settings on top of [`OpenOptions`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FjallTuning {
@@ -91,6 +112,8 @@ struct Inner {
     db: fjall::Database,
     path: PathBuf,
     tuning: FjallTuning,
+    /// Dropped after `db` (fields drop in order), so the directory is unlocked last.
+    lock: Arc<DirectoryLock>,
 }
 
 /// An open fjall-backed cache database. Cheap to clone; clones share one database.
@@ -106,12 +129,56 @@ pub struct FjallKeyspace {
     ks: fjall::Keyspace,
     name: Arc<str>,
     path: Arc<Path>,
+    /// Keeps the directory locked while the keyspace outlives its database handle.
+    _lock: Arc<DirectoryLock>,
 }
 
 /// An atomic batch of a [`FjallDatabase`].
 pub struct FjallBatch {
     batch: fjall::OwnedWriteBatch,
     path: Arc<Path>,
+    _lock: Arc<DirectoryLock>,
+}
+
+/// Maps a fjall error to the [`Error`] a caller can act on (see the crate docs).
+fn fjall_err(path: &Path, keyspace: Option<&str>, e: fjall::Error) -> Error {
+    use fjall::{Error as F, LsmError as L};
+    let damaged = |what: &dyn std::fmt::Display| Error::damaged(BACKEND, path, keyspace, what);
+    match e {
+        F::Locked => Error::in_use(
+            BACKEND,
+            path,
+            format!("fjall's lock {ENGINE_DIR}/lock is held by another process or handle"),
+        ),
+        F::Io(e) | F::Storage(L::Io(e)) => io_err(path, e),
+        e @ (F::JournalRecovery(_)
+        | F::InvalidVersion(None)
+        | F::Decompress(_)
+        | F::InvalidTrailer
+        | F::InvalidTag(_)
+        | F::Unrecoverable) => damaged(&e),
+        F::Storage(
+            e @ (L::ChecksumMismatch { .. }
+            | L::Decompress(_)
+            | L::InvalidTrailer
+            | L::InvalidHeader(_)
+            | L::InvalidTag(_)
+            | L::Unrecoverable
+            | L::Utf8(_)),
+        ) => damaged(&e),
+        e => backend_err(path, keyspace, e),
+    }
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::Unsupported {
+        return Error::Unsupported {
+            backend: BACKEND,
+            path: path.to_owned(),
+            what: e.to_string(),
+        };
+    }
+    Error::io(path, e)
 }
 
 fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
@@ -133,6 +200,8 @@ impl FjallDatabase {
     /// As [`Database::open`].
     pub fn open_tuned(path: &Path, options: &OpenOptions, tuning: &FjallTuning) -> Result<Self> {
         cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
+        // Locked before fjall reads anything, so a cache in use is never mistaken for damage.
+        let lock = Arc::new(DirectoryLock::acquire(path, BACKEND)?);
         let engine = path.join(ENGINE_DIR);
         if !engine.join("version").exists() && !options.create_if_missing {
             return Err(Error::NotACache {
@@ -147,12 +216,13 @@ impl FjallDatabase {
             .max_journaling_size(tuning.max_journal_bytes)
             .manual_journal_persist(true)
             .open()
-            .map_err(|e| backend_err(path, None, format!("cannot open the database: {e}")))?;
+            .map_err(|e| fjall_err(path, None, e))?;
         Ok(FjallDatabase {
             inner: Arc::new(Inner {
                 db,
                 path: path.to_owned(),
                 tuning: tuning.clone(),
+                lock,
             }),
         })
     }
@@ -173,8 +243,8 @@ impl FjallDatabase {
         Arc::from(self.inner.path.as_path())
     }
 
-    fn err(&self, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
-        backend_err(&self.inner.path, keyspace, e)
+    fn err(&self, keyspace: Option<&str>, e: fjall::Error) -> Error {
+        fjall_err(&self.inner.path, keyspace, e)
     }
 }
 
@@ -203,6 +273,7 @@ impl Database for FjallDatabase {
             ks,
             name: Arc::from(name),
             path: self.path_arc(),
+            _lock: self.inner.lock.clone(),
         })
     }
 
@@ -239,6 +310,7 @@ impl Database for FjallDatabase {
         FjallBatch {
             batch: self.inner.db.batch(),
             path: self.path_arc(),
+            _lock: self.inner.lock.clone(),
         }
     }
 
@@ -288,8 +360,8 @@ impl Database for FjallDatabase {
 }
 
 impl FjallKeyspace {
-    fn err(&self, e: impl std::fmt::Display) -> Error {
-        backend_err(&self.path, Some(&self.name), e)
+    fn err(&self, e: fjall::Error) -> Error {
+        fjall_err(&self.path, Some(&self.name), e)
     }
 }
 
@@ -332,7 +404,7 @@ impl Keyspace for FjallKeyspace {
         let map = move |g: fjall::Guard| {
             g.into_inner()
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(|e| backend_err(&path, Some(&name), e))
+                .map_err(|e| fjall_err(&path, Some(&name), e))
         };
         Ok(match direction {
             Direction::Forward => Box::new(iter.map(map)),
@@ -365,6 +437,6 @@ impl WriteBatch for FjallBatch {
         self.batch
             .durability(persist_mode(durability))
             .commit()
-            .map_err(|e| backend_err(&path, None, e))
+            .map_err(|e| fjall_err(&path, None, e))
     }
 }

@@ -11,8 +11,29 @@
 //! ## Layout on disk
 //! ```text
 //! <dir>/SAI3-CACHE-FORMAT   backend = redb, format version (cache-core::marker)
+//! <dir>/SAI3-CACHE-LOCK     empty; an open database holds an exclusive lock on it
 //! <dir>/cache.redb          the redb database file
+//! <dir>/cache.redb.xxh3     checksum of the cleanly closed file (absent while open)
 //! ```
+//!
+//! ## A cache in use
+//! An open [`RedbDatabase`] holds an exclusive advisory lock (`flock`) on [`LOCK_FILE`] from
+//! before it looks at `cache.redb` until after it has written the checksum on close. So the
+//! checksum is verified, and removed, only by the one process that holds the directory: a file
+//! that another process has open (and is changing) is never checksummed, and a second open,
+//! from another process or a second handle in this one, fails at once with [`Error::InUse`],
+//! never with an error that could be taken for damage. A process that opened `cache.redb` with
+//! redb directly (it does not take ours) is reported as [`Error::InUse`] too: before a checksum
+//! is verified, by probing the whole-file `flock` redb holds on local file systems (the checksum
+//! is then dropped: it no longer describes the file), and otherwise by redb's own lock
+//! (`DatabaseError::DatabaseAlreadyOpen`). The kernel releases the lock when the process dies,
+//! so a crash leaves no stale lock.
+//!
+//! ## Errors
+//! redb errors are mapped to kinds callers can act on: lock conflicts to [`Error::InUse`],
+//! `Corrupted`, a file that is not a redb file, a checksum mismatch of a closed file and a panic
+//! while opening to [`Error::Damaged`], I/O errors to [`Error::Io`], everything else to
+//! [`Error::Backend`].
 //!
 //! ## Verified closed files
 //! redb trusts its file: a damaged file can make it panic while opening (seen with redb 4.6:
@@ -67,6 +88,9 @@ pub const DB_FILE: &str = "cache.redb";
 /// File name of the checksum of a cleanly closed database file.
 pub const CHECKSUM_FILE: &str = "cache.redb.xxh3";
 
+use cache_core::lock::DirectoryLock;
+pub use cache_core::lock::LOCK_FILE;
+
 /// Buffered commits in a row after which one is made durable, bounding file growth.
 pub const NONE_COMMITS_BEFORE_DURABLE: u64 = 256;
 
@@ -87,6 +111,8 @@ struct Inner {
     path: PathBuf,
     keyspaces: Mutex<HashMap<String, Arc<KeyspaceState>>>,
     buffered_commits: AtomicU64,
+    /// Released when the fields drop, after `drop` has closed the file and written its checksum.
+    _lock: DirectoryLock,
 }
 
 impl Drop for Inner {
@@ -135,8 +161,26 @@ fn write_checksum(dir: &Path, (len, hash): (u64, u64)) -> std::io::Result<()> {
     std::fs::rename(&tmp, dir.join(CHECKSUM_FILE))
 }
 
+/// Whether another redb handle has `file` open: on local file systems redb 4.6 holds a
+/// whole-file `flock` on its file besides its byte-range locks (`lock_legacy_file` in redb's
+/// `file_backend/optimized.rs`), which a probe for an exclusive `flock` sees. Best effort for
+/// processes that do not take [`LOCK_FILE`]; redb's own open refuses them in any case.
+fn held_by_redb(file: &Path) -> std::io::Result<bool> {
+    let probe = std::fs::File::open(file)?;
+    match probe.try_lock() {
+        // Dropping the probe releases the lock again.
+        Ok(()) => Ok(false),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+            Ok(false)
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// Verifies `cache.redb` against its checksum file, if there is one, then removes that file
-/// (the database is about to change).
+/// (the database is about to change). The caller holds the directory lock, so no other process
+/// of ours has the file open.
 fn verify_closed_file(dir: &Path) -> Result<()> {
     let sum_path = dir.join(CHECKSUM_FILE);
     let text = match std::fs::read_to_string(&sum_path) {
@@ -145,7 +189,8 @@ fn verify_closed_file(dir: &Path) -> Result<()> {
         Err(e) => return Err(Error::io(sum_path, e)),
     };
     let damaged = |why: String| {
-        backend_err(
+        Error::damaged(
+            BACKEND,
             dir,
             None,
             format!("{DB_FILE} is damaged: {why}; it was not opened"),
@@ -161,6 +206,18 @@ fn verify_closed_file(dir: &Path) -> Result<()> {
         })
         .ok_or_else(|| damaged(format!("its checksum file {CHECKSUM_FILE} is unreadable")))?;
     let file = dir.join(DB_FILE);
+    // Our processes are kept out by the directory lock; a process that opened the file with
+    // redb directly may be changing it, and a changed file is not a damaged one. The checksum no
+    // longer describes the file then: it goes, as on any open (best effort; the error says why
+    // the open failed).
+    if held_by_redb(&file).map_err(|e| Error::io(&file, e))? {
+        let _ = std::fs::remove_file(&sum_path);
+        return Err(Error::in_use(
+            BACKEND,
+            dir,
+            format!("{DB_FILE} is open in another process that does not take {LOCK_FILE}"),
+        ));
+    }
     let actual = file_digest(&file).map_err(|e| Error::io(&file, e))?;
     if actual.0 != expected.0 {
         return Err(damaged(format!(
@@ -215,6 +272,43 @@ fn backend_err(path: &Path, keyspace: Option<&str>, e: impl std::fmt::Display) -
     Error::backend(BACKEND, path, keyspace, e)
 }
 
+/// Maps a redb error to the [`Error`] a caller can act on (see the crate docs).
+fn redb_err(path: &Path, keyspace: Option<&str>, e: impl Into<redb::Error>) -> Error {
+    use redb::Error as R;
+    match e.into() {
+        R::DatabaseAlreadyOpen => Error::in_use(
+            BACKEND,
+            path,
+            format!("redb's lock on {DB_FILE} is held by another process or handle"),
+        ),
+        R::LockProtocolMismatch => Error::in_use(
+            BACKEND,
+            path,
+            format!("{DB_FILE} is open in a process that runs another version of redb"),
+        ),
+        R::Corrupted(msg) => Error::damaged(BACKEND, path, keyspace, format!("{DB_FILE}: {msg}")),
+        // What redb reports for a file that does not hold a redb database.
+        R::Io(e) if e.kind() == std::io::ErrorKind::InvalidData => Error::damaged(
+            BACKEND,
+            path,
+            keyspace,
+            format!("{DB_FILE} is not a valid redb file: {e}"),
+        ),
+        R::Io(e) if e.kind() == std::io::ErrorKind::Unsupported => Error::Unsupported {
+            backend: BACKEND,
+            path: path.to_owned(),
+            what: format!("an operation on {DB_FILE} ({e})"),
+        },
+        R::Io(e) => Error::io(path.join(DB_FILE), e),
+        R::Unsupported => Error::Unsupported {
+            backend: BACKEND,
+            path: path.to_owned(),
+            what: format!("an operation redb needs on {DB_FILE} (such as file locks)"),
+        },
+        e => backend_err(path, keyspace, e),
+    }
+}
+
 impl Inner {
     fn db(&self) -> &redb::Database {
         // Invariant: `db` is `Some` for the whole life of `Inner`; only `drop` takes it.
@@ -223,8 +317,8 @@ impl Inner {
             .expect("database is open until Inner is dropped")
     }
 
-    fn err(&self, keyspace: Option<&str>, e: impl std::fmt::Display) -> Error {
-        backend_err(&self.path, keyspace, e)
+    fn err(&self, keyspace: Option<&str>, e: impl Into<redb::Error>) -> Error {
+        redb_err(&self.path, keyspace, e)
     }
 
     fn begin_write(&self, durability: Durability) -> Result<redb::WriteTransaction> {
@@ -275,6 +369,9 @@ impl Database for RedbDatabase {
 
     fn open(path: &Path, options: &OpenOptions) -> Result<Self> {
         cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
+        // Locked before the file is checksummed or read, so a cache in use is never checksummed
+        // while it changes, nor mistaken for damage.
+        let lock = DirectoryLock::acquire(path, BACKEND)?;
         let file = path.join(DB_FILE);
         let mut builder = redb::Builder::new();
         builder.set_cache_size(usize::try_from(options.cache_size_bytes).unwrap_or(usize::MAX));
@@ -283,26 +380,16 @@ impl Database for RedbDatabase {
             let opened =
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| builder.open(&file)))
                     .map_err(|_| {
-                        backend_err(
+                        Error::damaged(
+                            BACKEND,
                             path,
                             None,
-                            format!(
-                                "{} is damaged: redb failed while opening it",
-                                file.display()
-                            ),
+                            format!("{DB_FILE} is damaged: redb failed while opening it"),
                         )
                     })?;
-            opened.map_err(|e| {
-                backend_err(
-                    path,
-                    None,
-                    format!("{} is damaged or not a redb database: {e}", file.display()),
-                )
-            })?
+            opened.map_err(|e| redb_err(path, None, e))?
         } else if options.create_if_missing {
-            builder.create(&file).map_err(|e| {
-                backend_err(path, None, format!("cannot create {}: {e}", file.display()))
-            })?
+            builder.create(&file).map_err(|e| redb_err(path, None, e))?
         } else {
             return Err(Error::NotACache {
                 path: path.to_owned(),
@@ -316,6 +403,7 @@ impl Database for RedbDatabase {
                 path: path.to_owned(),
                 keyspaces: Mutex::new(HashMap::new()),
                 buffered_commits: AtomicU64::new(0),
+                _lock: lock,
             }),
         })
     }
@@ -414,17 +502,19 @@ impl Database for RedbDatabase {
         entries: &mut dyn Iterator<Item = KvPair>,
     ) -> Result<u64> {
         keyspace.check_live()?;
-        let err = |e: &dyn std::fmt::Display| self.inner.err(Some(&keyspace.name), e);
         let mut order = SortedKeys::default();
         let mut n = 0u64;
         let mut entries = entries.peekable();
         while entries.peek().is_some() {
             let tx = self.inner.begin_write(Durability::Buffered)?;
             {
-                let mut t = tx.open_table(table(&keyspace.name)).map_err(|e| err(&e))?;
+                let mut t = tx
+                    .open_table(table(&keyspace.name))
+                    .map_err(|e| keyspace.err(e))?;
                 for (k, v) in entries.by_ref().take(INGEST_ROWS_PER_TXN as usize) {
                     order.check(&keyspace.name, &k)?;
-                    t.insert(k.as_slice(), v.as_slice()).map_err(|e| err(&e))?;
+                    t.insert(k.as_slice(), v.as_slice())
+                        .map_err(|e| keyspace.err(e))?;
                     n += 1;
                 }
             }
@@ -436,13 +526,18 @@ impl Database for RedbDatabase {
 }
 
 impl RedbKeyspace {
-    fn err(&self, e: impl std::fmt::Display) -> Error {
+    fn err(&self, e: impl Into<redb::Error>) -> Error {
         self.inner.err(Some(&self.name), e)
+    }
+
+    /// An error of using this keyspace wrongly (not an engine failure).
+    fn misuse(&self, message: &str) -> Error {
+        backend_err(&self.inner.path, Some(&self.name), message)
     }
 
     fn check_live(&self) -> Result<()> {
         if self.state.dropped.load(Ordering::SeqCst) {
-            return Err(self.err("the keyspace was dropped; open it again to recreate it"));
+            return Err(self.misuse("the keyspace was dropped; open it again to recreate it"));
         }
         Ok(())
     }
@@ -509,7 +604,7 @@ impl Keyspace for RedbKeyspace {
         let (path, name) = (self.inner.path.clone(), self.name.clone());
         let map = move |item: RangeItem| {
             item.map(|(k, v)| (k.value().to_vec(), v.value().to_vec()))
-                .map_err(|e| backend_err(&path, Some(&name), e))
+                .map_err(|e| redb_err(&path, Some(&name), e))
         };
         Ok(match direction {
             Direction::Forward => Box::new(range.map(map)),
@@ -547,7 +642,7 @@ impl WriteBatch for RedbBatch {
         }
         for (ks, _, _) in &self.ops {
             if !Arc::ptr_eq(&ks.inner, &self.inner) {
-                return Err(ks.err("batch mixes keyspaces of different databases"));
+                return Err(ks.misuse("batch mixes keyspaces of different databases"));
             }
             ks.check_live()?;
         }

@@ -1,5 +1,6 @@
 //! A cleanly closed redb cache is verified against its checksum before redb reads it.
 
+use cache_core::error::ErrorKind;
 use cache_core::{Database, Error, Keyspace, OpenOptions};
 use cache_redb::{CHECKSUM_FILE, DB_FILE, RedbDatabase};
 
@@ -30,7 +31,9 @@ fn flipped_byte_is_refused_before_redb_reads_it() {
     let Err(e) = RedbDatabase::open(&dir, &OpenOptions::default()) else {
         panic!("a damaged file must not open");
     };
-    assert!(matches!(e, Error::Backend { .. }), "{e}");
+    assert!(matches!(e, Error::Damaged { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
+    assert!(e.is_corruption(), "{e}");
     assert!(e.to_string().contains("does not match the checksum"), "{e}");
 }
 
@@ -48,6 +51,7 @@ fn truncated_file_is_refused() {
         panic!("a truncated file must not open");
     };
     assert!(e.to_string().contains("bytes"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
 }
 
 #[test]

@@ -116,6 +116,26 @@ impl ConfigHash {
         })
     }
 
+    /// Parses the 64 hex digits of [`ConfigHash::full_hex`].
+    ///
+    /// ```
+    /// use cache_sai3::config_hash::ConfigHash;
+    /// let hex = "ab".repeat(32);
+    /// assert_eq!(ConfigHash::from_hex(&hex).map(|h| h.full_hex()), Some(hex));
+    /// assert!(ConfigHash::from_hex("abc").is_none());
+    /// ```
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (byte, pair) in out.iter_mut().zip(hex.as_bytes().chunks(2)) {
+            let text = std::str::from_utf8(pair).ok()?;
+            *byte = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(ConfigHash(out))
+    }
+
     /// The short form users see: 16 hex digits (the dataset id).
     pub fn short(&self) -> String {
         self.full_hex()[..16].to_owned()

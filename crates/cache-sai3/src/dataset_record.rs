@@ -21,8 +21,8 @@ use roaring::RoaringTreemap;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
-use crate::endpoint_cache::ENDPOINT_CACHE_DIR;
 use crate::error::{Result, Sai3Error};
+use crate::scheme::ENDPOINT_CACHE_DIR;
 
 /// Indices per digest range.
 pub const RANGE_SPAN: u64 = 1 << 20;
@@ -166,19 +166,26 @@ impl DatasetRecord {
         Ok(())
     }
 
-    /// Reads the record of the endpoint store: `None` when there is none or it is not a valid
-    /// record (a damaged record is never trusted).
-    pub async fn read(store: &dyn ObjectStore) -> Option<Self> {
-        let bytes = store
-            .get(&Self::location())
-            .await
-            .ok()?
-            .bytes()
-            .await
-            .ok()?;
-        serde_json::from_slice::<DatasetRecord>(&bytes)
+    /// Reads the record of the endpoint store at `uri`: `None` when there is none, or when
+    /// what is stored is not a record of this format (a damaged or foreign record is never
+    /// trusted; the caller lists instead).
+    ///
+    /// # Errors
+    /// Store failures other than "not found" (authentication, network): they are not "no
+    /// record".
+    pub async fn read(store: &dyn ObjectStore, uri: &str) -> Result<Option<Self>> {
+        let failed = |e: object_store::Error| Sai3Error::Endpoint {
+            endpoint: uri.to_owned(),
+            reason: format!("cannot read {RECORD_NAME}: {e}"),
+        };
+        let bytes = match store.get(&Self::location()).await {
+            Ok(got) => got.bytes().await.map_err(failed)?,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(failed(e)),
+        };
+        Ok(serde_json::from_slice::<DatasetRecord>(&bytes)
             .ok()
-            .filter(|r| r.format == 1)
+            .filter(|r| r.format == 1))
     }
 }
 

@@ -15,23 +15,24 @@
 
 #![deny(missing_docs)]
 
+pub mod blocking;
+pub mod caches;
 pub mod config;
 pub mod config_hash;
-pub mod coordinator;
 pub mod dataset;
 pub mod dataset_record;
-pub mod endpoint_cache;
 pub mod error;
-pub mod keys;
-pub mod ledger;
 pub mod listing;
 pub mod naming;
 pub mod numbers;
+pub mod placement;
 pub mod prepare;
 pub mod records;
+pub mod scheme;
 pub mod sizes;
 pub mod store;
 pub mod sync;
+pub mod ttl;
 pub mod verify;
 
 pub use error::{ConfigError, Result, Sai3Error};

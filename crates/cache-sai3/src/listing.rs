@@ -1,33 +1,36 @@
-//! Listing an endpoint, and the listing cache.
+//! Listing an endpoint: what a LIST (or the listing cache) knows of its keys, how the key
+//! space is cut into ranges, and how keys are classified. Prepare and verify share all three.
 //!
 //! A LIST reads the endpoint's top level with a delimiter, then lists each top-level prefix
-//! recursively, several at a time (a tree's level-1 directories are natural split points). Only
-//! keys that are exactly the name of an object this endpoint owns, with the size that object
-//! must have, count as present; the cache's own `sai3-kv-cache/` is never listed; every other
-//! key is kept as "other" for the report.
+//! recursively, several at a time (a tree's level-1 directories are natural split points).
+//! Objects directly at the root are classified from the delimiter listing itself. Only keys
+//! that are exactly the name of an object this endpoint owns, with the size that object must
+//! have, count as present; the cache's own `sai3-kv-cache/` is never listed; every other key is
+//! kept as "other" for the report.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStore;
 use object_store::path::Path as StorePath;
+use object_store::{ObjectMeta, ObjectStore};
 use roaring::RoaringTreemap;
 
-use cache_core::{Database, DatasetId, Durability};
-
-use crate::dataset::Dataset;
-use crate::endpoint_cache::{ENDPOINT_CACHE_DIR, EndpointCache};
+use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
-use crate::keys;
-use crate::ledger::{bitmap_from, encode_bitmap};
-use crate::records::ListingSnapshot;
+use crate::placement;
+use crate::records::PoolSeeds;
+use crate::scheme::ENDPOINT_CACHE_DIR;
 
 /// Top-level prefixes listed at the same time.
 pub const LIST_CONCURRENCY: usize = 8;
 
-/// What a LIST of one endpoint found.
-#[derive(Debug, Clone, Default)]
-pub struct EndpointListing {
+/// Keys merged between checkpoints of an ordered range.
+pub const CHECKPOINT_KEYS: u64 = 20_000;
+
+/// What is known of an endpoint's keys, from a LIST or from the listing cache.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
     /// Per pool id: indices present with the expected size.
     pub present: Vec<RoaringTreemap>,
     /// Objects of the dataset found with a wrong size (to be rewritten).
@@ -36,104 +39,233 @@ pub struct EndpointListing {
     pub other_keys: Vec<String>,
     /// Keys listed in all.
     pub listed: u64,
-    /// Ranges skipped because an interrupted LIST had finished them.
-    pub resumed_ranges: u64,
+}
+
+impl Listing {
+    /// An empty listing of a dataset with `pools` pools.
+    pub fn empty(pools: usize) -> Self {
+        Listing {
+            present: vec![RoaringTreemap::new(); pools],
+            ..Listing::default()
+        }
+    }
+
+    fn merge(&mut self, mut other: Listing) {
+        for (mine, theirs) in self.present.iter_mut().zip(&other.present) {
+            *mine |= theirs;
+        }
+        self.wrong_size += other.wrong_size;
+        self.other_keys.append(&mut other.other_keys);
+        self.listed += other.listed;
+    }
 }
 
 /// Progress of a LIST, checkpointed in the listing cache so that an interrupted LIST resumes:
 /// finished ranges are skipped, and ranges of object stores (which list in key order) continue
 /// after the last key seen (`list_with_offset`, i.e. start-after). Ranges of local endpoints,
 /// whose listing order is not defined, restart when they were not finished.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListProgress {
-    /// Full config hash the LIST was interpreting for.
-    pub config_hash: String,
+    /// What was found so far.
+    pub listing: Listing,
     /// When the LIST started (ms).
     pub started_ms: u64,
-    /// Finished ranges (`""` is the endpoint root).
-    pub done: Vec<String>,
+    /// Finished ranges by [`Range::name`] (`""` is the endpoint root).
+    pub done: BTreeSet<String>,
     /// Last key merged per unfinished range (ordered stores only).
-    pub offsets: Vec<(String, String)>,
-    /// Per pool: present bitmap so far.
-    pub present: Vec<Vec<u8>>,
-    /// Wrong-size objects so far.
-    pub wrong_size: u64,
-    /// Other keys so far.
-    pub other_keys: Vec<String>,
-    /// Keys listed so far.
-    pub listed: u64,
+    pub offsets: BTreeMap<String, String>,
 }
 
-/// Keys merged between checkpoints of an ordered range.
-pub const CHECKPOINT_KEYS: u64 = 20_000;
-
-struct Accumulated {
-    present: Vec<RoaringTreemap>,
-    wrong_size: u64,
-    other_keys: Vec<String>,
-    listed: u64,
-    done: std::collections::BTreeSet<String>,
-    offsets: std::collections::BTreeMap<String, String>,
+/// A LIST's result.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// What it found.
+    pub listing: Listing,
+    /// Ranges skipped because an interrupted LIST had finished them.
+    pub resumed_ranges: u64,
 }
 
-impl Accumulated {
-    fn snapshot(&self, config_hash: &str, started_ms: u64) -> ListProgress {
-        ListProgress {
-            config_hash: config_hash.to_owned(),
-            started_ms,
-            done: self.done.iter().cloned().collect(),
-            offsets: self
-                .offsets
-                .iter()
-                .map(|(a, b)| (a.clone(), b.clone()))
-                .collect(),
-            present: self.present.iter().map(encode_bitmap).collect(),
-            wrong_size: self.wrong_size,
-            other_keys: self.other_keys.clone(),
-            listed: self.listed,
+/// One part of an endpoint's key space, listed on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Range {
+    /// The objects directly at the root (known from the delimiter listing).
+    Root,
+    /// Everything under one top-level prefix.
+    Prefix(StorePath),
+    /// The whole endpoint (a flat unsharded dataset: streamed, never one delimiter listing).
+    Whole,
+}
+
+impl Range {
+    /// The name progress and samples use: the prefix, or `""` for the root and the whole.
+    pub fn name(&self) -> String {
+        match self {
+            Range::Prefix(p) => p.to_string(),
+            Range::Root | Range::Whole => String::new(),
         }
+    }
+
+    /// The range that holds the object at `path`.
+    pub fn name_of(path: &str) -> &str {
+        path.split_once('/').map_or("", |(first, _)| first)
     }
 }
 
-/// Sorts listed keys into present objects, wrong sizes and other keys.
-struct Classifier<'a> {
-    dataset: &'a Dataset,
-    endpoint: u16,
-    pools: Vec<&'a crate::dataset::Pool>,
-    expected_size: &'a (dyn Fn(u16, u64) -> u64 + Sync),
+/// The key space of an endpoint cut into ranges.
+#[derive(Debug, Clone)]
+pub struct Ranges {
+    /// The ranges (the root range first when there is one).
+    pub ranges: Vec<Range>,
+    /// The objects at the root, from the delimiter listing.
+    pub root_objects: Vec<ObjectMeta>,
 }
 
-impl Classifier<'_> {
-    fn add(&self, acc: &mut Accumulated, meta: &object_store::ObjectMeta) {
-        let key = meta.location.as_ref();
-        if key.starts_with(&format!("{ENDPOINT_CACHE_DIR}/")) {
-            return;
+fn list_failed(uri: &str, e: object_store::Error) -> Sai3Error {
+    Sai3Error::Endpoint {
+        endpoint: uri.to_owned(),
+        reason: format!("LIST failed: {e}"),
+    }
+}
+
+/// Cuts the key space of `store` into ranges: with a tree or key-prefix shards, the top-level
+/// prefixes (one delimiter LIST finds them), plus the root when objects lie there; a flat
+/// unsharded dataset is one range, the whole endpoint.
+///
+/// # Errors
+/// [`Sai3Error::Endpoint`] when the delimiter LIST fails.
+pub async fn discover(store: &dyn ObjectStore, dataset: &Dataset, uri: &str) -> Result<Ranges> {
+    if !segmented(dataset) {
+        return Ok(Ranges {
+            ranges: vec![Range::Whole],
+            root_objects: Vec::new(),
+        });
+    }
+    let top = store
+        .list_with_delimiter(None)
+        .await
+        .map_err(|e| list_failed(uri, e))?;
+    let root = (!top.objects.is_empty()).then_some(Range::Root);
+    let prefixes = top
+        .common_prefixes
+        .into_iter()
+        .filter(|p| p.as_ref() != ENDPOINT_CACHE_DIR)
+        .map(Range::Prefix);
+    Ok(Ranges {
+        ranges: root.into_iter().chain(prefixes).collect(),
+        root_objects: top.objects,
+    })
+}
+
+/// True when the dataset's names have a first path component to split a LIST at (a tree, or
+/// flat names under key-prefix shards).
+fn segmented(dataset: &Dataset) -> bool {
+    dataset.tree.is_some() || dataset.key_prefix_shards > 0
+}
+
+impl Ranges {
+    /// Adds the top-level prefixes the dataset's names use (a tree's level-1 directories, the
+    /// key-prefix shards) that the store did not list: a prefix whose objects were all deleted
+    /// is gone from a delimiter LIST of an object store, but its objects are still expected.
+    pub fn with_expected_prefixes(mut self, dataset: &Dataset) -> Self {
+        let expected: Vec<String> = match (&dataset.tree, dataset.key_prefix_shards) {
+            (Some(t), _) => (1..=t.dirs_at_level(1))
+                .filter_map(|p| t.dir_path(1, p))
+                .collect(),
+            (None, 0) => Vec::new(),
+            (None, shards) => (0..shards).map(|s| format!("{s:02x}")).collect(),
+        };
+        for name in expected {
+            let range = Range::Prefix(StorePath::from(name.as_str()));
+            if !self.ranges.contains(&range) {
+                self.ranges.push(range);
+            }
         }
-        acc.listed += 1;
+        self
+    }
+}
+
+/// What one listed key is to the dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// Object `index` of `pool`, owned by this endpoint, with the expected size.
+    Present {
+        /// Pool id.
+        pool: u16,
+        /// Index.
+        index: u64,
+    },
+    /// Object `index` of `pool`, owned by this endpoint, with another size.
+    WrongSize {
+        /// Pool id.
+        pool: u16,
+        /// Index.
+        index: u64,
+    },
+    /// The cache's own files: not counted.
+    Cache,
+    /// Anything else.
+    Other,
+}
+
+/// Sorts listed keys of one endpoint into present objects, wrong sizes and other keys.
+pub struct Classifier<'a> {
+    dataset: &'a Dataset,
+    endpoint: u16,
+    pools: Vec<&'a Pool>,
+    seeds: &'a [PoolSeeds],
+}
+
+impl<'a> Classifier<'a> {
+    /// A classifier for `endpoint` of `dataset`; `seeds[pool]` gives the sizes.
+    pub fn new(dataset: &'a Dataset, endpoint: u16, seeds: &'a [PoolSeeds]) -> Self {
+        let pools = placement::pools_on(dataset, endpoint).collect();
+        Classifier {
+            dataset,
+            endpoint,
+            pools,
+            seeds,
+        }
+    }
+
+    /// What `meta` is.
+    pub fn classify(&self, meta: &ObjectMeta) -> Class {
+        let key = meta.location.as_ref();
+        if key.starts_with(ENDPOINT_CACHE_DIR) && key[ENDPOINT_CACHE_DIR.len()..].starts_with('/') {
+            return Class::Cache;
+        }
         let found = self.pools.iter().find_map(|p| {
             self.dataset
                 .parse_path(p, key)
-                .filter(|&i| self.dataset.endpoint_of(p, i) == self.endpoint)
-                .map(|i| (p.id, i))
+                .filter(|&i| placement::endpoint_of(p, i) == self.endpoint)
+                .map(|i| (*p, i))
         });
         match found {
-            Some((pool, index)) if meta.size == (self.expected_size)(pool, index) => {
-                acc.present[pool as usize].insert(index);
+            Some((p, index)) => {
+                let size = self
+                    .seeds
+                    .get(p.id as usize)
+                    .map(|s| p.size.size_of(s.size_seed, index));
+                if size == Some(meta.size) {
+                    Class::Present { pool: p.id, index }
+                } else {
+                    Class::WrongSize { pool: p.id, index }
+                }
             }
-            Some(_) => acc.wrong_size += 1,
-            None => acc.other_keys.push(key.to_owned()),
+            None => Class::Other,
         }
     }
-}
 
-fn empty(pools: usize) -> Accumulated {
-    Accumulated {
-        present: vec![RoaringTreemap::new(); pools],
-        wrong_size: 0,
-        other_keys: Vec::new(),
-        listed: 0,
-        done: Default::default(),
-        offsets: Default::default(),
+    /// Adds `meta` to `listing`.
+    pub fn add(&self, listing: &mut Listing, meta: &ObjectMeta) {
+        match self.classify(meta) {
+            Class::Cache => return,
+            Class::Present { pool, index } => {
+                listing.present[pool as usize].insert(index);
+            }
+            Class::WrongSize { .. } => listing.wrong_size += 1,
+            Class::Other => listing.other_keys.push(meta.location.to_string()),
+        }
+        listing.listed += 1;
     }
 }
 
@@ -149,14 +281,97 @@ pub struct Checkpoints<'a> {
     pub save: &'a (dyn Fn(&ListProgress) -> Result<()> + Sync),
 }
 
-/// Lists endpoint `endpoint` of `dataset`; `expected_size(pool, index)` gives each object's
-/// size. `resume` continues an interrupted LIST of the same dataset; `ordered` says the store
-/// lists in key order (object stores), which allows resuming inside a range; `save` is called
+/// One LIST in flight: the shared progress and what every range needs.
+struct Run<'a> {
+    store: Arc<dyn ObjectStore>,
+    uri: &'a str,
+    classifier: Classifier<'a>,
+    pools: usize,
+    ordered: bool,
+    progress: Mutex<ListProgress>,
+    save: &'a (dyn Fn(&ListProgress) -> Result<()> + Sync),
+}
+
+impl Run<'_> {
+    fn lock(&self) -> MutexGuard<'_, ListProgress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn checkpoint(&self) -> Result<()> {
+        let snapshot = self.lock().clone();
+        (self.save)(&snapshot)
+    }
+
+    /// Lists one range to its end, merging as it goes (ordered stores, checkpointed every
+    /// [`CHECKPOINT_KEYS`] keys) or when it is complete (unordered stores).
+    async fn list_range(&self, range: Range) -> Result<()> {
+        let name = range.name();
+        let prefix = match &range {
+            Range::Prefix(p) => Some(p),
+            Range::Root | Range::Whole => None,
+        };
+        let offset = self.lock().offsets.get(&name).cloned();
+        let mut stream = match &offset {
+            Some(o) => self
+                .store
+                .list_with_offset(prefix, &StorePath::from(o.as_str())),
+            None => self.store.list(prefix),
+        };
+        let mut local = Listing::empty(self.pools);
+        let mut since = 0u64;
+        while let Some(meta) = stream.next().await {
+            let meta = match meta {
+                Ok(m) => m,
+                Err(e) => {
+                    // Keep what was merged so far: the next LIST resumes from it.
+                    self.checkpoint()?;
+                    return Err(list_failed(self.uri, e));
+                }
+            };
+            if !self.ordered {
+                self.classifier.add(&mut local, &meta);
+                continue;
+            }
+            let mut p = self.lock();
+            self.classifier.add(&mut p.listing, &meta);
+            p.offsets.insert(name.clone(), meta.location.to_string());
+            drop(p);
+            since += 1;
+            if since >= CHECKPOINT_KEYS {
+                self.checkpoint()?;
+                since = 0;
+            }
+        }
+        {
+            let mut p = self.lock();
+            p.listing.merge(local);
+            p.offsets.remove(&name);
+            p.done.insert(name);
+        }
+        self.checkpoint()
+    }
+}
+
+/// The progress to start from: `resume` if it fits this dataset, else a fresh one.
+fn starting_point(checkpoints: &mut Checkpoints<'_>, pools: usize) -> ListProgress {
+    match checkpoints.resume.take() {
+        Some(mut r) if r.listing.present.len() == pools => {
+            if !checkpoints.ordered {
+                r.offsets.clear();
+            }
+            r
+        }
+        _ => ListProgress {
+            listing: Listing::empty(pools),
+            started_ms: checkpoints.started_ms,
+            ..ListProgress::default()
+        },
+    }
+}
+
+/// Lists endpoint `endpoint` of `dataset`; `seeds[pool]` gives each object's size.
+/// `checkpoints.resume` continues an interrupted LIST of the same dataset; `save` is called
 /// with the progress as ranges finish and every [`CHECKPOINT_KEYS`] keys of an ordered range.
-///
-/// Ranges: with a tree or key-prefix shards, the endpoint's top-level prefixes (one delimiter
-/// LIST finds them) plus the objects at its root; a flat unsharded dataset is one range, the
-/// whole endpoint, streamed (never collected in one delimiter listing).
 ///
 /// # Errors
 /// [`Sai3Error::Endpoint`] when a LIST fails (the progress saved so far stays usable), or an
@@ -165,241 +380,54 @@ pub async fn list_endpoint(
     store: Arc<dyn ObjectStore>,
     dataset: &Dataset,
     endpoint: u16,
-    expected_size: &(dyn Fn(u16, u64) -> u64 + Sync),
-    checkpoints: Checkpoints<'_>,
-) -> Result<EndpointListing> {
-    let Checkpoints {
-        resume,
-        ordered,
-        started_ms,
-        save,
-    } = checkpoints;
-    let uri = &dataset.endpoints[endpoint as usize];
-    let fail = |e: object_store::Error| Sai3Error::Endpoint {
-        endpoint: uri.clone(),
-        reason: format!("LIST failed: {e}"),
+    seeds: &[PoolSeeds],
+    mut checkpoints: Checkpoints<'_>,
+) -> Result<Listed> {
+    let uri = dataset
+        .endpoints
+        .get(endpoint as usize)
+        .ok_or_else(|| Sai3Error::Endpoint {
+            endpoint: format!("#{endpoint}"),
+            reason: "no such endpoint in the dataset".into(),
+        })?;
+    let progress = starting_point(&mut checkpoints, dataset.pools.len());
+    let resumed_ranges = progress.done.len() as u64;
+    let run = Run {
+        classifier: Classifier::new(dataset, endpoint, seeds),
+        uri,
+        pools: dataset.pools.len(),
+        ordered: checkpoints.ordered,
+        progress: Mutex::new(progress),
+        save: checkpoints.save,
+        store,
     };
-    let hash = dataset.hash.full_hex();
-    let classifier = Classifier {
-        dataset,
-        endpoint,
-        pools: dataset
-            .pools
-            .iter()
-            .filter(|p| p.endpoints.contains(&endpoint))
-            .collect(),
-        expected_size,
-    };
-    let mut acc = empty(dataset.pools.len());
-    let mut started = started_ms;
-    if let Some(r) =
-        resume.filter(|r| r.config_hash == hash && r.present.len() == dataset.pools.len())
-    {
-        let mut present = Vec::with_capacity(r.present.len());
-        for b in &r.present {
-            match RoaringTreemap::deserialize_from(b.as_slice()) {
-                Ok(m) => present.push(m),
-                Err(_) => {
-                    present.clear();
-                    break;
-                }
-            }
+    let ranges = discover(&*run.store, dataset, uri).await?;
+    // The root of a segmented endpoint is known from the delimiter LIST: done at once.
+    if segmented(dataset) && !run.lock().done.contains("") {
+        let mut p = run.lock();
+        for meta in &ranges.root_objects {
+            run.classifier.add(&mut p.listing, meta);
         }
-        if present.len() == dataset.pools.len() {
-            acc = Accumulated {
-                present,
-                wrong_size: r.wrong_size,
-                other_keys: r.other_keys,
-                listed: r.listed,
-                done: r.done.into_iter().collect(),
-                offsets: if ordered {
-                    r.offsets.into_iter().collect()
-                } else {
-                    Default::default()
-                },
-            };
-            started = r.started_ms;
-        }
+        p.done.insert(String::new());
     }
-    let resumed_ranges = acc.done.len() as u64;
-    let acc = std::sync::Mutex::new(acc);
-    let lock = || acc.lock().unwrap_or_else(|p| p.into_inner());
-    let checkpoint = || save(&lock().snapshot(&hash, started));
-
-    let segmented = dataset.tree.is_some() || dataset.key_prefix_shards > 0;
-    let ranges: Vec<Option<StorePath>> = if segmented {
-        let top = store.list_with_delimiter(None).await.map_err(fail)?;
-        if !lock().done.contains("") {
-            let mut a = lock();
-            for m in &top.objects {
-                classifier.add(&mut a, m);
-            }
-            a.done.insert(String::new());
-        }
-        top.common_prefixes
-            .into_iter()
-            .filter(|p| p.as_ref() != ENDPOINT_CACHE_DIR)
-            .map(Some)
-            .collect()
-    } else {
-        vec![None]
+    let todo: Vec<Range> = {
+        let p = run.lock();
+        let unfinished = |r: &Range| !p.done.contains(&r.name());
+        ranges.ranges.into_iter().filter(unfinished).collect()
     };
-    let name = |r: &Option<StorePath>| r.as_ref().map_or(String::new(), |p| p.to_string());
-    let todo: Vec<Option<StorePath>> = ranges
-        .into_iter()
-        .filter(|r| !lock().done.contains(&name(r)))
-        .collect();
     futures::stream::iter(todo)
-        .map(|range| {
-            let store = store.clone();
-            let (classifier, lock, checkpoint, fail) = (&classifier, &lock, &checkpoint, &fail);
-            async move {
-                let key = name(&range);
-                let offset = lock().offsets.get(&key).cloned();
-                let mut stream = match &offset {
-                    Some(o) => store.list_with_offset(range.as_ref(), &StorePath::from(o.as_str())),
-                    None => store.list(range.as_ref()),
-                };
-                // Unordered stores: merge the range only when it is complete.
-                let mut local = empty(dataset.pools.len());
-                let mut since = 0u64;
-                while let Some(meta) = stream.next().await {
-                    let meta = match meta {
-                        Ok(m) => m,
-                        Err(e) => {
-                            // Keep what was merged so far: the next LIST resumes from it.
-                            checkpoint()?;
-                            return Err(fail(e));
-                        }
-                    };
-                    if ordered {
-                        let mut a = lock();
-                        classifier.add(&mut a, &meta);
-                        a.offsets.insert(key.clone(), meta.location.to_string());
-                        drop(a);
-                        since += 1;
-                        if since >= CHECKPOINT_KEYS {
-                            checkpoint()?;
-                            since = 0;
-                        }
-                    } else {
-                        classifier.add(&mut local, &meta);
-                    }
-                }
-                {
-                    let mut a = lock();
-                    if !ordered {
-                        for (mine, theirs) in a.present.iter_mut().zip(&local.present) {
-                            *mine |= theirs;
-                        }
-                        a.wrong_size += local.wrong_size;
-                        a.other_keys.append(&mut local.other_keys);
-                        a.listed += local.listed;
-                    }
-                    a.offsets.remove(&key);
-                    a.done.insert(key);
-                }
-                checkpoint()
-            }
-        })
+        .map(|range| run.list_range(range))
         .buffer_unordered(LIST_CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
-    let mut a = acc.into_inner().unwrap_or_else(|p| p.into_inner());
-    a.other_keys.sort_unstable();
-    Ok(EndpointListing {
-        present: a.present,
-        wrong_size: a.wrong_size,
-        other_keys: a.other_keys,
-        listed: a.listed,
+    let mut listing = run
+        .progress
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .listing;
+    listing.other_keys.sort_unstable();
+    Ok(Listed {
+        listing,
         resumed_ranges,
     })
-}
-
-/// The saved progress of an interrupted LIST of `dataset`, if any.
-pub fn saved_progress<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: &Dataset,
-) -> Result<Option<ListProgress>> {
-    let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
-    Ok(cache.listing_cache.get_record(&key)?)
-}
-
-/// Saves the progress of a LIST of `dataset`.
-pub fn save_progress<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: &Dataset,
-    p: &ListProgress,
-) -> Result<()> {
-    let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
-    cache
-        .listing_cache
-        .insert_record(&key, p, Durability::Flushed)?;
-    Ok(())
-}
-
-/// Forgets the progress of a finished LIST of `dataset`.
-pub fn clear_progress<D: Database>(cache: &EndpointCache<D>, dataset: &Dataset) -> Result<()> {
-    let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
-    cache.listing_cache.remove(&key, Durability::Flushed)?;
-    Ok(())
-}
-
-/// Stores `listing` as the cached listing of `dataset` on this endpoint.
-pub fn store_listing<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: &Dataset,
-    listing: &EndpointListing,
-    listed_at_ms: u64,
-) -> Result<()> {
-    let snapshot = ListingSnapshot {
-        config_hash: dataset.hash.full_hex(),
-        listed_at_ms,
-        present: listing.present.iter().map(encode_bitmap).collect(),
-        other_keys: listing.other_keys.clone(),
-        listed: listing.listed,
-    };
-    let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
-    cache
-        .listing_cache
-        .insert_record(&key, &snapshot, Durability::Flushed)?;
-    Ok(())
-}
-
-/// The cached listing of `dataset`, with its time, if one is stored and was made for exactly
-/// this dataset.
-pub fn cached_listing<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: &Dataset,
-) -> Result<Option<(EndpointListing, u64)>> {
-    let id: DatasetId = dataset.hash.dataset_id();
-    let key = keys::per_dataset(keys::LISTING, id);
-    let Some(s): Option<ListingSnapshot> = cache.listing_cache.get_record(&key)? else {
-        return Ok(None);
-    };
-    if s.config_hash != dataset.hash.full_hex() || s.present.len() != dataset.pools.len() {
-        return Ok(None);
-    }
-    let present = s
-        .present
-        .iter()
-        .map(|b| bitmap_from(cache.listing_cache.name(), &key, b))
-        .collect::<cache_core::Result<Vec<_>>>()?;
-    Ok(Some((
-        EndpointListing {
-            present,
-            wrong_size: 0,
-            other_keys: s.other_keys,
-            listed: s.listed,
-            resumed_ranges: 0,
-        },
-        s.listed_at_ms,
-    )))
-}
-
-/// Removes the cached listing of `dataset` (expired or superseded).
-pub fn remove_listing<D: Database>(cache: &EndpointCache<D>, dataset: &Dataset) -> Result<()> {
-    let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
-    cache.listing_cache.remove(&key, Durability::Flushed)?;
-    Ok(())
 }

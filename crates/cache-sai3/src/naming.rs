@@ -100,6 +100,99 @@ fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
     (format!("{i:08}") == digits).then_some(i)
 }
 
+/// The config section a tree comes from (the field of its errors).
+const DIRECTORY_STRUCTURE: &str = "prepare.directory_structure";
+
+/// Refuses zero width or depth and an empty dir mask.
+fn check_parameters(width: u64, depth: u32, dir_mask: &str) -> Result<(), ConfigError> {
+    const F: &str = DIRECTORY_STRUCTURE;
+    if width == 0 {
+        return Err(ConfigError::field(
+            format!("{F}.width"),
+            "must be at least 1",
+        ));
+    }
+    if depth == 0 {
+        return Err(ConfigError::field(
+            format!("{F}.depth"),
+            "must be at least 1",
+        ));
+    }
+    if dir_mask.is_empty() {
+        return Err(ConfigError::field(
+            format!("{F}.dir_mask"),
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+/// The error of a tree with more directories or files (`what`) than a `u64` counts.
+fn overflow(width: u64, depth: u32, what: &str) -> ConfigError {
+    ConfigError::field(
+        DIRECTORY_STRUCTURE.to_string(),
+        format!("width {width} and depth {depth} give more {what} than fit in 64 bits"),
+    )
+}
+
+/// Directory counts per level of a tree, checked against overflow.
+struct LevelSizes {
+    /// `W^L` for L = 1..=D (index L-1).
+    sizes: Vec<u64>,
+    /// Number of directories before level L in level-major order (index L-1).
+    offsets: Vec<u64>,
+    total_dirs: u64,
+}
+
+impl LevelSizes {
+    /// The levels of a tree with `width` and `depth >= 1`.
+    fn new(width: u64, depth: u32) -> Result<Self, ConfigError> {
+        let mut sizes = Vec::with_capacity(depth as usize);
+        let mut offsets = Vec::with_capacity(depth as usize);
+        let mut size = 1u64;
+        let mut total_dirs = 0u64;
+        for _ in 0..depth {
+            size = size
+                .checked_mul(width)
+                .ok_or_else(|| overflow(width, depth, "directories"))?;
+            offsets.push(total_dirs);
+            sizes.push(size);
+            total_dirs = total_dirs
+                .checked_add(size)
+                .ok_or_else(|| overflow(width, depth, "directories"))?;
+        }
+        Ok(LevelSizes {
+            sizes,
+            offsets,
+            total_dirs,
+        })
+    }
+
+    /// Directories in the deepest level (1 for a tree without levels).
+    fn deepest(&self) -> u64 {
+        self.sizes.last().copied().unwrap_or(1)
+    }
+}
+
+/// The directory-name template of each level 1..=`depth`.
+fn level_templates(dir_mask: &str, depth: u32) -> Vec<LevelTemplate> {
+    (1..=depth)
+        .map(|level| {
+            let first = dir_mask.replacen("%d", &level.to_string(), 1);
+            match first.split_once("%d") {
+                Some((before, after)) => LevelTemplate {
+                    before: before.to_owned(),
+                    after: Some(after.to_owned()),
+                },
+                None => LevelTemplate {
+                    before: first,
+                    after: None,
+                },
+            }
+        })
+        .collect()
+}
+
 impl TreeLayout {
     /// Validates the parameters and precomputes level sizes.
     ///
@@ -112,78 +205,26 @@ impl TreeLayout {
         distribution: Distribution,
         dir_mask: &str,
     ) -> Result<Self, ConfigError> {
-        const F: &str = "prepare.directory_structure";
-        if width == 0 {
-            return Err(ConfigError::field(
-                format!("{F}.width"),
-                "must be at least 1",
-            ));
-        }
-        if depth == 0 {
-            return Err(ConfigError::field(
-                format!("{F}.depth"),
-                "must be at least 1",
-            ));
-        }
-        if dir_mask.is_empty() {
-            return Err(ConfigError::field(
-                format!("{F}.dir_mask"),
-                "must not be empty",
-            ));
-        }
-        let overflow = |what: &str| {
-            ConfigError::field(
-                F.to_string(),
-                format!("width {width} and depth {depth} give more {what} than fit in 64 bits"),
-            )
-        };
-        let mut level_sizes = Vec::with_capacity(depth as usize);
-        let mut level_offsets = Vec::with_capacity(depth as usize);
-        let mut size = 1u64;
-        let mut total_dirs = 0u64;
-        for _ in 0..depth {
-            size = size
-                .checked_mul(width)
-                .ok_or_else(|| overflow("directories"))?;
-            level_offsets.push(total_dirs);
-            level_sizes.push(size);
-            total_dirs = total_dirs
-                .checked_add(size)
-                .ok_or_else(|| overflow("directories"))?;
-        }
+        check_parameters(width, depth, dir_mask)?;
+        let levels = LevelSizes::new(width, depth)?;
         let dirs_with_files = match distribution {
-            Distribution::Bottom => size,
-            Distribution::All => total_dirs,
+            Distribution::Bottom => levels.deepest(),
+            Distribution::All => levels.total_dirs,
         };
         let total_files = dirs_with_files
             .checked_mul(files_per_dir)
-            .ok_or_else(|| overflow("files"))?;
-        let templates = (1..=depth)
-            .map(|level| {
-                let first = dir_mask.replacen("%d", &level.to_string(), 1);
-                match first.split_once("%d") {
-                    Some((before, after)) => LevelTemplate {
-                        before: before.to_owned(),
-                        after: Some(after.to_owned()),
-                    },
-                    None => LevelTemplate {
-                        before: first,
-                        after: None,
-                    },
-                }
-            })
-            .collect();
+            .ok_or_else(|| overflow(width, depth, "files"))?;
         Ok(TreeLayout {
             width,
             depth,
             files_per_dir,
             distribution,
             dir_mask: dir_mask.to_owned(),
-            level_sizes,
-            level_offsets,
-            total_dirs,
+            level_sizes: levels.sizes,
+            level_offsets: levels.offsets,
+            total_dirs: levels.total_dirs,
             total_files,
-            templates,
+            templates: level_templates(dir_mask, depth),
         })
     }
 

@@ -1,5 +1,5 @@
 //! The records the sai3 caches store (postcard, inside verified frames). Each type is written
-//! under one key layout of [`crate::keys`]; none changes layout in place (postcard is
+//! under one key layout of the caches' private `keys` module; none changes layout in place (postcard is
 //! positional): a new layout gets a new tag.
 
 use serde::{Deserialize, Serialize};
@@ -151,5 +151,26 @@ pub struct ListingSnapshot {
     /// Keys that are not objects of the dataset (the cache's own files excluded).
     pub other_keys: Vec<String>,
     /// Objects listed in all.
+    pub listed: u64,
+}
+
+/// The progress of an interrupted LIST (see [`crate::listing::ListProgress`]), as stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListProgressRecord {
+    /// Full config hash the LIST was interpreting for.
+    pub config_hash: String,
+    /// When the LIST started (ms).
+    pub started_ms: u64,
+    /// Finished ranges (`""` is the endpoint root).
+    pub done: Vec<String>,
+    /// Last key merged per unfinished range (ordered stores only).
+    pub offsets: Vec<(String, String)>,
+    /// Per pool: present bitmap so far.
+    pub present: Vec<Vec<u8>>,
+    /// Wrong-size objects so far.
+    pub wrong_size: u64,
+    /// Other keys so far.
+    pub other_keys: Vec<String>,
+    /// Keys listed so far.
     pub listed: u64,
 }

@@ -9,16 +9,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use object_store::RetryConfig;
 use object_store::path::Path as StorePath;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult,
 };
 
-use cache_core::ttl::UriScheme;
+use crate::scheme::UriScheme;
 
-use crate::endpoint_cache::local_path;
 use crate::error::{Result, Sai3Error};
+use crate::scheme::local_path;
 
 /// Calls made through a [`CountingStore`].
 #[derive(Debug, Default)]
@@ -269,6 +270,21 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore
     }
 }
 
+/// The one retry layer of every object-store request: `object_store`'s own client retries
+/// (server errors, throttling, timeouts, broken connections; exponential backoff from 100 ms to
+/// 15 s), at most [`RetryConfig::max_retries`] times within [`RetryConfig::retry_timeout`]. Our
+/// code never retries on top of it: a request that still fails is reported with its reason.
+/// Set explicitly (equal to today's defaults) so that an `object_store` upgrade cannot change
+/// it silently; the timeout stays under 5 minutes because retried requests keep their
+/// signature.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig {
+        backoff: object_store::BackoffConfig::default(),
+        max_retries: 10,
+        retry_timeout: std::time::Duration::from_secs(180),
+    }
+}
+
 /// Opens the object store of endpoint `uri`, rooted at the endpoint (keys are relative to it).
 ///
 /// Credentials and options come from the environment as `object_store`'s builders read them
@@ -294,7 +310,9 @@ pub fn open_endpoint(uri: &str) -> Result<Arc<dyn ObjectStore>> {
             bucket,
             prefix,
         } => {
-            let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+            let mut b = object_store::aws::AmazonS3Builder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(retry_config());
             if let Some(url) = endpoint {
                 if url.starts_with("http://") {
                     b = b.with_allow_http(true);
@@ -312,12 +330,14 @@ pub fn open_endpoint(uri: &str) -> Result<Arc<dyn ObjectStore>> {
         } => {
             let b = object_store::azure::MicrosoftAzureBuilder::from_env()
                 .with_account(account)
-                .with_container_name(container);
+                .with_container_name(container)
+                .with_retry(retry_config());
             Ok(with_prefix(Arc::new(b.build().map_err(built)?), &prefix))
         }
         EndpointTarget::Gcs { bucket, prefix } => {
-            let b =
-                object_store::gcp::GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+            let b = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                .with_bucket_name(bucket)
+                .with_retry(retry_config());
             Ok(with_prefix(Arc::new(b.build().map_err(built)?), &prefix))
         }
     }

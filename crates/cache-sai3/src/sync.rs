@@ -4,17 +4,18 @@
 
 use std::path::Path;
 
-use cache_core::ttl::UriScheme;
+use crate::scheme::UriScheme;
 use cache_sync::{PullReport, PushOptions, PushReport, RemoteCache};
 use serde::Serialize;
 
+use crate::caches::cache_location;
 use crate::dataset::Dataset;
-use crate::endpoint_cache::{ENDPOINT_CACHE_DIR, cache_location};
 use crate::error::{Result, Sai3Error};
+use crate::scheme::ENDPOINT_CACHE_DIR;
 use crate::store::open_endpoint;
 
 /// What syncing did for one endpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EndpointSync {
     /// Endpoint number.
     pub endpoint: u16,
@@ -29,9 +30,12 @@ pub struct EndpointSync {
 }
 
 fn sync_err(uri: &str, e: cache_sync::SyncError) -> Sai3Error {
-    Sai3Error::Endpoint {
-        endpoint: uri.to_owned(),
-        reason: format!("cache sync: {e}"),
+    match e {
+        cache_sync::SyncError::InUse(held) => Sai3Error::Cache(held),
+        e => Sai3Error::Endpoint {
+            endpoint: uri.to_owned(),
+            reason: format!("cache sync: {e}"),
+        },
     }
 }
 

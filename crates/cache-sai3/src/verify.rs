@@ -1,41 +1,44 @@
 //! `verify --sample K`: bound the staleness of a cache without a full LIST.
 //!
-//! Per endpoint, the key space is cut at its top-level prefixes (a tree's level-1 directories,
-//! a flat dataset's shards, or the whole endpoint). K random ranges are listed again and
-//! compared with the ledger, and K random objects the ledger calls `Created` are checked with a
-//! HEAD. Drift is reported as missing (ledger says created, store has none), extra (store has
-//! an object of the dataset the ledger does not know) and size mismatch; only the ranges (and
-//! objects) that differ are repaired in the ledger, and an endpoint with missing objects loses
-//! its seal so that the next prepare recreates them.
+//! Per endpoint, the key space is cut into the same ranges a LIST uses
+//! ([`crate::listing::discover`]: a tree's level-1 directories, a flat dataset's shards, the
+//! objects at the root, or the whole endpoint), plus the top-level prefixes the dataset's names
+//! use that the store no longer lists (all their objects gone). K random ranges are listed again and compared
+//! with the ledger, and K random objects the ledger calls `Created` are checked with a HEAD.
+//! Keys are classified as a LIST classifies them. Drift is reported as missing (ledger says
+//! created, store has none), extra (store has an object of the dataset the ledger does not
+//! know) and size mismatch; only the ranges (and objects) that differ are repaired in the
+//! ledger, and an endpoint with missing objects loses its seal so that the next prepare
+//! recreates them.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
 
 use futures::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use roaring::RoaringTreemap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use cache_core::{Database, Durability};
 
+use crate::blocking::off_worker;
+use crate::caches::{EndpointCache, LedgerWriter, OpenPolicy, cache_location, open_waiting};
 use crate::dataset::Dataset;
-use crate::endpoint_cache::{ENDPOINT_CACHE_DIR, EndpointCache, cache_location};
 use crate::error::{Result, Sai3Error};
-use crate::keys;
-use crate::ledger::{LedgerWriter, load_presence};
-use crate::prepare::{default_seeds, expected_on};
-use crate::records::ObjectState;
+use crate::listing::{Class, Classifier, Range, discover};
+use crate::placement;
+use crate::prepare::default_seeds;
+use crate::records::{ObjectState, PoolSeeds};
 use crate::store::open_endpoint;
 
 /// What verify found on one endpoint.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointDrift {
     /// Endpoint number.
     pub endpoint: u16,
     /// Its URI.
     pub uri: String,
-    /// Top-level ranges of the endpoint.
+    /// Ranges of the endpoint's key space.
     pub ranges_total: usize,
     /// Ranges listed again.
     pub ranges_sampled: usize,
@@ -53,6 +56,12 @@ pub struct EndpointDrift {
     pub unsealed: bool,
 }
 
+impl EndpointDrift {
+    fn drifted(&self) -> bool {
+        self.missing + self.extra + self.size_mismatch > 0
+    }
+}
+
 /// Picks `k` distinct values below `n`, deterministically from `seed`.
 fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
@@ -64,194 +73,231 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     out
 }
 
-/// The top-level prefixes of an endpoint's key space.
-async fn top_level(store: &Arc<dyn ObjectStore>, uri: &str) -> Result<Vec<Option<StorePath>>> {
-    let top = store
-        .list_with_delimiter(None)
-        .await
-        .map_err(|e| Sai3Error::Endpoint {
-            endpoint: uri.to_owned(),
-            reason: format!("LIST failed: {e}"),
-        })?;
-    let mut ranges: Vec<Option<StorePath>> = top
-        .common_prefixes
-        .into_iter()
-        .filter(|p| p.as_ref() != ENDPOINT_CACHE_DIR)
-        .map(Some)
-        .collect();
-    if !top.objects.is_empty() || ranges.is_empty() {
-        ranges.push(None); // objects at the root form one range of their own
-    }
-    Ok(ranges)
-}
-
 /// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`.
 ///
 /// # Errors
-/// Store failures, or a missing or unreadable endpoint cache.
+/// Store failures, or a missing, in-use or unreadable endpoint cache.
 pub async fn verify<D: Database>(
     dataset: &Dataset,
     cache_dir: &std::path::Path,
     k: usize,
     seed: u64,
     now_ms: u64,
+    open: OpenPolicy,
 ) -> Result<Vec<EndpointDrift>> {
-    let ds = dataset.hash.dataset_id();
     let mut out = Vec::new();
-    for (e, uri) in dataset.endpoints.iter().enumerate() {
-        let e = e as u16;
-        let store = open_endpoint(uri)?;
-        let cache = EndpointCache::<D>::open(&cache_location(uri, cache_dir)?, false)?;
-        let mut drift = EndpointDrift {
-            endpoint: e,
-            uri: uri.clone(),
-            ..EndpointDrift::default()
-        };
-        let ranges = top_level(&store, uri).await?;
-        drift.ranges_total = ranges.len();
-        let pools: Vec<_> = dataset
-            .pools
-            .iter()
-            .filter(|p| p.endpoints.contains(&e))
-            .collect();
-        let stored: Vec<RoaringTreemap> = dataset
-            .pools
-            .iter()
-            .map(|p| load_presence(&cache, ds, p.id))
-            .collect::<Result<_>>()?;
-        let seeds: Vec<_> = dataset
+    for e in 0..dataset.endpoints.len() as u16 {
+        let location = cache_location(&dataset.endpoints[e as usize], cache_dir)?;
+        let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))?;
+        let check = EndpointCheck::new(dataset, e, &cache)?;
+        out.push(check.run(k, seed, now_ms).await?);
+    }
+    Ok(out)
+}
+
+/// Per sampled range name, the created objects the ledger places there (per pool id).
+type KnownByRange = HashMap<String, Vec<RoaringTreemap>>;
+
+/// Verification of one endpoint.
+struct EndpointCheck<'a, D: Database> {
+    dataset: &'a Dataset,
+    endpoint: u16,
+    uri: &'a str,
+    store: std::sync::Arc<dyn ObjectStore>,
+    cache: &'a EndpointCache<D>,
+    seeds: Vec<PoolSeeds>,
+    stored: Vec<RoaringTreemap>,
+}
+
+impl<'a, D: Database> EndpointCheck<'a, D> {
+    fn new(dataset: &'a Dataset, endpoint: u16, cache: &'a EndpointCache<D>) -> Result<Self> {
+        let uri = dataset.endpoints[endpoint as usize].as_str();
+        let seeds = dataset
             .pools
             .iter()
             .map(|p| {
-                cache
-                    .seeds
-                    .get_record(&keys::per_pool(keys::SEEDS, ds, p.id))
-                    .map(|s| s.unwrap_or_else(|| default_seeds(dataset, p.id)))
+                let stored = cache.stored_seeds(dataset, p.id)?;
+                Ok(stored.unwrap_or_else(|| default_seeds(dataset, p.id)))
             })
-            .collect::<cache_core::Result<_>>()?;
-        let mut writer = LedgerWriter::new(&cache, ds, stored.clone());
-        let sampled = sample(ranges.len(), k, seed ^ u64::from(e));
-        // One pass over the created objects: which sampled range holds each (by the first
-        // component of its path), and which are left for the HEAD sample.
-        let range_of_name: std::collections::HashMap<String, usize> = ranges
-            .iter()
-            .enumerate()
-            .filter(|(r, _)| sampled.contains(r))
-            .map(|(r, p)| (p.as_ref().map_or(String::new(), |p| p.to_string()), r))
-            .collect();
-        let mut known: std::collections::HashMap<(usize, u16), RoaringTreemap> =
-            std::collections::HashMap::new();
-        let mut unlisted: Vec<(u16, u64)> = Vec::new();
-        for p in &pools {
-            for i in &stored[p.id as usize] {
-                let Some(path) = dataset.path_of(p, i) else {
-                    continue;
-                };
-                let top = path.split_once('/').map_or("", |(first, _)| first);
-                match range_of_name.get(top) {
-                    Some(&r) => {
-                        known.entry((r, p.id)).or_default().insert(i);
-                    }
-                    None => unlisted.push((p.id, i)),
-                }
-            }
+            .collect::<Result<_>>()?;
+        Ok(EndpointCheck {
+            dataset,
+            endpoint,
+            uri,
+            store: open_endpoint(uri)?,
+            cache,
+            seeds,
+            stored: cache.presence_all(dataset)?,
+        })
+    }
+
+    fn failed(&self, what: &str, e: object_store::Error) -> Sai3Error {
+        Sai3Error::Endpoint {
+            endpoint: self.uri.to_owned(),
+            reason: format!("{what} failed: {e}"),
         }
-        for &r in &sampled {
-            let prefix = &ranges[r];
+    }
+
+    async fn run(&self, k: usize, seed: u64, now_ms: u64) -> Result<EndpointDrift> {
+        let mut drift = EndpointDrift {
+            endpoint: self.endpoint,
+            uri: self.uri.to_owned(),
+            ..EndpointDrift::default()
+        };
+        let ranges = discover(&*self.store, self.dataset, self.uri)
+            .await?
+            .with_expected_prefixes(self.dataset);
+        drift.ranges_total = ranges.ranges.len();
+        let sampled: Vec<&Range> = sample(ranges.ranges.len(), k, seed ^ u64::from(self.endpoint))
+            .into_iter()
+            .map(|r| &ranges.ranges[r])
+            .collect();
+        let (known, unlisted) = self.known_by_range(&sampled);
+        let mut writer = self.cache.ledger_writer(self.dataset, self.stored.clone());
+        for range in sampled {
+            let listed = match range {
+                Range::Root => ranges.root_objects.clone(),
+                Range::Prefix(p) => self.list(Some(p)).await?,
+                Range::Whole => self.list(None).await?,
+            };
+            let known = known.get(&range.name()).cloned().unwrap_or_default();
             drift.ranges_sampled += 1;
-            let listed: Vec<_> =
-                store
-                    .list(prefix.as_ref())
-                    .try_collect()
-                    .await
-                    .map_err(|err| Sai3Error::Endpoint {
-                        endpoint: uri.clone(),
-                        reason: format!("LIST failed: {err}"),
-                    })?;
-            let mut differs = false;
-            for p in &pools {
-                let id = p.id as usize;
-                let size_of = |i: u64| p.size.size_of(seeds[id].size_seed, i);
-                let mut found = RoaringTreemap::new();
-                let mut wrong = RoaringTreemap::new();
-                for m in &listed {
-                    if let Some(i) = dataset
-                        .parse_path(p, m.location.as_ref())
-                        .filter(|&i| dataset.endpoint_of(p, i) == e)
-                    {
-                        if m.size == size_of(i) {
-                            found.insert(i);
-                        } else {
-                            wrong.insert(i);
-                            drift.size_mismatch += 1;
-                            differs = true;
-                            writer.set(p.id, i, ObjectState::Deleted, m.size, now_ms)?;
-                        }
-                    }
-                }
-                let known = known.get(&(r, p.id)).cloned().unwrap_or_default();
-                for i in &(&(&known - &found) - &wrong) {
-                    drift.missing += 1;
-                    differs = true;
-                    writer.set(p.id, i, ObjectState::Deleted, size_of(i), now_ms)?;
-                }
-                for i in &(&found - &known) {
-                    drift.extra += 1;
-                    differs = true;
-                    writer.set(p.id, i, ObjectState::Created, size_of(i), now_ms)?;
-                }
-            }
+            let differs = self.compare(&listed, &known, &mut writer, &mut drift, now_ms)?;
             drift.ranges_differing += usize::from(differs);
         }
-        // HEAD k random created objects outside the ranges just listed.
-        for n in sample(unlisted.len(), k, seed.rotate_left(17) ^ u64::from(e)) {
+        let picks = sample(
+            unlisted.len(),
+            k,
+            seed.rotate_left(17) ^ u64::from(self.endpoint),
+        );
+        for n in picks {
             let (pool, i) = unlisted[n];
-            let p = &dataset.pools[pool as usize];
-            let Some(path) = dataset.path_of(p, i) else {
-                continue;
-            };
-            drift.heads += 1;
-            let expected = p.size.size_of(seeds[pool as usize].size_seed, i);
-            match store.head(&StorePath::from(path.as_str())).await {
-                Ok(meta) if meta.size == expected => {}
-                Ok(meta) => {
-                    drift.size_mismatch += 1;
-                    writer.set(pool, i, ObjectState::Deleted, meta.size, now_ms)?;
-                }
-                Err(object_store::Error::NotFound { .. }) => {
-                    drift.missing += 1;
-                    writer.set(pool, i, ObjectState::Deleted, expected, now_ms)?;
-                }
-                Err(err) => {
-                    return Err(Sai3Error::Endpoint {
-                        endpoint: uri.clone(),
-                        reason: format!("HEAD failed: {err}"),
-                    });
+            self.head(pool, i, &mut writer, &mut drift, now_ms).await?;
+        }
+        self.finish(writer, &mut drift)?;
+        Ok(drift)
+    }
+
+    async fn list(&self, prefix: Option<&StorePath>) -> Result<Vec<ObjectMeta>> {
+        let listed = self.store.list(prefix).try_collect().await;
+        listed.map_err(|e| self.failed("LIST", e))
+    }
+
+    /// The created objects of each sampled range (per pool id), and those of no sampled range
+    /// (left for the HEAD sample), in one pass over the presence bitmaps.
+    fn known_by_range(&self, sampled: &[&Range]) -> (KnownByRange, Vec<(u16, u64)>) {
+        let names: BTreeSet<String> = sampled.iter().map(|r| r.name()).collect();
+        let pools = self.dataset.pools.len();
+        let mut known = KnownByRange::new();
+        let mut unlisted = Vec::new();
+        for p in placement::pools_on(self.dataset, self.endpoint) {
+            for i in &self.stored[p.id as usize] {
+                let Some(path) = self.dataset.path_of(p, i) else {
+                    continue;
+                };
+                let name = Range::name_of(&path);
+                if names.contains(name) {
+                    let sets = known
+                        .entry(name.to_owned())
+                        .or_insert_with(|| vec![RoaringTreemap::new(); pools]);
+                    sets[p.id as usize].insert(i);
+                } else {
+                    unlisted.push((p.id, i));
                 }
             }
         }
-        writer.checkpoint(Durability::Flushed)?;
-        if drift.missing + drift.extra + drift.size_mismatch > 0 {
-            // A cached listing of this endpoint no longer describes it.
-            crate::listing::remove_listing(&cache, dataset)?;
-        }
-        let complete = pools
-            .iter()
-            .all(|p| expected_on(dataset, p, e).is_subset(writer.present(p.id)));
-        if !complete
-            && let Some(mut state) = cache.state(ds)?
-            && state.sealed_at_ms.is_some()
-        {
-            state.sealed_at_ms = None;
-            cache.endpoint_metadata.insert_record(
-                &keys::per_dataset(keys::ENDPOINT_STATE, ds),
-                &state,
-                Durability::Flushed,
-            )?;
-            drift.unsealed = true;
-        }
-        cache.database().flush()?;
-        out.push(drift);
+        (known, unlisted)
     }
-    Ok(out)
+
+    /// Compares one listed range with what the ledger knows of it; repairs the ledger. Returns
+    /// whether they differed.
+    fn compare(
+        &self,
+        listed: &[ObjectMeta],
+        known: &[RoaringTreemap],
+        writer: &mut LedgerWriter<'_, D>,
+        drift: &mut EndpointDrift,
+        now_ms: u64,
+    ) -> Result<bool> {
+        let classifier = Classifier::new(self.dataset, self.endpoint, &self.seeds);
+        let pools = self.dataset.pools.len();
+        let mut found = vec![RoaringTreemap::new(); pools];
+        let mut wrong = vec![RoaringTreemap::new(); pools];
+        for meta in listed {
+            match classifier.classify(meta) {
+                Class::Present { pool, index } => {
+                    found[pool as usize].insert(index);
+                }
+                Class::WrongSize { pool, index } => {
+                    wrong[pool as usize].insert(index);
+                    writer.set(pool, index, ObjectState::Deleted, meta.size, now_ms)?;
+                }
+                Class::Cache | Class::Other => {}
+            }
+        }
+        let before = (drift.missing, drift.extra);
+        for p in placement::pools_on(self.dataset, self.endpoint) {
+            let id = p.id as usize;
+            let size = |i: u64| p.size.size_of(self.seeds[id].size_seed, i);
+            let empty = RoaringTreemap::new();
+            let known = known.get(id).unwrap_or(&empty);
+            drift.size_mismatch += wrong[id].len();
+            for i in &(&(known - &found[id]) - &wrong[id]) {
+                drift.missing += 1;
+                writer.set(p.id, i, ObjectState::Deleted, size(i), now_ms)?;
+            }
+            for i in &found[id] - known {
+                drift.extra += 1;
+                writer.set(p.id, i, ObjectState::Created, size(i), now_ms)?;
+            }
+        }
+        let wrong_sizes: u64 = wrong.iter().map(RoaringTreemap::len).sum();
+        Ok(wrong_sizes > 0 || (drift.missing, drift.extra) != before)
+    }
+
+    /// HEADs one object the ledger calls created.
+    async fn head(
+        &self,
+        pool: u16,
+        i: u64,
+        writer: &mut LedgerWriter<'_, D>,
+        drift: &mut EndpointDrift,
+        now_ms: u64,
+    ) -> Result<()> {
+        let p = &self.dataset.pools[pool as usize];
+        let Some(path) = self.dataset.path_of(p, i) else {
+            return Ok(());
+        };
+        drift.heads += 1;
+        let expected = p.size.size_of(self.seeds[pool as usize].size_seed, i);
+        match self.store.head(&StorePath::from(path.as_str())).await {
+            Ok(meta) if meta.size == expected => Ok(()),
+            Ok(meta) => {
+                drift.size_mismatch += 1;
+                writer.set(pool, i, ObjectState::Deleted, meta.size, now_ms)
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                drift.missing += 1;
+                writer.set(pool, i, ObjectState::Deleted, expected, now_ms)
+            }
+            Err(e) => Err(self.failed("HEAD", e)),
+        }
+    }
+
+    /// Commits the repairs; drops a cached listing that no longer describes the endpoint;
+    /// unseals an endpoint that lost objects.
+    fn finish(&self, mut writer: LedgerWriter<'_, D>, drift: &mut EndpointDrift) -> Result<()> {
+        off_worker(|| writer.checkpoint(Durability::Flushed))?;
+        let present = writer.into_present();
+        if drift.drifted() {
+            self.cache.remove_listing(self.dataset)?;
+        }
+        let complete = placement::pools_on(self.dataset, self.endpoint).all(|p| {
+            placement::owned_by_endpoint(p, self.endpoint).is_subset(&present[p.id as usize])
+        });
+        if !complete {
+            drift.unsealed = self.cache.unseal(self.dataset)?;
+        }
+        off_worker(|| self.cache.flush())
+    }
 }

@@ -56,6 +56,9 @@ pub enum SyncError {
         /// Why.
         reason: String,
     },
+    /// The cache is open in another process (it would change while copied): wait for it.
+    #[error(transparent)]
+    InUse(cache_core::Error),
 }
 
 /// Result alias of cache-sync.

@@ -1,6 +1,5 @@
 //! Pull: download the newest generation and switch the local directory to it atomically.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -9,12 +8,12 @@ use object_store::ObjectStoreExt;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Result, SyncError, io, store};
-use crate::local::{aside, hash_file, hex, local_generation, switch};
-use crate::manifest::FileEntry;
+use crate::local::{Staging, hash_file, local_generation};
+use crate::manifest::{FileEntry, Manifest};
 use crate::remote::RemoteCache;
 
 /// What a pull did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullReport {
     /// Generation now held locally (`None`: the remote has none).
     pub generation: Option<u64>,
@@ -92,19 +91,21 @@ async fn download(remote: &RemoteCache, entry: &FileEntry, dest: &Path) -> Resul
         .map_err(|e| mismatch(format!("does not decompress: {e}")))?;
     let sink = decoder.into_inner();
     let VerifyingWriter {
-        mut file,
+        file,
         hasher,
         written,
         ..
     } = sink;
-    file.flush().map_err(io(dest))?;
+    // Durable before the generation is recorded and switched in.
+    let file = file.into_inner().map_err(|e| io(dest)(e.into_error()))?;
+    file.sync_all().map_err(io(dest))?;
     if written != entry.size {
         return Err(mismatch(format!(
             "{written} bytes, expected {}",
             entry.size
         )));
     }
-    let actual = hex(&hasher.finalize());
+    let actual = format!("{:x}", hasher.finalize());
     if actual != entry.sha256 {
         return Err(mismatch(format!(
             "sha256 {actual}, expected {}",
@@ -114,11 +115,58 @@ async fn download(remote: &RemoteCache, entry: &FileEntry, dest: &Path) -> Resul
     Ok(received)
 }
 
+/// Copies the file of `entry` from the current local copy `local` into `dest` when its content
+/// is the one wanted (local copies may have been modified since the last pull, so they are
+/// hashed, not trusted). True when it was reused.
+fn reuse_local(local: &Path, entry: &FileEntry, dest: &Path) -> Result<bool> {
+    let current = local.join(&entry.path);
+    // `symlink_metadata`: a link in the local copy is never followed out of the tree.
+    let same_size =
+        std::fs::symlink_metadata(&current).is_ok_and(|m| m.is_file() && m.len() == entry.size);
+    if !same_size || hash_file(&current)?.0 != entry.sha256 {
+        return Ok(false);
+    }
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent).map_err(io(parent))?;
+    }
+    std::fs::copy(&current, dest).map_err(io(dest))?;
+    std::fs::File::open(dest)
+        .and_then(|f| f.sync_all())
+        .map_err(io(dest))?;
+    Ok(true)
+}
+
+/// Fills `staging` with every directory and file of `manifest`, verified, and records the
+/// generation in it last.
+async fn assemble(
+    remote: &RemoteCache,
+    local: &Path,
+    manifest: &Manifest,
+    staging: &Path,
+    report: &mut PullReport,
+) -> Result<()> {
+    for d in &manifest.dirs {
+        let path = staging.join(d);
+        std::fs::create_dir_all(&path).map_err(io(&path))?;
+    }
+    for entry in &manifest.files {
+        let dest = staging.join(&entry.path);
+        if reuse_local(local, entry, &dest)? {
+            report.files_reused += 1;
+        } else {
+            report.bytes_received += download(remote, entry, &dest).await?;
+            report.files_downloaded += 1;
+        }
+    }
+    crate::local::record_generation(staging, manifest)
+}
+
 /// Brings `local` to the newest generation under `remote`, if the remote is newer.
 ///
 /// Every file is verified (size and SHA-256) before the switch; files whose content is already
-/// in the local copy are reused. The new generation is assembled in a sibling directory and
-/// swapped in atomically, so a crash or a refused file leaves the old copy usable.
+/// in the local copy are reused. The new generation is assembled in a staging directory beside
+/// `local` ([`Staging`]) and swapped in atomically, so a crash or a refused file leaves the old
+/// copy usable, and a half-assembled generation is never switched in.
 ///
 /// # Errors
 /// Store and I/O failures, a manifest that is unsafe or of another backend
@@ -151,47 +199,14 @@ pub async fn pull(
         report.up_to_date = true;
         return Ok(report);
     }
-    let staging = aside(local, "pull");
-    let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
-    let result: Result<()> = async {
-        for d in &manifest.dirs {
-            let path = staging.join(d);
-            std::fs::create_dir_all(&path).map_err(io(&path))?;
-        }
-        let mut local_files: HashMap<String, String> = HashMap::new();
-        for entry in &manifest.files {
-            let dest = staging.join(&entry.path);
-            let current = local.join(&entry.path);
-            // Reuse local content that hashes the same (local copies may have been modified
-            // since the last pull, so they are hashed, not trusted).
-            if current.is_file()
-                && std::fs::metadata(&current).map(|m| m.len()).ok() == Some(entry.size)
-            {
-                let sha = match local_files.get(&entry.path) {
-                    Some(s) => s.clone(),
-                    None => hash_file(&current)?.0,
-                };
-                local_files.insert(entry.path.clone(), sha.clone());
-                if sha == entry.sha256 {
-                    if let Some(parent) = dest.parent() {
-                        std::fs::create_dir_all(parent).map_err(io(parent))?;
-                    }
-                    std::fs::copy(&current, &dest).map_err(io(&dest))?;
-                    report.files_reused += 1;
-                    continue;
-                }
-            }
-            report.bytes_received += download(remote, entry, &dest).await?;
-            report.files_downloaded += 1;
-        }
-        crate::local::record_generation(&staging, &manifest)
-    }
-    .await;
-    if let Err(e) = result {
-        let _ = std::fs::remove_dir_all(&staging);
-        return Err(e);
-    }
-    switch(local, &staging)?;
+    // Removed when dropped on any error below; switched in only once complete.
+    let staging = Staging::beside(local)?;
+    assemble(remote, local, &manifest, &staging.path(), &mut report).await?;
+    // The copy being replaced must not be open anywhere.
+    let _closed = local
+        .exists()
+        .then(|| crate::local::lock(local))
+        .transpose()?;
+    staging.switch(local)?;
     Ok(report)
 }

@@ -49,7 +49,7 @@ impl Default for PushOptions {
 }
 
 /// What a push did.
-#[derive(Debug, Clone, Default, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PushReport {
     /// Generation published.
     pub generation: u64,
@@ -124,6 +124,55 @@ async fn upload_blob(remote: &RemoteCache, file: &Path, sha256: &str, size: u64)
     Ok(sent)
 }
 
+/// Names (SHA-256) of the blobs already in the store.
+async fn existing_blobs(remote: &RemoteCache) -> Result<HashSet<String>> {
+    let files_prefix = remote.files_prefix();
+    remote
+        .store()
+        .list(Some(&files_prefix))
+        .map_ok(|m| {
+            m.location
+                .filename()
+                .unwrap_or_default()
+                .trim_end_matches(".zst")
+                .to_owned()
+        })
+        .try_collect()
+        .await
+        .map_err(store(&files_prefix))
+}
+
+/// Publishes `manifest` as the next generation; returns the attempts it took.
+///
+/// The loop is not a retry of failed requests: transient errors (5xx, throttling, dropped
+/// connections, timeouts) are retried inside `object_store` by the `RetryConfig` its store was
+/// built with, and end the push when that gives up. What loops here is the publication race:
+/// a conditional put (create-if-absent) that finds the generation taken by another agent is
+/// repeated on top of the newest generation, so no push overwrites another.
+async fn publish(remote: &RemoteCache, manifest: &mut Manifest, max_attempts: u32) -> Result<u32> {
+    for attempt in 1..=max_attempts.max(1) {
+        manifest.generation = remote.generations().await?.last().map_or(1, |g| g + 1);
+        let path = remote.manifest_path(manifest.generation);
+        let body = serde_json::to_vec_pretty(&*manifest).map_err(|e| SyncError::BadManifest {
+            location: path.to_string(),
+            reason: e.to_string(),
+        })?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match remote.store().put_opts(&path, body.into(), opts).await {
+            Ok(_) => return Ok(attempt),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => continue,
+            Err(e) => return Err(store(&path)(e)),
+        }
+    }
+    Err(SyncError::Conflict {
+        attempts: max_attempts,
+    })
+}
+
 /// Uploads the closed cache directory `local` as the next generation under `remote`.
 ///
 /// Each distinct file content is uploaded once (blobs already in the store are not sent again),
@@ -132,7 +181,8 @@ async fn upload_blob(remote: &RemoteCache, file: &Path, sha256: &str, size: u64)
 /// another. Finally old generations beyond `keep_generations`, and blobs no kept generation
 /// references (older than `gc_grace`), are deleted.
 ///
-/// The caller must make sure no process writes the cache while it is pushed (close it first).
+/// The directory lock is held while the cache is read: a cache that a process has open is
+/// refused ([`SyncError::InUse`]), never pushed half-written.
 ///
 /// # Errors
 /// A directory without a cache marker, I/O and store failures, or [`SyncError::Conflict`].
@@ -151,21 +201,9 @@ pub async fn push(
             path: local.to_owned(),
             reason: "it has no SAI3-CACHE-FORMAT marker".into(),
         })?;
+    let _closed = crate::local::lock(local)?;
     let (files, dirs) = scan(local)?;
-    let files_prefix = remote.files_prefix();
-    let existing: HashSet<String> = remote
-        .store()
-        .list(Some(&files_prefix))
-        .map_ok(|m| {
-            m.location
-                .filename()
-                .unwrap_or_default()
-                .trim_end_matches(".zst")
-                .to_owned()
-        })
-        .try_collect()
-        .await
-        .map_err(store(&files_prefix))?;
+    let existing = existing_blobs(remote).await?;
     let mut report = PushReport {
         files: files.len(),
         bytes_total: files.iter().map(|f| f.size).sum(),
@@ -189,33 +227,8 @@ pub async fn push(
         files,
         dirs,
     };
-    for attempt in 1..=options.max_attempts.max(1) {
-        manifest.generation = remote.generations().await?.last().map_or(1, |g| g + 1);
-        let path = remote.manifest_path(manifest.generation);
-        let body = serde_json::to_vec_pretty(&manifest).map_err(|e| SyncError::BadManifest {
-            location: path.to_string(),
-            reason: e.to_string(),
-        })?;
-        let opts = PutOptions {
-            mode: PutMode::Create,
-            ..PutOptions::default()
-        };
-        match remote.store().put_opts(&path, body.into(), opts).await {
-            Ok(_) => {
-                report.generation = manifest.generation;
-                report.attempts = attempt;
-                break;
-            }
-            Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => continue,
-            Err(e) => return Err(store(&path)(e)),
-        }
-    }
-    if report.generation == 0 {
-        return Err(SyncError::Conflict {
-            attempts: options.max_attempts,
-        });
-    }
+    report.attempts = publish(remote, &mut manifest, options.max_attempts).await?;
+    report.generation = manifest.generation;
     // The local directory now is that generation: a later pull of it has nothing to do.
     crate::local::record_generation(local, &manifest)?;
     collect_garbage(remote, options, now_ms, &mut report).await?;

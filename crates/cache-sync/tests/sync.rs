@@ -29,26 +29,27 @@ fn cache_dir(root: &Path, name: &str, files: &[(&str, Vec<u8>)]) -> std::path::P
 
 /// Every file under `dir` with its content (the sync bookkeeping file excluded).
 fn contents(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(base, &p, out);
-            } else {
-                let rel = p
-                    .strip_prefix(base)
-                    .expect("inside")
-                    .to_string_lossy()
-                    .into_owned();
-                if rel != cache_sync::local::GENERATION_FILE {
-                    out.insert(rel, std::fs::read(&p).expect("read"));
-                }
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(dir, dir, &mut out);
-    out
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.expect("walk"))
+        .filter(|e| !e.file_type().is_dir())
+        .filter_map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .expect("inside")
+                .to_string_lossy()
+                .into_owned();
+            // Bookkeeping of this machine, never synced: the generation record and the lock.
+            let local_only = [
+                cache_sync::local::GENERATION_FILE,
+                cache_core::lock::LOCK_FILE,
+            ];
+            (!local_only.contains(&rel.as_str()))
+                .then(|| (rel, std::fs::read(e.path()).expect("read")))
+        })
+        .collect()
 }
 
 fn options(keep: usize) -> PushOptions {
@@ -170,6 +171,11 @@ async fn damaged_blob_is_refused_and_local_copy_kept(store: Arc<dyn ObjectStore>
     let e = pull(&remote, &dst, "fjall").await.expect_err("damage");
     assert!(matches!(e, SyncError::Mismatch { .. }), "{e}");
     assert_eq!(contents(&dst), before, "the old generation stays in place");
+    let staging_left = std::fs::read_dir(tmp.path())
+        .expect("read dir")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("dst.pull-"));
+    assert!(!staging_left, "the refused generation's staging is removed");
 }
 
 async fn unsafe_manifest_is_refused(store: Arc<dyn ObjectStore>) {

@@ -3,9 +3,9 @@
 //! unwinding, closing or flushing anything, then reopens the database in the parent.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use super::{CHILD_ENV, all_keys, k, reopen, small_options};
+use super::{CHILD_ENV, all_keys, child_command, k, reopen, small_options};
 use crate::database::{Database, Durability, Keyspace, WriteBatch};
 
 /// Runs `child` in a child process that then aborts, and `verify` on the reopened database.
@@ -34,19 +34,7 @@ pub fn crash_test<D: Database>(
     }
     let tmp = tempfile::tempdir().expect("temporary directory");
     let path = tmp.path().join("db");
-    let test_name = match module_path.split_once("::") {
-        Some((_, rest)) => format!("{rest}::{name}"),
-        None => name.to_owned(),
-    };
-    let exe = std::env::current_exe().expect("test binary path");
-    let status = Command::new(exe)
-        .args([
-            test_name.as_str(),
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, format!("{name}={}", path.display()))
+    let status = child_command(module_path, name, &path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -57,7 +45,7 @@ pub fn crash_test<D: Database>(
     );
     assert!(
         reached_marker(&path).exists(),
-        "the child died before reaching its crash point (test {test_name})"
+        "the child died before reaching its crash point (test {name})"
     );
     let db = reopen::<D>(&path);
     verify(&db);

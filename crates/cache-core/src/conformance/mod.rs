@@ -6,9 +6,12 @@
 //!
 //! Crash behaviours re-run the test binary as a child process (selected by the environment
 //! variable [`CHILD_ENV`]) that writes, then aborts without unwinding or closing anything, and
-//! the parent reopens the database to check what survived.
+//! the parent reopens the database to check what survived. The in-use behaviour
+//! ([`in_use`]) re-runs it the same way as a second process that opens a database the parent
+//! holds open, and must be told it is in use (not damaged).
 
 use std::path::Path;
+use std::process::Command;
 
 use crate::database::{Database, Direction, KvPair, OpenOptions};
 use crate::error::Result;
@@ -18,12 +21,34 @@ pub mod batches;
 pub mod concurrency;
 pub mod crash;
 pub mod framed;
+pub mod in_use;
 pub mod opening;
 pub mod scans;
 
-/// Environment variable that turns a test process into the child of a crash behaviour:
+/// Environment variable that turns a test process into the child of a crash or in-use behaviour:
 /// `"<behaviour>=<directory>"`.
 pub const CHILD_ENV: &str = "CACHE_CORE_CONFORMANCE_CHILD";
+
+/// The command that re-runs this test binary as the child of behaviour `name` on `dir`: exactly
+/// the `#[test]` named `name` in `module_path` (the conformance macro passes both), one thread,
+/// with [`CHILD_ENV`] set to `"<name>=<dir>"`.
+pub fn child_command(module_path: &str, name: &str, dir: &Path) -> Command {
+    let test_name = match module_path.split_once("::") {
+        Some((_, rest)) => format!("{rest}::{name}"),
+        None => name.to_owned(),
+    };
+    let exe = std::env::current_exe().expect("test binary path");
+    let mut command = Command::new(exe);
+    command
+        .args([
+            test_name.as_str(),
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, format!("{name}={}", dir.display()));
+    command
+}
 
 /// A fresh database in a new temporary directory.
 pub fn fresh<D: Database>() -> (tempfile::TempDir, D) {
@@ -118,6 +143,10 @@ macro_rules! conformance_suite {
             opening::refuses_newer_format,
             opening::refuses_missing_database_without_create,
             opening::damaged_engine_files_are_errors_not_wrong_data,
+            in_use::second_open_in_same_process_is_in_use,
+        );
+        $crate::conformance_suite!(@child $db;
+            in_use::second_process_open_is_in_use,
         );
         $crate::conformance_suite!(@crash $db;
             crash_before_commit_loses_whole_batch,
@@ -132,6 +161,14 @@ macro_rules! conformance_suite {
             #[test]
             fn $name() {
                 $crate::conformance::$module::$name::<$db>();
+            }
+        )*
+    };
+    (@child $db:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::conformance::$module::$name::<$db>(module_path!(), stringify!($name));
             }
         )*
     };

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::{fresh, small_options};
 use crate::database::{Database, Durability, OpenOptions};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::framed::{FrameSettings, FramedKeyspace};
 use crate::marker::{FORMAT_VERSION, FormatMarker, MARKER_FILE, force_marker};
 
@@ -35,6 +35,11 @@ pub fn refuses_other_backend_directory<D: Database>() {
     .expect("marker");
     let e = open_err::<D>(&path, &small_options());
     assert!(matches!(e, Error::WrongBackend { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::WrongFormat, "{e}");
+    assert!(
+        !e.is_corruption(),
+        "another backend's cache is not damage: {e}"
+    );
     let msg = e.to_string();
     assert!(
         msg.contains("other-engine") && msg.contains(D::BACKEND),
@@ -51,6 +56,8 @@ pub fn refuses_garbage_directory<D: Database>() {
     fs::write(path.join("data.bin"), [0xde, 0xad, 0xbe, 0xef]).expect("write");
     let e = open_err::<D>(&path, &small_options());
     assert!(matches!(e, Error::NotACache { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::NotACache, "{e}");
+    assert!(!e.is_corruption(), "a foreign directory is not damage: {e}");
     let msg = e.to_string();
     assert!(
         msg.contains(D::BACKEND) && msg.contains(&path.display().to_string()),
@@ -88,6 +95,7 @@ pub fn refuses_newer_format<D: Database>() {
     .expect("marker");
     let e = open_err::<D>(&path, &small_options());
     assert!(matches!(e, Error::FormatTooNew { .. }), "{e}");
+    assert_eq!(e.kind(), ErrorKind::WrongFormat, "{e}");
 }
 
 /// Without `create_if_missing`, a missing or empty directory is an error, not a new cache.
@@ -125,8 +133,9 @@ fn scribble(dir: &Path, seed: &mut u64) {
     }
 }
 
-/// With every engine file overwritten by garbage, opening fails with an error (no panic), or,
-/// if the engine opens, reads return the stored values, nothing, or errors, never other data.
+/// With every engine file overwritten by garbage, opening fails with an error (no panic) that
+/// names the directory and does not claim the cache is in use, or, if the engine opens, reads
+/// return the stored values, nothing, or errors, never other data.
 pub fn damaged_engine_files_are_errors_not_wrong_data<D: Database>() {
     let (_dir, db) = fresh::<D>();
     let path = db.path().to_owned();
@@ -145,6 +154,7 @@ pub fn damaged_engine_files_are_errors_not_wrong_data<D: Database>() {
     let db = match D::open(&path, &small_options()) {
         Err(e) => {
             assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+            assert_ne!(e.kind(), ErrorKind::InUse, "{e}");
             return;
         }
         Ok(db) => db,

@@ -6,11 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use cache_core::{Database, Durability, FrameSettings, FramedKeyspace, OpenOptions, WriteBatch};
+use cache_core::{
+    Database, Direction, Durability, FrameSettings, FramedKeyspace, KeyBuilder, OpenOptions,
+    WriteBatch,
+};
+use serde::{Deserialize, Serialize};
 
+use super::keys;
 use crate::dataset::Dataset;
-use crate::error::Result;
-use crate::keys;
+use crate::error::{Result, Sai3Error};
 use crate::records::{ConfigMetadata, EndpointEntry, TreeManifest, TreeParams};
 
 /// Name of the coordinator cache directory inside the cache dir.
@@ -19,6 +23,17 @@ pub const COORDINATOR_DIR: &str = ".sai3-coordinator-cache";
 /// Where the coordinator cache of `cache_dir` lives.
 pub fn coordinator_location(cache_dir: &Path) -> PathBuf {
     cache_dir.join(COORDINATOR_DIR)
+}
+
+/// What the coordinator knows of one dataset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// Identity, name, totals, endpoints, first and last use.
+    pub metadata: ConfigMetadata,
+    /// The layout (tree parameters or flat shards).
+    pub manifest: Option<TreeManifest>,
+    /// Per endpoint: URI, where its cache lives, objects assigned.
+    pub endpoints: Vec<EndpointEntry>,
 }
 
 /// The coordinator cache of one cache dir.
@@ -30,6 +45,10 @@ pub struct CoordinatorCache<D: Database> {
 }
 
 impl<D: Database> CoordinatorCache<D> {
+    /// Every keyspace a coordinator cache holds.
+    pub const KEYSPACES: [&'static str; 3] =
+        ["tree_manifests", "endpoint_registry", "config_metadata"];
+
     /// Opens (or, with `create`, creates) the coordinator cache of `cache_dir`.
     ///
     /// # Errors
@@ -42,16 +61,53 @@ impl<D: Database> CoordinatorCache<D> {
         let db = D::open(&coordinator_location(cache_dir), &options)?;
         let fs = FrameSettings::default();
         Ok(CoordinatorCache {
-            tree_manifests: FramedKeyspace::open(&db, "tree_manifests", fs)?,
-            endpoint_registry: FramedKeyspace::open(&db, "endpoint_registry", fs)?,
-            config_metadata: FramedKeyspace::open(&db, "config_metadata", fs)?,
+            tree_manifests: FramedKeyspace::open(&db, Self::KEYSPACES[0], fs)?,
+            endpoint_registry: FramedKeyspace::open(&db, Self::KEYSPACES[1], fs)?,
+            config_metadata: FramedKeyspace::open(&db, Self::KEYSPACES[2], fs)?,
             db,
         })
     }
 
-    /// The database (for stats).
-    pub fn database(&self) -> &D {
-        &self.db
+    /// Entries per keyspace.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn stats(&self) -> Result<Vec<super::KeyspaceStats>> {
+        super::endpoint::keyspace_stats(&self.db)
+    }
+
+    /// Every dataset this cache dir has prepared, newest use first, with its endpoints.
+    ///
+    /// # Errors
+    /// Storage failures, or a record that fails verification.
+    pub fn datasets(&self) -> Result<Vec<DatasetSummary>> {
+        let prefix = KeyBuilder::new(keys::CONFIG_METADATA).finish();
+        let mut out = Vec::new();
+        for item in self.config_metadata.prefix(&prefix, Direction::Forward)? {
+            let (key, value) = item?;
+            let metadata: ConfigMetadata =
+                cache_core::record::decode(self.config_metadata.name(), &key, &value)?;
+            let id = keys::decode_dataset(keys::CONFIG_METADATA, &key)?;
+            let endpoints = (0..metadata.endpoints.len() as u16)
+                .map(|e| {
+                    let key = keys::per_pool(keys::ENDPOINT_ENTRY, id, e);
+                    self.endpoint_registry.get_record(&key)
+                })
+                .collect::<cache_core::Result<Vec<Option<EndpointEntry>>>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+            let manifest = self
+                .tree_manifests
+                .get_record(&keys::per_dataset(keys::TREE_MANIFEST, id))?;
+            out.push(DatasetSummary {
+                metadata,
+                manifest,
+                endpoints,
+            });
+        }
+        out.sort_by_key(|d| std::cmp::Reverse(d.metadata.last_used_ms));
+        Ok(out)
     }
 
     /// What the coordinator knows about `dataset`, if anything.
@@ -82,11 +138,17 @@ impl<D: Database> CoordinatorCache<D> {
         now_ms: u64,
     ) -> Result<ConfigMetadata> {
         let id = dataset.hash.dataset_id();
-        let created_ms = self
-            .metadata(dataset)
-            .ok()
-            .flatten()
-            .map_or(now_ms, |m| m.created_ms);
+        if cache_locations.len() != dataset.endpoints.len() {
+            return Err(Sai3Error::Endpoint {
+                endpoint: "(all)".into(),
+                reason: format!(
+                    "{} cache locations for {} endpoints",
+                    cache_locations.len(),
+                    dataset.endpoints.len()
+                ),
+            });
+        }
+        let created_ms = self.metadata(dataset)?.map_or(now_ms, |m| m.created_ms);
         let meta = ConfigMetadata {
             config_hash: dataset.hash.full_hex(),
             test_name: test_name.to_owned(),
@@ -116,18 +178,15 @@ impl<D: Database> CoordinatorCache<D> {
             &keys::per_dataset(keys::TREE_MANIFEST, id),
             &manifest,
         )?;
-        for (e, uri) in dataset.endpoints.iter().enumerate() {
+        for (e, (uri, location)) in dataset.endpoints.iter().zip(cache_locations).enumerate() {
             let e16 = e as u16;
             let entry = EndpointEntry {
                 uri: uri.clone(),
-                cache_location: cache_locations
-                    .get(e)
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
+                cache_location: location.display().to_string(),
                 assigned_count: dataset
                     .pools
                     .iter()
-                    .map(|p| dataset.count_on_endpoint(p, e16))
+                    .map(|p| crate::placement::count_on_endpoint(p, e16))
                     .sum(),
                 strategy: dataset.strategy.as_str().to_owned(),
             };

@@ -15,7 +15,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use cache_core::ttl::{Freshness, TtlPolicy, UriScheme};
+//! use cache_sai3::scheme::UriScheme;
+//! use cache_sai3::ttl::{Freshness, TtlPolicy};
 //! let policy = TtlPolicy::default();
 //! let written = 1_000_000;
 //! let now = written + 3_600_000; // one hour later, in ms
@@ -25,7 +26,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::error::{Error, Result};
+use crate::scheme::UriScheme;
 
 /// Milliseconds since the Unix epoch.
 pub type UnixMillis = u64;
@@ -68,50 +69,6 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> UnixMillis {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
-}
-
-/// The storage kinds an endpoint URI can name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum UriScheme {
-    /// `file://` local or network file system.
-    File,
-    /// `direct://` file system with O_DIRECT I/O.
-    Direct,
-    /// `s3://` Amazon S3 or a compatible store.
-    S3,
-    /// `az://` Azure Blob Storage.
-    Azure,
-    /// `gs://` Google Cloud Storage.
-    Gcs,
-}
-
-impl UriScheme {
-    /// The scheme of `uri`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] naming the URI when its scheme is missing or unsupported.
-    pub fn of(uri: &str) -> Result<Self> {
-        let (scheme, _) = uri.split_once("://").ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "{uri:?} has no scheme; expected file://, direct://, s3://, az:// or gs://"
-            ))
-        })?;
-        match scheme.to_ascii_lowercase().as_str() {
-            "file" => Ok(UriScheme::File),
-            "direct" => Ok(UriScheme::Direct),
-            "s3" => Ok(UriScheme::S3),
-            "az" | "azure" => Ok(UriScheme::Azure),
-            "gs" | "gcs" => Ok(UriScheme::Gcs),
-            other => Err(Error::InvalidArgument(format!(
-                "{uri:?}: unsupported scheme {other:?}; expected file://, direct://, s3://, az:// or gs://"
-            ))),
-        }
-    }
-
-    /// True for object stores (listing is slow and paged).
-    pub fn is_object_store(self) -> bool {
-        matches!(self, UriScheme::S3 | UriScheme::Azure | UriScheme::Gcs)
     }
 }
 

@@ -10,7 +10,7 @@
 //! | `objects` | `P dataset u16:pool` | presence bitmap (roaring, Created indices) |
 //! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
 //! | `listing_cache` | `L dataset` | `ListingSnapshot` |
-//! | `listing_cache` | `Q dataset` | `ListProgress` (an interrupted LIST) |
+//! | `listing_cache` | `Q dataset` | `ListProgressRecord` (an interrupted LIST) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `agent_map` | `A dataset` | `AgentMap` |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
@@ -18,40 +18,40 @@
 use cache_core::{DatasetId, KeyBuilder, KeyReader};
 
 /// Tag of tree manifest keys.
-pub const TREE_MANIFEST: u8 = b'T';
+pub(super) const TREE_MANIFEST: u8 = b'T';
 /// Tag of endpoint registry keys.
-pub const ENDPOINT_ENTRY: u8 = b'R';
+pub(super) const ENDPOINT_ENTRY: u8 = b'R';
 /// Tag of config metadata keys.
-pub const CONFIG_METADATA: u8 = b'M';
+pub(super) const CONFIG_METADATA: u8 = b'M';
 /// Tag of ledger entry keys.
-pub const LEDGER_ENTRY: u8 = b'O';
+pub(super) const LEDGER_ENTRY: u8 = b'O';
 /// Tag of presence bitmap keys.
-pub const PRESENCE: u8 = b'P';
+pub(super) const PRESENCE: u8 = b'P';
 /// Tag of stored path keys.
-pub const FILE_PATH: u8 = b'F';
+pub(super) const FILE_PATH: u8 = b'F';
 /// Tag of listing snapshot keys.
-pub const LISTING: u8 = b'L';
+pub(super) const LISTING: u8 = b'L';
 /// Tag of the progress record of an interrupted LIST.
-pub const LIST_PROGRESS: u8 = b'Q';
+pub(super) const LIST_PROGRESS: u8 = b'Q';
 /// Tag of endpoint state keys.
-pub const ENDPOINT_STATE: u8 = b'E';
+pub(super) const ENDPOINT_STATE: u8 = b'E';
 /// Tag of agent map keys.
-pub const AGENT_MAP: u8 = b'A';
+pub(super) const AGENT_MAP: u8 = b'A';
 /// Tag of seed keys.
-pub const SEEDS: u8 = b'S';
+pub(super) const SEEDS: u8 = b'S';
 
 /// A key of one record per dataset.
-pub fn per_dataset(tag: u8, dataset: DatasetId) -> Vec<u8> {
+pub(super) fn per_dataset(tag: u8, dataset: DatasetId) -> Vec<u8> {
     KeyBuilder::new(tag).dataset(dataset).finish()
 }
 
 /// A key of one record per (dataset, pool or endpoint number).
-pub fn per_pool(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
+pub(super) fn per_pool(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
     KeyBuilder::new(tag).dataset(dataset).u16(pool).finish()
 }
 
 /// A key of one record per object.
-pub fn per_object(tag: u8, dataset: DatasetId, pool: u16, index: u64) -> Vec<u8> {
+pub(super) fn per_object(tag: u8, dataset: DatasetId, pool: u16, index: u64) -> Vec<u8> {
     KeyBuilder::new(tag)
         .dataset(dataset)
         .u16(pool)
@@ -60,20 +60,27 @@ pub fn per_object(tag: u8, dataset: DatasetId, pool: u16, index: u64) -> Vec<u8>
 }
 
 /// The prefix of every per-object key of `(dataset, pool)`.
-pub fn pool_prefix(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
+pub(super) fn pool_prefix(tag: u8, dataset: DatasetId, pool: u16) -> Vec<u8> {
     per_pool(tag, dataset, pool)
 }
 
-/// The prefix of every key of `dataset` under `tag`.
-pub fn dataset_prefix(tag: u8, dataset: DatasetId) -> Vec<u8> {
-    per_dataset(tag, dataset)
+/// Decodes a per-dataset key.
+///
+/// # Errors
+/// `MalformedKey` when the key is not `tag dataset`.
+pub(super) fn decode_dataset(tag: u8, key: &[u8]) -> cache_core::Result<DatasetId> {
+    let mut r = KeyReader::new(key);
+    r.expect_tag(tag)?;
+    let out = r.dataset()?;
+    r.finish()?;
+    Ok(out)
 }
 
 /// Decodes a per-object key.
 ///
 /// # Errors
 /// `MalformedKey` when the key is not `tag dataset u16 u64`.
-pub fn decode_object(tag: u8, key: &[u8]) -> cache_core::Result<(DatasetId, u16, u64)> {
+pub(super) fn decode_object(tag: u8, key: &[u8]) -> cache_core::Result<(DatasetId, u16, u64)> {
     let mut r = KeyReader::new(key);
     r.expect_tag(tag)?;
     let out = (r.dataset()?, r.u16()?, r.u64()?);

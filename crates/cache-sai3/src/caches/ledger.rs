@@ -9,74 +9,92 @@
 use cache_core::{Database, DatasetId, Direction, Durability, WriteBatch};
 use roaring::RoaringTreemap;
 
-use crate::endpoint_cache::EndpointCache;
+use super::endpoint::EndpointCache;
+use super::keys;
+use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::keys;
 use crate::records::{LedgerEntry, ObjectState};
 
-fn decode_bitmap(keyspace: &str, key: &[u8], bytes: &[u8]) -> cache_core::Result<RoaringTreemap> {
+/// Decodes a bitmap stored by [`encode_bitmap`].
+pub(super) fn decode_bitmap(
+    keyspace: &str,
+    key: &[u8],
+    bytes: &[u8],
+) -> cache_core::Result<RoaringTreemap> {
     RoaringTreemap::deserialize_from(bytes)
         .map_err(|e| cache_core::Error::corrupt(keyspace, key, format!("presence bitmap: {e}")))
 }
 
 /// Serializes a bitmap (roaring's portable format).
-pub fn encode_bitmap(map: &RoaringTreemap) -> Vec<u8> {
+pub(super) fn encode_bitmap(map: &RoaringTreemap) -> Vec<u8> {
     let mut out = Vec::with_capacity(map.serialized_size());
     // Writing into a Vec cannot fail.
     let _ = map.serialize_into(&mut out);
     out
 }
 
-/// Decodes a bitmap stored by [`encode_bitmap`].
-///
-/// # Errors
-/// `Corrupt` when the bytes are not a roaring treemap.
-pub fn bitmap_from(keyspace: &str, key: &[u8], bytes: &[u8]) -> cache_core::Result<RoaringTreemap> {
-    decode_bitmap(keyspace, key, bytes)
-}
-
-/// The stored presence bitmap of `(dataset, pool)` (empty if none).
-pub fn load_presence<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: DatasetId,
-    pool: u16,
-) -> Result<RoaringTreemap> {
-    let key = keys::per_pool(keys::PRESENCE, dataset, pool);
-    match cache.objects.get(&key)? {
-        None => Ok(RoaringTreemap::new()),
-        Some(bytes) => Ok(decode_bitmap(cache.objects.name(), &key, &bytes)?),
-    }
-}
-
-/// The ledger entry of one object, if recorded.
-pub fn entry<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: DatasetId,
-    pool: u16,
-    index: u64,
-) -> Result<Option<LedgerEntry>> {
-    let key = keys::per_object(keys::LEDGER_ENTRY, dataset, pool, index);
-    Ok(cache.objects.get_record(&key)?)
-}
-
-/// Every `Created` index of `(dataset, pool)` found by scanning the entries (the slow path the
-/// bitmap exists to avoid; used to verify it).
-pub fn scan_created<D: Database>(
-    cache: &EndpointCache<D>,
-    dataset: DatasetId,
-    pool: u16,
-) -> Result<RoaringTreemap> {
-    let prefix = keys::pool_prefix(keys::LEDGER_ENTRY, dataset, pool);
-    let mut out = RoaringTreemap::new();
-    for item in cache.objects.prefix(&prefix, Direction::Forward)? {
-        let (k, v) = item?;
-        let (_, _, index) = keys::decode_object(keys::LEDGER_ENTRY, &k)?;
-        let e: LedgerEntry = cache_core::record::decode(cache.objects.name(), &k, &v)?;
-        if e.state == ObjectState::Created {
-            out.insert(index);
+impl<D: Database> EndpointCache<D> {
+    /// The stored presence bitmap of `(dataset, pool)`: every `Created` index (empty if none).
+    ///
+    /// # Errors
+    /// Storage failures; `Corrupt` when the stored bitmap does not decode.
+    pub fn presence(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
+        let key = keys::per_pool(keys::PRESENCE, dataset.hash.dataset_id(), pool);
+        match self.objects.get(&key)? {
+            None => Ok(RoaringTreemap::new()),
+            Some(bytes) => Ok(decode_bitmap(self.objects.name(), &key, &bytes)?),
         }
     }
-    Ok(out)
+
+    /// The stored presence bitmaps of every pool of `dataset`, indexed by pool id.
+    ///
+    /// # Errors
+    /// As [`EndpointCache::presence`].
+    pub fn presence_all(&self, dataset: &Dataset) -> Result<Vec<RoaringTreemap>> {
+        dataset
+            .pools
+            .iter()
+            .map(|p| self.presence(dataset, p.id))
+            .collect()
+    }
+
+    /// The ledger entry of one object, if recorded.
+    ///
+    /// # Errors
+    /// Storage failures, or an entry that fails verification.
+    pub fn entry(&self, dataset: &Dataset, pool: u16, index: u64) -> Result<Option<LedgerEntry>> {
+        let key = keys::per_object(keys::LEDGER_ENTRY, dataset.hash.dataset_id(), pool, index);
+        Ok(self.objects.get_record(&key)?)
+    }
+
+    /// Every `Created` index of `(dataset, pool)` found by scanning the entries (the slow path
+    /// the bitmap exists to avoid; used to verify it).
+    ///
+    /// # Errors
+    /// Storage failures, or an entry or key that fails verification.
+    pub fn scan_created(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
+        let prefix = keys::pool_prefix(keys::LEDGER_ENTRY, dataset.hash.dataset_id(), pool);
+        let mut out = RoaringTreemap::new();
+        for item in self.objects.prefix(&prefix, Direction::Forward)? {
+            let (k, v) = item?;
+            let (_, _, index) = keys::decode_object(keys::LEDGER_ENTRY, &k)?;
+            let e: LedgerEntry = cache_core::record::decode(self.objects.name(), &k, &v)?;
+            if e.state == ObjectState::Created {
+                out.insert(index);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A writer of `dataset`'s ledger whose bitmaps start as `present` (one per pool id, as
+    /// read by [`EndpointCache::presence_all`]).
+    pub fn ledger_writer(
+        &self,
+        dataset: &Dataset,
+        present: Vec<RoaringTreemap>,
+    ) -> LedgerWriter<'_, D> {
+        LedgerWriter::new(self, dataset.hash.dataset_id(), present)
+    }
 }
 
 /// Collects ledger changes of one dataset and commits them with the bitmaps at checkpoints.
@@ -90,19 +108,14 @@ pub struct LedgerWriter<'c, D: Database> {
 }
 
 impl<'c, D: Database> LedgerWriter<'c, D> {
-    /// Starts a writer whose bitmaps begin as `present` (one per pool id).
-    pub fn new(
-        cache: &'c EndpointCache<D>,
-        dataset: DatasetId,
-        present: Vec<RoaringTreemap>,
-    ) -> Self {
+    fn new(cache: &'c EndpointCache<D>, dataset: DatasetId, present: Vec<RoaringTreemap>) -> Self {
         let pools = present.len();
         LedgerWriter {
             cache,
             dataset,
             present,
             dirty: vec![false; pools],
-            batch: cache.database().batch(),
+            batch: cache.db.batch(),
             pending: 0,
         }
     }
@@ -158,7 +171,7 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
                 *dirty = false;
             }
         }
-        let batch = std::mem::replace(&mut self.batch, self.cache.database().batch());
+        let batch = std::mem::replace(&mut self.batch, self.cache.db.batch());
         batch.commit(durability)?;
         self.pending = 0;
         Ok(())

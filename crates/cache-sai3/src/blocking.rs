@@ -1,0 +1,24 @@
+//! Blocking storage work (commits, flushes, bulk loads) called from async code.
+//!
+//! The engines are synchronous. On a multi-threaded tokio runtime, [`off_worker`] runs such
+//! work with `block_in_place`, so the worker thread hands its other tasks (LISTs and PUTs of
+//! other endpoints) to the other workers instead of stalling them. `spawn_blocking` would need
+//! `'static` data; the caches and ledger writers are borrowed by the endpoint jobs. On a
+//! current-thread runtime (tests) or outside a runtime, the work runs inline.
+//!
+//! ```
+//! let sum = cache_sai3::blocking::off_worker(|| (1..=4).sum::<u32>());
+//! assert_eq!(sum, 10);
+//! ```
+
+use tokio::runtime::{Handle, RuntimeFlavor};
+
+/// Runs `work`, letting the runtime move other tasks off this thread while it blocks.
+pub fn off_worker<R>(work: impl FnOnce() -> R) -> R {
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}

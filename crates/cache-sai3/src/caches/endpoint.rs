@@ -1,0 +1,323 @@
+//! The cache of one endpoint, holding only the objects that endpoint owns: the seal, the ledger
+//! and its presence bitmaps ([`super::ledger`]), the listing cache and LIST progress
+//! ([`super::listings`]), stored paths, seeds and the agent layout.
+//!
+//! Location: `{endpoint}/sai3-kv-cache/` for `file://` and `direct://` endpoints (the cache
+//! travels with the data); `{cache dir}/endpoints/{id}/` for object stores, where `id` is a
+//! hash of the normalized endpoint URI (synced to `{endpoint}/sai3-kv-cache/` by cache-sync).
+//!
+//! Keyspaces (private: callers use the methods): `objects` (ledger and presence),
+//! `file_paths`, `listing_cache`, `endpoint_metadata`, `agent_map`, `seeds`.
+
+use std::path::{Path, PathBuf};
+
+use cache_core::{
+    Compression, Database, Durability, FrameSettings, FramedKeyspace, Keyspace, OpenOptions, frame,
+};
+use roaring::RoaringTreemap;
+use serde::{Deserialize, Serialize};
+
+use super::keys;
+use crate::config_hash::ConfigHash;
+use crate::dataset::{Dataset, Pool};
+use crate::error::{Result, Sai3Error};
+use crate::records::{AgentMap, EndpointState, PoolSeeds};
+use crate::scheme::{ENDPOINT_CACHE_DIR, UriScheme, local_path};
+
+/// The cache of one endpoint.
+pub struct EndpointCache<D: Database> {
+    pub(super) db: D,
+    pub(super) objects: FramedKeyspace<D>,
+    file_paths: FramedKeyspace<D>,
+    pub(super) listing_cache: FramedKeyspace<D>,
+    endpoint_metadata: FramedKeyspace<D>,
+    agent_map: FramedKeyspace<D>,
+    seeds: FramedKeyspace<D>,
+    location: PathBuf,
+}
+
+/// Entries of one keyspace of a cache (for `stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyspaceStats {
+    /// Keyspace name.
+    pub name: String,
+    /// Approximate number of entries.
+    pub approximate_entries: u64,
+}
+
+/// Where the cache of endpoint `uri` lives.
+///
+/// # Errors
+/// An unsupported scheme.
+pub fn cache_location(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
+    let scheme = UriScheme::of(uri)?;
+    if scheme.is_object_store() {
+        let id = xxhash_rust::xxh3::xxh3_64(uri.as_bytes());
+        return Ok(cache_dir.join("endpoints").join(format!("{id:016x}")));
+    }
+    local_path(uri)
+        .map(|p| p.join(ENDPOINT_CACHE_DIR))
+        .ok_or_else(|| Sai3Error::Endpoint {
+            endpoint: uri.to_owned(),
+            reason: "not a local path".into(),
+        })
+}
+
+impl<D: Database> EndpointCache<D> {
+    /// Every keyspace an endpoint cache holds (what `clear --keyspace` accepts).
+    pub const KEYSPACES: [&'static str; 6] = [
+        "objects",
+        "file_paths",
+        "listing_cache",
+        "endpoint_metadata",
+        "agent_map",
+        "seeds",
+    ];
+
+    /// Opens (or, with `create`, creates) the endpoint cache at `location`.
+    ///
+    /// # Errors
+    /// As [`Database::open`]: in use by another process, not a cache, another backend's cache.
+    pub fn open(location: &Path, create: bool) -> Result<Self> {
+        let options = OpenOptions {
+            cache_size_bytes: 64 * 1024 * 1024,
+            create_if_missing: create,
+        };
+        let db = D::open(location, &options)?;
+        let fs = FrameSettings::default();
+        let zstd = FrameSettings {
+            compression: Compression::Zstd(3),
+            ..fs
+        };
+        Ok(EndpointCache {
+            objects: FramedKeyspace::open(&db, Self::KEYSPACES[0], fs)?,
+            file_paths: FramedKeyspace::open(&db, Self::KEYSPACES[1], fs)?,
+            listing_cache: FramedKeyspace::open(&db, Self::KEYSPACES[2], zstd)?,
+            endpoint_metadata: FramedKeyspace::open(&db, Self::KEYSPACES[3], fs)?,
+            agent_map: FramedKeyspace::open(&db, Self::KEYSPACES[4], fs)?,
+            seeds: FramedKeyspace::open(&db, Self::KEYSPACES[5], fs)?,
+            location: location.to_owned(),
+            db,
+        })
+    }
+
+    /// Where this cache lives.
+    pub fn location(&self) -> &Path {
+        &self.location
+    }
+
+    /// Moves memtables into tables, so that the next open replays no journal.
+    ///
+    /// # Errors
+    /// Engine or I/O failures.
+    pub fn flush(&self) -> Result<()> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Makes every `Buffered` write durable.
+    ///
+    /// # Errors
+    /// Engine or I/O failures.
+    pub fn persist(&self) -> Result<()> {
+        Ok(self.db.persist(Durability::Flushed)?)
+    }
+
+    /// The seeds of `(dataset, pool)`, created from `default` (and stored) on first use.
+    ///
+    /// # Errors
+    /// Storage failures, or a stored record that fails verification.
+    pub fn seeds(&self, dataset: &Dataset, pool: u16, default: PoolSeeds) -> Result<PoolSeeds> {
+        if let Some(s) = self.stored_seeds(dataset, pool)? {
+            return Ok(s);
+        }
+        let key = keys::per_pool(keys::SEEDS, dataset.hash.dataset_id(), pool);
+        self.seeds
+            .insert_record(&key, &default, Durability::Flushed)?;
+        Ok(default)
+    }
+
+    /// The stored seeds of `(dataset, pool)`, if a prepare stored them.
+    ///
+    /// # Errors
+    /// Storage failures, or a stored record that fails verification.
+    pub fn stored_seeds(&self, dataset: &Dataset, pool: u16) -> Result<Option<PoolSeeds>> {
+        let key = keys::per_pool(keys::SEEDS, dataset.hash.dataset_id(), pool);
+        Ok(self.seeds.get_record(&key)?)
+    }
+
+    /// The stored state of `dataset` on this endpoint (sealed or not), if it was written for
+    /// exactly this dataset (same full config hash).
+    ///
+    /// # Errors
+    /// Storage failures, or a stored record that fails verification.
+    pub fn state(&self, dataset: &Dataset) -> Result<Option<EndpointState>> {
+        self.state_for(&dataset.hash)
+    }
+
+    /// [`EndpointCache::state`] of the dataset whose config hash is `hash`.
+    ///
+    /// # Errors
+    /// As [`EndpointCache::state`].
+    pub fn state_for(&self, hash: &ConfigHash) -> Result<Option<EndpointState>> {
+        let key = keys::per_dataset(keys::ENDPOINT_STATE, hash.dataset_id());
+        let state: Option<EndpointState> = self.endpoint_metadata.get_record(&key)?;
+        Ok(state.filter(|s| s.config_hash == hash.full_hex()))
+    }
+
+    /// When `dataset` was sealed on this endpoint (every object created), if it is.
+    ///
+    /// # Errors
+    /// As [`EndpointCache::state`].
+    pub fn seal_of(&self, dataset: &Dataset) -> Result<Option<u64>> {
+        Ok(self.state(dataset)?.and_then(|s| s.sealed_at_ms))
+    }
+
+    /// Writes the state of `dataset` (sealed at `state.sealed_at_ms`, or not) and the agent
+    /// layout it was prepared with.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn seal(&self, dataset: &Dataset, state: &EndpointState) -> Result<()> {
+        let id = dataset.hash.dataset_id();
+        let mut batch = self.db.batch();
+        self.endpoint_metadata.insert_record_into(
+            &mut batch,
+            &keys::per_dataset(keys::ENDPOINT_STATE, id),
+            state,
+        )?;
+        let agents = AgentMap {
+            agents: dataset.agents,
+        };
+        self.agent_map.insert_record_into(
+            &mut batch,
+            &keys::per_dataset(keys::AGENT_MAP, id),
+            &agents,
+        )?;
+        cache_core::WriteBatch::commit(batch, Durability::Flushed)?;
+        Ok(())
+    }
+
+    /// Removes the seal of `dataset` (the next prepare lists and recreates). Returns whether
+    /// there was one.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn unseal(&self, dataset: &Dataset) -> Result<bool> {
+        let Some(mut state) = self.state(dataset)? else {
+            return Ok(false);
+        };
+        if state.sealed_at_ms.take().is_none() {
+            return Ok(false);
+        }
+        let key = keys::per_dataset(keys::ENDPOINT_STATE, dataset.hash.dataset_id());
+        self.endpoint_metadata
+            .insert_record(&key, &state, Durability::Flushed)?;
+        Ok(true)
+    }
+
+    /// The agent layout `dataset` was prepared with.
+    ///
+    /// # Errors
+    /// Storage failures, or a stored record that fails verification.
+    pub fn agent_map(&self, dataset: &Dataset) -> Result<Option<AgentMap>> {
+        let key = keys::per_dataset(keys::AGENT_MAP, dataset.hash.dataset_id());
+        Ok(self.agent_map.get_record(&key)?)
+    }
+
+    /// Checks the stored path of object `index` of `pool` against `path` (computed from the
+    /// naming rules) and stores it if none is stored (lazy population, durable at the next
+    /// [`EndpointCache::persist`]).
+    ///
+    /// # Errors
+    /// `Corrupt` when a stored path disagrees with the naming rules; storage failures.
+    pub fn check_path(&self, dataset: &Dataset, pool: u16, index: u64, path: &str) -> Result<()> {
+        let key = keys::per_object(keys::FILE_PATH, dataset.hash.dataset_id(), pool, index);
+        match self.file_paths.get(&key)? {
+            Some(stored) if stored == path.as_bytes() => Ok(()),
+            Some(_) => Err(cache_core::Error::corrupt(
+                self.file_paths.name(),
+                &key,
+                "stored path disagrees with the naming rules",
+            )
+            .into()),
+            None => Ok(self
+                .file_paths
+                .insert(&key, path.as_bytes(), Durability::Buffered)?),
+        }
+    }
+
+    /// Stores the path of every index in `owned[pool.id]` for each of `pools` (eager
+    /// population, one sorted bulk load); does nothing when an earlier run stored them.
+    ///
+    /// # Errors
+    /// Storage failures; an index without a path (past its pool's end) is a caller bug,
+    /// reported as an invalid argument.
+    pub fn populate_paths(
+        &self,
+        dataset: &Dataset,
+        pools: &[&Pool],
+        owned: &[RoaringTreemap],
+    ) -> Result<()> {
+        let ds = dataset.hash.dataset_id();
+        let raw = self.file_paths.raw();
+        // A sorted load writes the last key last: if every pool's last path is stored, an earlier
+        // prepare populated this dataset already.
+        let mut done = true;
+        for p in pools {
+            if let Some(last) = owned[p.id as usize].max() {
+                done &= raw.contains(&keys::per_object(keys::FILE_PATH, ds, p.id, last))?;
+            }
+        }
+        if done {
+            return Ok(());
+        }
+        let mut failure = None;
+        let mut rows = pools
+            .iter()
+            .flat_map(|p| owned[p.id as usize].iter().map(move |i| (*p, i)))
+            .map_while(|(p, i)| {
+                let key = keys::per_object(keys::FILE_PATH, ds, p.id, i);
+                let Some(path) = dataset.path_of(p, i) else {
+                    failure = Some((p.id, i));
+                    return None;
+                };
+                let value = frame::encode(
+                    &key,
+                    frame::FrameKind::Value,
+                    path.as_bytes(),
+                    Compression::Lz4,
+                );
+                Some((key, value))
+            });
+        self.db.ingest_sorted(raw, &mut rows)?;
+        drop(rows);
+        match failure {
+            None => Ok(()),
+            Some((pool, i)) => Err(cache_core::Error::InvalidArgument(format!(
+                "object {i} of pool {pool} has no path: it is past the pool's end"
+            ))
+            .into()),
+        }
+    }
+
+    /// Entries per keyspace.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn stats(&self) -> Result<Vec<KeyspaceStats>> {
+        keyspace_stats(&self.db)
+    }
+}
+
+/// Entries per keyspace of any cache database.
+pub(super) fn keyspace_stats<D: Database>(db: &D) -> Result<Vec<KeyspaceStats>> {
+    let mut out = Vec::new();
+    for name in db.keyspace_names()? {
+        let approximate_entries = db.keyspace(&name)?.approximate_len()?;
+        out.push(KeyspaceStats {
+            name,
+            approximate_entries,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,142 @@
+//! Step 4: write the missing objects. Each is recorded `Creating` before its PUT and
+//! `Created` or `Failed` after it; entries and bitmaps are committed together every
+//! [`CHECKPOINT_OBJECTS`] objects or [`CHECKPOINT_INTERVAL`]. A failed PUT keeps the store's
+//! reason for the report. Retries of transient errors are object_store's own (its client
+//! retries with backoff); a PUT that still fails is recorded, never retried here on top.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
+
+use cache_core::{Database, Durability};
+
+use super::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS, EndpointJob, WriteFailures};
+use crate::blocking::off_worker;
+use crate::caches::LedgerWriter;
+use crate::error::{Result, Sai3Error};
+use crate::records::{ObjectState, PoolSeeds};
+
+/// What creation did.
+pub(super) struct Created {
+    /// Objects written.
+    pub created: u64,
+    /// Objects that could not be written.
+    pub failed: u64,
+    /// Why.
+    pub failures: WriteFailures,
+}
+
+/// One object to write: where, how large, and its content's seed.
+struct Put {
+    pool: u16,
+    index: u64,
+    path: String,
+    size: u64,
+}
+
+/// The PUT of one object, planned: its path must exist (the index is one the endpoint owns).
+fn plan<D: Database>(
+    job: &EndpointJob<'_, D>,
+    seeds: &[PoolSeeds],
+    pool: u16,
+    index: u64,
+) -> Result<Put> {
+    let p = &job.dataset.pools[pool as usize];
+    let path = job
+        .dataset
+        .path_of(p, index)
+        .ok_or_else(|| Sai3Error::Endpoint {
+            endpoint: job.uri.to_owned(),
+            reason: format!("object {index} of pool {pool} has no name: past the pool's end"),
+        })?;
+    let size = p.size.size_of(seeds[pool as usize].size_seed, index);
+    Ok(Put {
+        pool,
+        index,
+        path,
+        size,
+    })
+}
+
+/// Writes `missing` (pool, index) objects, recording every state change in `writer`.
+///
+/// # Errors
+/// Ledger writes; an object without a name (a bug). Failed PUTs are counted, not errors.
+pub(super) async fn create<D: Database>(
+    job: &EndpointJob<'_, D>,
+    mut writer: Option<&mut LedgerWriter<'_, D>>,
+    missing: &[(u16, u64)],
+    seeds: &[PoolSeeds],
+) -> Result<Created> {
+    let progress = job.progress;
+    progress
+        .to_create
+        .fetch_add(missing.len() as u64, Ordering::SeqCst);
+    progress.set_phase("creating");
+    let concurrency = job.options.concurrency.max(1);
+    let mut out = Created {
+        created: 0,
+        failed: 0,
+        failures: WriteFailures::default(),
+    };
+    let mut last_checkpoint = Instant::now();
+    for chunk in missing.chunks((concurrency * 8).max(1000)) {
+        let puts: Vec<Put> = chunk
+            .iter()
+            .map(|&(pool, i)| plan(job, seeds, pool, i))
+            .collect::<Result<_>>()?;
+        if let Some(w) = writer.as_deref_mut() {
+            for put in &puts {
+                let now = job.clock.now();
+                w.set(put.pool, put.index, ObjectState::Creating, put.size, now)?;
+            }
+        }
+        let mut results = futures::stream::iter(puts)
+            .map(|put| write_one(job, seeds, put))
+            .buffer_unordered(concurrency);
+        while let Some((put, outcome)) = results.next().await {
+            let state = match outcome {
+                Ok(()) => {
+                    out.created += 1;
+                    progress.created.fetch_add(1, Ordering::Relaxed);
+                    ObjectState::Created
+                }
+                Err(e) => {
+                    out.failed += 1;
+                    out.failures.add(&put.path, &e);
+                    ObjectState::Failed
+                }
+            };
+            let Some(w) = writer.as_deref_mut() else {
+                continue;
+            };
+            w.set(put.pool, put.index, state, put.size, job.clock.now())?;
+            if w.pending() >= CHECKPOINT_OBJECTS || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+            {
+                off_worker(|| w.checkpoint(Durability::Flushed))?;
+                last_checkpoint = Instant::now();
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// PUTs one object with its deterministic content.
+async fn write_one<D: Database>(
+    job: &EndpointJob<'_, D>,
+    seeds: &[PoolSeeds],
+    put: Put,
+) -> (Put, object_store::Result<()>) {
+    let p = &job.dataset.pools[put.pool as usize];
+    let body = p.fill.content(
+        seeds[put.pool as usize].fill_seed,
+        put.index,
+        put.size as usize,
+    );
+    let location = StorePath::from(put.path.as_str());
+    let outcome = job.store.put(&location, body.into()).await.map(|_| ());
+    (put, outcome)
+}

@@ -1,0 +1,265 @@
+//! The prepare flow: know what exists on each endpoint (from a sealed ledger, a fresh cached
+//! listing, or a LIST), create only what is missing, record every state change, seal.
+//!
+//! One step per file, in the order they run:
+//!
+//! 1. [`open`]: every endpoint store and cache, and the coordinator (bad URIs, foreign caches
+//!    and caches in use by another process stop the run before any work);
+//! 2. [`learn`]: where the knowledge of existing objects comes from, per endpoint:
+//!    `--no-cache`/`--refresh-cache` LIST; a seal of this exact dataset younger than the TTL
+//!    (for `file://` without `--cache-ttl`, no TTL) with every object in the presence bitmaps;
+//!    a cached listing younger than the TTL; else a LIST (resumable, stored in the listing
+//!    cache when a TTL is in force);
+//! 3. [`reconcile`]: the ledger follows what a LIST or cached listing found;
+//! 4. [`create`]: missing objects are written, `Creating` then `Created`/`Failed` recorded and
+//!    committed with the bitmaps every [`CHECKPOINT_OBJECTS`] objects or
+//!    [`CHECKPOINT_INTERVAL`], so an aborted run loses at most one checkpoint of records;
+//! 5. [`seal`]: an endpoint with every object present is sealed; caches are flushed;
+//! 6. [`sync`]: object-store endpoint caches are pulled before step 1 and pushed after step 5;
+//! 7. [`report`]: what happened, typed.
+//!
+//! Endpoints run concurrently, each with its own cache and ledger, on the caller's runtime.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::ObjectStore;
+use roaring::RoaringTreemap;
+use serde::{Deserialize, Serialize};
+
+use cache_core::Database;
+
+use crate::caches::{EndpointCache, OpenPolicy};
+use crate::dataset::{Dataset, Pool};
+use crate::error::Result;
+use crate::placement;
+use crate::records::PoolSeeds;
+use crate::scheme::UriScheme;
+use crate::store::CallCounts;
+use crate::ttl::{Clock, TtlPolicy};
+
+mod create;
+mod learn;
+mod open;
+mod reconcile;
+pub mod report;
+mod seal;
+mod sync;
+
+pub use report::{EndpointReport, ListingSource, Phases, PrepareReport, Progress, WriteFailures};
+
+/// Objects between ledger checkpoints.
+pub const CHECKPOINT_OBJECTS: usize = 10_000;
+/// Longest time between ledger checkpoints.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// How `file_paths` is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Populate {
+    /// Every path of the endpoint is stored at the end of prepare.
+    Eager,
+    /// Paths are stored when `lookup` first computes them.
+    Lazy,
+}
+
+/// Settings of one prepare.
+#[derive(Debug, Clone)]
+pub struct PrepareOptions {
+    /// Where the coordinator cache and object-store endpoint caches live.
+    pub cache_dir: PathBuf,
+    /// Use no cache at all (LIST, create, record nothing).
+    pub no_cache: bool,
+    /// TTL policy (`force_refresh` is `--refresh-cache`).
+    pub ttl: TtlPolicy,
+    /// How `file_paths` is filled.
+    pub populate: Populate,
+    /// Objects created at the same time per endpoint.
+    pub concurrency: usize,
+    /// Name recorded in the coordinator (the config's file stem).
+    pub test_name: String,
+    /// Pull object-store endpoint caches before starting (if the remote is newer).
+    pub pull: bool,
+    /// Push object-store endpoint caches when done.
+    pub push: bool,
+    /// What to do when a cache is in use by another process.
+    pub open: OpenPolicy,
+}
+
+/// The default seeds of a pool: derived from the config hash, so that even a run without a
+/// cache sizes objects exactly as a cached run does.
+pub fn default_seeds(dataset: &Dataset, pool: u16) -> PoolSeeds {
+    let h = dataset.hash.full_hex();
+    let base = xxhash_rust::xxh3::xxh3_64_with_seed(h.as_bytes(), u64::from(pool));
+    PoolSeeds {
+        size_seed: base,
+        fill_seed: base.rotate_left(32) ^ 0x5a5a_5a5a_5a5a_5a5a,
+    }
+}
+
+/// Rounds to milliseconds, for reports.
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+/// Everything one endpoint's part of a prepare works with.
+struct EndpointJob<'a, D: Database> {
+    dataset: &'a Dataset,
+    endpoint: u16,
+    uri: &'a str,
+    scheme: UriScheme,
+    options: &'a PrepareOptions,
+    clock: &'a dyn Clock,
+    progress: &'a Progress,
+    cache: Option<EndpointCache<D>>,
+    /// The ledger's presence bitmaps as stored when the cache was opened (one per pool id).
+    stored: Vec<RoaringTreemap>,
+    cache_rebuilt: Option<String>,
+    store: Arc<dyn ObjectStore>,
+    counts: Arc<CallCounts>,
+    phases: Phases,
+}
+
+impl<D: Database> EndpointJob<'_, D> {
+    /// The pools with objects on this endpoint.
+    fn pools(&self) -> Vec<&Pool> {
+        placement::pools_on(self.dataset, self.endpoint).collect()
+    }
+
+    /// Per pool id, the indices this endpoint owns.
+    fn owned(&self) -> Vec<RoaringTreemap> {
+        let mut owned = vec![RoaringTreemap::new(); self.dataset.pools.len()];
+        for p in self.pools() {
+            owned[p.id as usize] = placement::owned_by_endpoint(p, self.endpoint);
+        }
+        owned
+    }
+
+    /// Per pool id, the seeds (stored ones win; new ones are stored).
+    fn seeds(&self) -> Result<Vec<PoolSeeds>> {
+        let pools = &self.dataset.pools;
+        pools
+            .iter()
+            .map(|p| {
+                let default = default_seeds(self.dataset, p.id);
+                match &self.cache {
+                    None => Ok(default),
+                    Some(c) => c.seeds(self.dataset, p.id, default),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs learn, reconcile, create and seal on this endpoint.
+    async fn run(mut self) -> Result<(EndpointReport, Phases)> {
+        let owned = self.owned();
+        let seeds = self.seeds()?;
+        let t_list = Instant::now();
+        let knowledge = learn::learn(&self, &owned, &seeds).await?;
+        self.phases.list_s = secs(t_list.elapsed());
+        let mut report = self.new_report(&owned, &knowledge);
+        let stored = std::mem::take(&mut self.stored);
+        let mut writer = self
+            .cache
+            .as_ref()
+            .map(|c| c.ledger_writer(self.dataset, stored));
+        let now = self.clock.now();
+        let found = reconcile::reconcile(
+            writer.as_mut(),
+            self.dataset,
+            &owned,
+            &knowledge,
+            &seeds,
+            now,
+        )?;
+        report.already_present = found.already_present;
+        // A cached listing stops describing the endpoint at the first PUT: it is removed
+        // now, so a run killed while creating never trusts it, and stored again, up to date,
+        // when creation ends (`seal`).
+        if let Some(cache) = self.cache.as_ref().filter(|_| !found.missing.is_empty()) {
+            cache.remove_listing(self.dataset)?;
+        }
+        let t_create = Instant::now();
+        let created = create::create(&self, writer.as_mut(), &found.missing, &seeds).await?;
+        self.phases.create_s = secs(t_create.elapsed());
+        report.created = created.created;
+        report.failed = created.failed;
+        report.write_failures = created.failures;
+        let t_persist = Instant::now();
+        if let Some(writer) = writer {
+            let created = !found.missing.is_empty();
+            report.sealed = seal::seal(&self, writer, &owned, &knowledge, created).await?;
+        }
+        self.phases.persist_s = secs(t_persist.elapsed());
+        report.list_calls = self.counts.lists();
+        Ok((report, self.phases))
+    }
+
+    fn new_report(&mut self, owned: &[RoaringTreemap], k: &learn::Knowledge) -> EndpointReport {
+        EndpointReport {
+            endpoint: self.endpoint,
+            uri: self.uri.to_owned(),
+            cache_location: self
+                .cache
+                .as_ref()
+                .map(|c| c.location().display().to_string()),
+            listing_source: k.source,
+            list_calls: 0,
+            expected: owned.iter().map(RoaringTreemap::len).sum(),
+            already_present: 0,
+            created: 0,
+            failed: 0,
+            write_failures: WriteFailures::default(),
+            wrong_size: k.listing.wrong_size,
+            other_keys: k.listing.other_keys.len() as u64,
+            cache_rebuilt: self.cache_rebuilt.take(),
+            sealed: false,
+            list_resumed_ranges: k.resumed_ranges,
+            trusted_by_dataset_record: k.trusted_by_dataset_record,
+        }
+    }
+}
+
+/// Runs a prepare of `dataset` on the caller's tokio runtime.
+///
+/// # Errors
+/// Bad endpoints, caches in use by another process (after `options.open.wait`), caches that
+/// belong to another backend or are not caches, and I/O failures. Damaged caches are not
+/// errors: they are moved aside and rebuilt (see the report). Objects that cannot be written
+/// are counted as failed, with their reasons, in the report.
+pub async fn prepare<D: Database>(
+    dataset: &Dataset,
+    options: &PrepareOptions,
+    clock: &dyn Clock,
+    progress: &Progress,
+) -> Result<PrepareReport> {
+    let started = Instant::now();
+    progress.set_phase("opening caches");
+    let mut warnings = dataset.warnings.clone();
+    let t_pull = Instant::now();
+    let mut syncs = sync::pull_all(dataset, options, D::BACKEND, &mut warnings).await;
+    let pull_s = t_pull.elapsed();
+    let jobs = open::open_all::<D>(dataset, options, clock, progress, &mut warnings)?;
+    let results = futures::future::join_all(jobs.into_iter().map(EndpointJob::run)).await;
+    let mut endpoints = Vec::with_capacity(results.len());
+    let mut phases = Phases::default();
+    for r in results {
+        let (report, p) = r?;
+        phases.slowest(&p);
+        endpoints.push(report);
+    }
+    let t_push = Instant::now();
+    syncs.extend(sync::push_all(dataset, options, clock.now(), &mut warnings).await);
+    phases.sync_s = secs(pull_s + t_push.elapsed());
+    phases.total_s = secs(started.elapsed());
+    progress.set_phase("done");
+    Ok(PrepareReport::summarize(
+        dataset.hash.short(),
+        dataset.total_objects(),
+        endpoints,
+        syncs,
+        phases,
+        warnings,
+    ))
+}

@@ -1,0 +1,69 @@
+//! Step 3: the ledger follows what a LIST or cached listing found (found objects become
+//! `Created`, vanished ones `Deleted`), and what is missing is computed.
+
+use roaring::RoaringTreemap;
+
+use cache_core::{Database, Durability};
+
+use super::ListingSource;
+use super::learn::Knowledge;
+use crate::blocking::off_worker;
+use crate::caches::LedgerWriter;
+use crate::dataset::Dataset;
+use crate::error::Result;
+use crate::records::{ObjectState, PoolSeeds};
+
+/// What the endpoint holds of what it owns.
+pub(super) struct Found {
+    /// Owned objects present.
+    pub already_present: u64,
+    /// Owned objects missing, as (pool, index), in pool and index order.
+    pub missing: Vec<(u16, u64)>,
+}
+
+/// Reconciles the ledger (when there is one) with `known` and returns what is present and
+/// missing of `owned` (per pool id).
+///
+/// # Errors
+/// Ledger writes.
+pub(super) fn reconcile<D: Database>(
+    mut writer: Option<&mut LedgerWriter<'_, D>>,
+    dataset: &Dataset,
+    owned: &[RoaringTreemap],
+    known: &Knowledge,
+    seeds: &[PoolSeeds],
+    now_ms: u64,
+) -> Result<Found> {
+    let mut found = Found {
+        already_present: 0,
+        missing: Vec::new(),
+    };
+    for p in dataset
+        .pools
+        .iter()
+        .filter(|p| !owned[p.id as usize].is_empty())
+    {
+        let id = p.id as usize;
+        let here = &known.listing.present[id] & &owned[id];
+        found.already_present += here.len();
+        if let Some(w) = writer
+            .as_deref_mut()
+            .filter(|_| known.source != ListingSource::Ledger)
+        {
+            let size = |i: u64| p.size.size_of(seeds[id].size_seed, i);
+            for i in &here - w.present(p.id) {
+                w.set(p.id, i, ObjectState::Created, size(i), now_ms)?;
+            }
+            for i in w.present(p.id) - &here {
+                w.set(p.id, i, ObjectState::Deleted, size(i), now_ms)?;
+            }
+        }
+        found
+            .missing
+            .extend((&owned[id] - &here).iter().map(|i| (p.id, i)));
+    }
+    if let Some(w) = writer.filter(|w| w.pending() > 0) {
+        off_worker(|| w.checkpoint(Durability::Flushed))?;
+    }
+    Ok(found)
+}

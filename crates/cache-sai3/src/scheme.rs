@@ -1,0 +1,79 @@
+//! What an endpoint URI means: its storage kind (as sai3-bench spells it), the local path of a
+//! file system endpoint, and the one name sai3-cache reserves inside every endpoint.
+//!
+//! ```
+//! use cache_sai3::scheme::UriScheme;
+//! assert_eq!(UriScheme::of("s3://bucket/prefix/")?, UriScheme::S3);
+//! assert!(UriScheme::of("direct:///mnt/nvme/")?.is_local());
+//! assert!(UriScheme::of("ftp://host/").is_err());
+//! # Ok::<(), cache_sai3::Sai3Error>(())
+//! ```
+
+use std::path::PathBuf;
+
+use crate::error::{Result, Sai3Error};
+
+/// The directory sai3-cache keeps inside every endpoint (never listed as data): the endpoint
+/// cache of a `file://` endpoint, the synced caches and `DATASET` record of an object store.
+pub const ENDPOINT_CACHE_DIR: &str = "sai3-kv-cache";
+
+/// The local path of a `file://` or `direct://` endpoint URI.
+pub fn local_path(uri: &str) -> Option<PathBuf> {
+    let rest = uri
+        .strip_prefix("file://")
+        .or_else(|| uri.strip_prefix("direct://"))?;
+    Some(PathBuf::from(rest))
+}
+
+/// The storage kinds an endpoint URI can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UriScheme {
+    /// `file://` local or network file system.
+    File,
+    /// `direct://` file system with O_DIRECT I/O.
+    Direct,
+    /// `s3://` Amazon S3 or a compatible store.
+    S3,
+    /// `az://` Azure Blob Storage.
+    Azure,
+    /// `gs://` Google Cloud Storage.
+    Gcs,
+}
+
+impl UriScheme {
+    /// The scheme of `uri`.
+    ///
+    /// # Errors
+    /// [`Sai3Error::Endpoint`] naming the URI when its scheme is missing or unsupported.
+    pub fn of(uri: &str) -> Result<Self> {
+        let (scheme, _) = uri.split_once("://").ok_or_else(|| Sai3Error::Endpoint {
+            endpoint: uri.to_owned(),
+            reason: "no scheme; expected file://, direct://, s3://, az:// or gs://".into(),
+        })?;
+        match scheme.to_ascii_lowercase().as_str() {
+            "file" => Ok(UriScheme::File),
+            "direct" => Ok(UriScheme::Direct),
+            "s3" => Ok(UriScheme::S3),
+            "az" | "azure" => Ok(UriScheme::Azure),
+            "gs" | "gcs" => Ok(UriScheme::Gcs),
+            other => Err(Sai3Error::Endpoint {
+                endpoint: uri.to_owned(),
+                reason: format!(
+                    "unsupported scheme {other:?}; expected file://, direct://, s3://, az:// or gs://"
+                ),
+            }),
+        }
+    }
+
+    /// True for object stores (listing is slow and paged).
+    pub fn is_object_store(self) -> bool {
+        matches!(self, UriScheme::S3 | UriScheme::Azure | UriScheme::Gcs)
+    }
+}
+
+impl UriScheme {
+    /// True for local file systems (`file://`, `direct://`): the cache lives beside the data.
+    pub fn is_local(self) -> bool {
+        !self.is_object_store()
+    }
+}

@@ -1,0 +1,487 @@
+//! What every endpoint does, written once and run on every kind of endpoint: `file://` (a
+//! local directory), S3 on moto and on s3s-fs (which checks signatures), and Azure Blob on
+//! Azurite, each server started by the test on 127.0.0.1 and stopped by PID. Every behaviour
+//! runs for every compiled backend; a failure names the endpoint kind and the backend.
+//!
+//! * [`prepare_twice`]: the first prepare LISTs and creates everything; the second makes no
+//!   LIST call and creates nothing; a refresh LISTs and finds every object in place.
+//! * [`resume_after_kill`]: a prepare killed mid-way resumes, creating only what is missing
+//!   (none written twice); the ledger then matches the endpoint exactly.
+//! * [`verify_drift`]: `verify --sample` finds deleted and wrong-size objects, repairs the
+//!   ledger, and the next prepare recreates exactly those.
+//! * [`push_pull_reattach`] (object stores): caches pushed by one agent are pulled by another
+//!   with an empty cache dir, which then looks up, verifies and prepares without a LIST.
+//! * [`dataset_record`] (object stores): an expired seal is renewed by one GET of the
+//!   endpoint's `DATASET` record, and only when the record matches.
+//! * [`missing_bucket`] (object stores): a bucket or container that does not exist stops the
+//!   run at its LIST with the server's reason (exit 2).
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use cache_sai3::dataset::Dataset;
+use cache_sai3::placement;
+use cache_sai3::prepare::ListingSource;
+use common::endpoint::{Endpoint, Kind, Place, count_objects, uris};
+use common::{Config, each_backend, tool};
+
+/// Runs `body` on a fresh endpoint of `kind`, once per compiled backend.
+fn on(kind: Kind, body: fn(&Endpoint, &'static str)) {
+    let endpoint = Endpoint::start(kind);
+    each_backend(&format!("{} endpoint", kind.name()), |backend| {
+        body(&endpoint, backend)
+    });
+}
+
+/// One test per endpoint kind for each behaviour: `behaviour::file`, `behaviour::moto`, ...
+macro_rules! on_kinds {
+    ($kinds:tt: $($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::{Kind, on};
+            on_kinds!(@tests $name $kinds);
+        }
+    )*};
+    (@tests $name:ident [$($test:ident: $kind:ident),*]) => {$(
+        #[test]
+        fn $test() {
+            on(Kind::$kind, super::$name);
+        }
+    )*};
+}
+
+on_kinds!([file: File, moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
+    prepare_twice, resume_after_kill, verify_drift);
+// Object stores only: push, pull, the DATASET record, a missing bucket.
+on_kinds!([moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
+    push_pull_reattach, dataset_record, missing_bucket);
+
+/// `--no-pull` where the original tests used it (object stores); no effect on `file://`.
+const NO_PULL: &str = "--no-pull";
+
+/// Where object `index` of pool 0 is: its endpoint, path relative to it, and URI.
+fn locate(config: &Path, index: u64) -> placement::Location {
+    let dataset = Dataset::load(config).expect("dataset");
+    placement::locate(&dataset, 0, index).expect("index inside the dataset")
+}
+
+fn prepare_twice(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(3);
+    let dir = ep.scratch();
+    let config = Config::tree(3, 2, 10)
+        .size("1KiB")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+
+    let first = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(first.total_objects, 90, "{first:?}");
+    assert_eq!(first.created, 90, "{first:?}");
+    assert_eq!(first.failed, 0, "{first:?}");
+    assert_eq!(first.listing_source, ListingSource::List);
+    assert!(
+        first.list_calls >= 3,
+        "one LIST per endpoint at least: {first:?}"
+    );
+    assert_eq!(count_objects(&places), 90);
+    for (e, place) in first.endpoints.iter().zip(&places) {
+        assert_eq!(e.uri, place.uri);
+        assert!(e.sealed, "{e:?}");
+        let location = e.cache_location.as_deref().expect("a cache location");
+        match place.local_dir() {
+            // A local endpoint holds its cache itself.
+            Some(d) => assert_eq!(Path::new(location), d.join("sai3-kv-cache")),
+            // Object-store endpoint caches live under the cache dir.
+            None => assert!(location.starts_with(&common::s(&cache)), "{location}"),
+        }
+    }
+
+    let second = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(second.list_calls, 0, "{second:?}");
+    assert!(second.listed_from_cache);
+    assert_eq!(second.listing_source, ListingSource::Ledger, "{second:?}");
+    assert_eq!(second.created, 0);
+    assert_eq!(second.already_present, 90);
+    let p = &second.phases;
+    for (name, secs) in [
+        ("open", p.open_s),
+        ("list", p.list_s),
+        ("create", p.create_s),
+        ("persist", p.persist_s),
+        ("total", p.total_s),
+    ] {
+        assert!(secs.is_finite() && secs >= 0.0, "phase {name}: {secs}");
+    }
+
+    // A refresh lists again and finds every object (names, sizes) in place; the endpoint's own
+    // cache (local directory or pushed generations) is not counted as foreign keys.
+    let refreshed = sai3.prepare(&config, &cache, &["--refresh-cache"]);
+    assert_eq!(refreshed.listing_source, ListingSource::List);
+    assert!(refreshed.list_calls > 0);
+    assert_eq!(refreshed.already_present, 90, "{refreshed:?}");
+    assert_eq!(refreshed.created, 0);
+    for e in &refreshed.endpoints {
+        assert_eq!(e.other_keys, 0, "{e:?}");
+        assert_eq!(e.wrong_size, 0, "{e:?}");
+    }
+}
+
+/// Dataset objects of every place with their identities, keyed `ep{e}/{path}`.
+fn identities(places: &[Place]) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for (e, p) in places.iter().enumerate() {
+        for (f, id) in p.objects() {
+            out.insert(format!("ep{e}/{f}"), id);
+        }
+    }
+    out
+}
+
+fn resume_after_kill(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(2);
+    let dir = ep.scratch();
+    // Local files are fast: 40,000 of 4 KiB, killed after 6,000. Object stores (servers on this
+    // machine) are slower: 1,600 of 1 KiB, killed after 300.
+    let (config, kill_at) = if ep.is_object_store() {
+        (Config::tree(4, 2, 100).size("1KiB"), 300)
+    } else {
+        (Config::tree(4, 2, 2500).size("4KiB"), 6_000)
+    };
+    let total = config.total() as usize;
+    let config = config.endpoints(&uris(&places)).write(&dir);
+    let cache = dir.join("cache");
+    let mut child = sai3
+        .command()
+        .args(["prepare", "--json", "--concurrency", "4", "--config"])
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(&cache)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn prepare");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if count_objects(&places) >= kill_at {
+            break;
+        }
+        assert!(Instant::now() < deadline, "prepare made no progress");
+        assert!(
+            child.try_wait().expect("poll").is_none(),
+            "prepare finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(if ep.is_object_store() {
+            50
+        } else {
+            10
+        }));
+    }
+    child.kill().expect("kill -9 the prepare");
+    child.wait().expect("reap");
+    // A server may still finish PUTs it had fully received: wait until the store is quiet.
+    let mut before = identities(&places);
+    while ep.is_object_store() {
+        std::thread::sleep(Duration::from_millis(300));
+        let now = identities(&places);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
+    assert!(before.len() < total, "the kill came too late");
+
+    let resumed = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(
+        resumed.listing_source,
+        ListingSource::List,
+        "an unsealed run must list: {resumed:?}"
+    );
+    assert_eq!(resumed.already_present, before.len() as u64, "{resumed:?}");
+    assert_eq!(
+        resumed.created,
+        (total - before.len()) as u64,
+        "{resumed:?}"
+    );
+    assert_eq!(resumed.failed, 0);
+    let after = identities(&places);
+    assert_eq!(after.len(), total);
+    for (f, id) in &before {
+        assert_eq!(after.get(f), Some(id), "{f} was written again");
+    }
+    let again = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(again.list_calls, 0, "{again:?}");
+    assert_eq!(again.created, 0);
+    match backend {
+        #[cfg(feature = "fjall")]
+        "fjall" => check_ledger::<cache_fjall::FjallDatabase>(&places, &config, &cache),
+        #[cfg(feature = "redb")]
+        "redb" => check_ledger::<cache_redb::RedbDatabase>(&places, &config, &cache),
+        other => panic!("unknown backend {other}"),
+    }
+}
+
+/// Each endpoint's ledger: its presence bitmap equals its `Created` entries, which are exactly
+/// the objects on the endpoint, all of them placed on that endpoint.
+fn check_ledger<D: cache_core::Database>(places: &[Place], config: &Path, cache_dir: &Path) {
+    use cache_sai3::caches::{EndpointCache, cache_location};
+    let dataset = Dataset::load(config).expect("dataset");
+    let pool = &dataset.pools[0];
+    for (e, place) in places.iter().enumerate() {
+        let location = cache_location(&dataset.endpoints[e], cache_dir).expect("location");
+        let cache = EndpointCache::<D>::open(&location, false).expect("open endpoint cache");
+        let bitmap = cache.presence(&dataset, 0).expect("bitmap");
+        let scanned = cache.scan_created(&dataset, 0).expect("scan");
+        assert_eq!(
+            bitmap, scanned,
+            "bitmap and ledger entries disagree on endpoint {e}"
+        );
+        let stored: Vec<u64> = place
+            .objects()
+            .keys()
+            .map(|f| dataset.parse_path(pool, f).expect("a dataset name"))
+            .collect();
+        assert_eq!(stored.len() as u64, scanned.len(), "endpoint {e}");
+        for i in &stored {
+            assert!(
+                scanned.contains(*i),
+                "object {i} stored but not Created in the ledger of endpoint {e}"
+            );
+        }
+        for i in &scanned {
+            assert_eq!(
+                placement::endpoint_of(pool, i) as usize,
+                e,
+                "endpoint {e} holds object {i}"
+            );
+        }
+    }
+}
+
+fn verify_drift(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(2);
+    let dir = ep.scratch();
+    let config = Config::tree(3, 2, 10)
+        .size("200")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+    sai3.prepare(&config, &cache, &[]);
+    let verify = |k: usize| sai3.verify(&config, &cache, k, &[]);
+    let clean = verify(100);
+    assert_eq!(clean.len(), 2);
+    for d in &clean {
+        assert_eq!(d.ranges_total, 3, "one range per level-1 directory: {d:?}");
+        assert_eq!(d.missing, 0, "{d:?}");
+        assert!(!d.unsealed, "{d:?}");
+    }
+
+    // Out-of-band damage on endpoint 0: one object deleted, one rewritten with a wrong size, in
+    // two different level-1 directories.
+    let (gone, short) = (locate(&config, 0), locate(&config, 30));
+    assert_eq!((gone.endpoint, short.endpoint), (0, 0));
+    places[0].delete(&gone.path);
+    places[0].put(&short.path, b"short");
+    let drift = verify(100);
+    assert_eq!(
+        drift[0].heads, 0,
+        "every range was listed: nothing left to HEAD: {drift:?}"
+    );
+    assert_eq!(drift[0].missing, 1, "{drift:?}");
+    assert_eq!(drift[0].size_mismatch, 1, "{drift:?}");
+    assert_eq!(drift[0].ranges_differing, 2, "{drift:?}");
+    assert!(drift[0].unsealed, "{drift:?}");
+    assert_eq!(drift[1].missing, 0, "endpoint 1 is intact: {drift:?}");
+    assert!(!drift[1].unsealed, "{drift:?}");
+
+    // The repaired ledger makes the next prepare restore exactly those two objects.
+    let restored = sai3.prepare(&config, &cache, &[NO_PULL]);
+    assert_eq!(restored.created, 2, "{restored:?}");
+    assert_eq!(places[0].get(&short.path).len(), 200);
+    assert_eq!(verify(100)[0].missing, 0);
+
+    // A sample of 2: two of the three ranges are listed, and 2 objects of the third are HEADed.
+    // With every object of endpoint 0 gone, each of them finds drift. (A tree's ranges are its
+    // level-1 directories, known from the config, also where an object store has no key left.)
+    for f in places[0].objects().keys() {
+        places[0].delete(f);
+    }
+    let sampled = verify(2);
+    assert_eq!(sampled[0].ranges_sampled, 2, "{sampled:?}");
+    assert_eq!(sampled[0].heads, 2, "{sampled:?}");
+    assert_eq!(sampled[0].missing, 2 * 15 + 2, "{sampled:?}");
+    let rebuilt = sai3.prepare(&config, &cache, &[NO_PULL]);
+    assert_eq!(
+        rebuilt.listing_source,
+        ListingSource::List,
+        "an unsealed endpoint is listed"
+    );
+    assert_eq!(rebuilt.created, 45, "{rebuilt:?}");
+
+    // A flat dataset with key-prefix shards: one range per shard.
+    let places = ep.places(1);
+    let config = Config::flat(40)
+        .size("64")
+        .shards(4)
+        .endpoints(&uris(&places))
+        .name("sharded")
+        .write(&dir);
+    let cache = dir.join("cache-sharded");
+    sai3.prepare(&config, &cache, &[]);
+    let verify = |k: usize| sai3.verify(&config, &cache, k, &[]);
+    let clean = verify(10);
+    assert_eq!(clean[0].ranges_total, 4, "one range per shard: {clean:?}");
+    assert_eq!(clean[0].missing, 0, "{clean:?}");
+    let gone = locate(&config, 5);
+    assert_eq!(gone.path, "01/prepared-00000005.dat");
+    places[0].delete(&gone.path);
+    let drift = verify(10);
+    assert_eq!(drift[0].missing, 1, "{drift:?}");
+    assert!(drift[0].unsealed, "{drift:?}");
+    let restored = sai3.prepare(&config, &cache, &[NO_PULL]);
+    assert_eq!(restored.created, 1, "{restored:?}");
+}
+
+fn push_pull_reattach(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(2);
+    let dir = ep.scratch();
+    let config = Config::flat(200)
+        .uniform(100, 2000)
+        .shards(4)
+        .agents(2)
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let first_agent = dir.join("agent1");
+    let first = sai3.prepare(&config, &first_agent, &[]);
+    assert_eq!(first.created, 200, "{first:?}");
+    let pushed: Vec<u64> = first
+        .sync
+        .iter()
+        .filter_map(|s| s.pushed.as_ref().map(|p| p.generation))
+        .collect();
+    assert_eq!(pushed, [1, 1], "{first:?}");
+
+    // A second agent with an empty cache dir pulls, then looks up, verifies and prepares.
+    let second_agent = dir.join("agent2");
+    let pulled = sai3.pull(&config, &second_agent);
+    assert_eq!(pulled.len(), 2, "{pulled:?}");
+    for s in &pulled {
+        let p = s.pulled.as_ref().expect("a pull");
+        assert_eq!(p.generation, Some(1), "{pulled:?}");
+        assert!(p.files_downloaded > 0, "{pulled:?}");
+    }
+    let found = sai3.lookup(&config, &second_agent, &["3", "4"]);
+    assert_eq!(found[0].state.as_deref(), Some("created"), "{found:?}");
+    assert_eq!(found[1].state.as_deref(), Some("created"), "{found:?}");
+    assert_eq!(found[0].endpoint, 1);
+    assert_eq!(found[0].agent, 1);
+    assert_eq!(
+        found[0].uri,
+        format!("{}03/prepared-00000003.dat", places[1].uri)
+    );
+    assert_eq!(found[0].uri, locate(&config, 3).uri);
+    let sizes = places[1].get("03/prepared-00000003.dat").len() as u64;
+    assert_eq!(found[0].size, Some(sizes));
+    for d in sai3.verify(&config, &second_agent, 10, &[]) {
+        assert_eq!(d.missing, 0, "verify works from a pulled cache: {d:?}");
+        assert!(!d.unsealed, "{d:?}");
+    }
+    let again = sai3.prepare(&config, &second_agent, &[NO_PULL]);
+    assert_eq!(
+        again.list_calls, 0,
+        "the pulled ledger proves what exists: {again:?}"
+    );
+    assert_eq!(again.created, 0);
+    assert_eq!(again.already_present, 200);
+
+    // An explicit push from the first agent; the second pulls what it published.
+    let pushed = sai3.push(&config, &first_agent);
+    assert_eq!(pushed.len(), 2, "{pushed:?}");
+    let pulled = sai3.pull(&config, &second_agent);
+    for (push, pull) in pushed.iter().zip(&pulled) {
+        let generation = push.pushed.as_ref().expect("a push").generation;
+        assert!(generation >= 1, "{pushed:?}");
+        let p = pull.pulled.as_ref().expect("a pull");
+        assert_eq!(p.generation, Some(generation), "{pulled:?}");
+    }
+}
+
+fn dataset_record(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(1);
+    let dir = ep.scratch();
+    let config = Config::flat(30)
+        .size("100")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+    sai3.prepare(&config, &cache, &["--cache-ttl", "1"]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let renewed = sai3.prepare(&config, &cache, &["--cache-ttl", "1", NO_PULL]);
+    assert_eq!(renewed.list_calls, 0, "{renewed:?}");
+    assert!(
+        renewed.endpoints[0].trusted_by_dataset_record,
+        "{renewed:?}"
+    );
+
+    // Another sealing happened there (its record differs): the expired seal must not be trusted.
+    let record = "sai3-kv-cache/DATASET";
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&places[0].get(record)).expect("record JSON");
+    json["sealed_ms"] = serde_json::json!(1);
+    places[0].put(record, &serde_json::to_vec(&json).expect("json"));
+    let listed = sai3.prepare(&config, &cache, &["--cache-ttl", "1", NO_PULL]);
+    assert_eq!(listed.listing_source, ListingSource::List, "{listed:?}");
+    assert!(listed.list_calls > 0);
+    assert!(!listed.endpoints[0].trusted_by_dataset_record);
+}
+
+fn missing_bucket(ep: &Endpoint, backend: &'static str) {
+    let (uri, code) = ep.missing_bucket().expect("an object store");
+    let dir = ep.scratch();
+    let config = Config::tree(2, 2, 5)
+        .size("64")
+        .endpoints(&[&uri])
+        .write(&dir);
+    let cache = dir.join("cache");
+    let out = ep
+        .tool(backend)
+        .run_config("prepare", &config, &cache, &["--json"]);
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("LIST failed"), "{stderr}");
+    assert!(
+        stderr.contains(&uri),
+        "the error names the endpoint: {stderr}"
+    );
+    assert!(stderr.contains(code), "the server's reason: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.stdout.is_empty(), "no report after an error");
+}
+
+#[test]
+fn bad_object_store_uris_fail_before_any_work() {
+    let backend = common::backends()[0];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = Config::flat(3)
+        .endpoints(&["s3://127.0.0.1:notaport/b/"])
+        .write(tmp.path());
+    let out = tool(backend)
+        .args(["prepare", "--config"])
+        .arg(&config)
+        .arg("--cache-dir")
+        .arg(tmp.path().join("cache"))
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = common::stderr(&out);
+    assert!(stderr.contains("is not host:port"), "{stderr}");
+    assert!(
+        !tmp.path().join("cache").exists(),
+        "nothing may be created before the error"
+    );
+}
