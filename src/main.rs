@@ -66,6 +66,10 @@ enum Command {
         /// sai3-bench YAML config.
         #[arg(long, short = 'c')]
         config: PathBuf,
+        /// Act as agent K (0-based position in `distributed.agents`), with the config the
+        /// controller would send it [default: the whole dataset, every agent's share].
+        #[arg(long, value_name = "K")]
+        agent: Option<u32>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -77,6 +81,10 @@ enum Command {
     Lookup {
         #[command(flatten)]
         args: ConfigArgs,
+        /// Act as agent K: where and how large an object is as agent K writes it (or that K
+        /// does not write it) [default: the whole dataset].
+        #[arg(long, value_name = "K")]
+        agent: Option<u32>,
         /// Object numbers (N or POOL:N).
         #[arg(required = true)]
         index: Vec<String>,

@@ -214,3 +214,83 @@ fn datasets_lists_what_the_cache_dir_prepared() {
         }
     }
 }
+
+/// `plan --agent K` and `lookup --agent K` act as agent K of a distributed config: its share
+/// (`i % N == K` with shared storage), and a clear answer for an index another agent writes.
+#[test]
+fn plan_and_lookup_act_as_one_agent() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = common::config::Config::flat(10)
+        .size("16")
+        .local_endpoints(tmp.path(), 2)
+        .agents(2)
+        .write(tmp.path());
+    let config = config.to_str().expect("utf-8 path");
+    let plan = |extra: &[&str]| -> serde_json::Value {
+        let out = sai3_cache()
+            .args(["plan", "--json", "--config", config])
+            .args(extra)
+            .output()
+            .expect("plan");
+        common::parse("plan", &out)
+    };
+    let whole = plan(&[]);
+    assert_eq!(whole["total_files"], 10, "{whole}");
+    assert_eq!(whole["agent"], serde_json::Value::Null);
+    let one = plan(&["--agent", "1"]);
+    assert_eq!(
+        one["total_files"], 5,
+        "agent 1 writes the odd indices: {one}"
+    );
+    assert_eq!(one["agent"], 1);
+    assert!(
+        one["pools"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|p| p["agent"] == 1)),
+        "{one}"
+    );
+    let out = sai3_cache()
+        .args(["plan", "--config", config, "--agent", "2"])
+        .output()
+        .expect("plan");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("agent 2 does not exist"),
+        "{}",
+        common::stderr(&out)
+    );
+
+    let cache = tmp.path().join("cache");
+    let cache = cache.to_str().expect("utf-8 path");
+    let lookup = |index: &str| {
+        sai3_cache()
+            .args([
+                "lookup",
+                "--json",
+                "--agent",
+                "1",
+                "--config",
+                config,
+                "--cache-dir",
+                cache,
+                index,
+            ])
+            .output()
+            .expect("lookup")
+    };
+    let found: Vec<common::Found> = common::parse("lookup", &lookup("3"));
+    assert_eq!(found[0].agent, 1);
+    assert_eq!(found[0].endpoint, 1, "parallel: object 3 on endpoint 3 % 2");
+    assert!(
+        found[0].uri.ends_with("/ep1/prepared-00000003.dat"),
+        "{}",
+        found[0].uri
+    );
+    let other = lookup("2");
+    assert_eq!(other.status.code(), Some(2));
+    assert!(
+        common::stderr(&other).contains("agent 1 does not write object 2"),
+        "{}",
+        common::stderr(&other)
+    );
+}

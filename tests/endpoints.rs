@@ -60,10 +60,16 @@ on_kinds!([moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
 /// `--no-pull` where the original tests used it (object stores); no effect on `file://`.
 const NO_PULL: &str = "--no-pull";
 
-/// Where object `index` of pool 0 is: its endpoint, path relative to it, and URI.
+/// Where object `index` of the first `ensure_objects` entry is (in whichever agent's pool holds
+/// it): its endpoint, path relative to it, and URI.
 fn locate(config: &Path, index: u64) -> placement::Location {
     let dataset = Dataset::load(config).expect("dataset");
-    placement::locate(&dataset, 0, index).expect("index inside the dataset")
+    dataset
+        .pools
+        .iter()
+        .filter(|p| p.ensure_index == 0)
+        .find_map(|p| placement::locate(&dataset, p.id, index))
+        .expect("index inside the dataset")
 }
 
 fn prepare_twice(ep: &Endpoint, backend: &'static str) {
@@ -252,8 +258,8 @@ fn check_ledger<D: cache_core::Database>(places: &[Place], config: &Path, cache_
         }
         for i in &scanned {
             assert_eq!(
-                placement::endpoint_of(pool, i) as usize,
-                e,
+                placement::endpoint_of(pool, i).map(usize::from),
+                Some(e),
                 "endpoint {e} holds object {i}"
             );
         }
@@ -282,7 +288,7 @@ fn verify_drift(ep: &Endpoint, backend: &'static str) {
     // Out-of-band damage on endpoint 0: one object deleted, one rewritten with a wrong size, in
     // two different level-1 directories.
     let (gone, short) = (locate(&config, 0), locate(&config, 30));
-    assert_eq!((gone.endpoint, short.endpoint), (0, 0));
+    assert_eq!((gone.endpoint, short.endpoint), (Some(0), Some(0)));
     places[0].delete(&gone.path);
     places[0].put(&short.path, b"short");
     let drift = verify(100);
@@ -383,7 +389,7 @@ fn push_pull_reattach(ep: &Endpoint, backend: &'static str) {
         found[0].uri,
         format!("{}03/prepared-00000003.dat", places[1].uri)
     );
-    assert_eq!(found[0].uri, locate(&config, 3).uri);
+    assert_eq!(Some(&found[0].uri), locate(&config, 3).uri.as_ref());
     let sizes = places[1].get("03/prepared-00000003.dat").len() as u64;
     assert_eq!(found[0].size, Some(sizes));
     for d in sai3.verify(&config, &second_agent, 10, &[]) {

@@ -164,3 +164,61 @@ fn eager_population_stores_every_path_of_the_endpoint() {
         assert_eq!(found[0].path, "d1_w2.dir/d2_w2.dir/file_00000019.dat");
     }
 }
+
+/// sai3-bench's default (`sequential`) prepare with several independent endpoints lets s3dlio
+/// pick each object's endpoint at run time. A dataset it spread its own way is adopted: the LIST
+/// finds every object wherever it is, nothing is created, and `lookup` says where each one is
+/// once listed (and that it is unknown before, instead of guessing).
+#[test]
+fn objects_placed_at_run_time_are_found_where_they_are() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let config = Config::flat(10)
+            .size("16")
+            .local_endpoints(tmp.path(), 2)
+            .sequential()
+            .write(tmp.path());
+        // Where s3dlio put them: everything on endpoint 1 except 0 and 7 on endpoint 0 (the
+        // computed rule would say even indices on 0).
+        for i in 0..10u64 {
+            let ep = if i == 0 || i == 7 { "ep0" } else { "ep1" };
+            let dir = tmp.path().join(ep);
+            std::fs::create_dir_all(&dir).expect("endpoint dir");
+            std::fs::write(dir.join(format!("prepared-{i:08}.dat")), [1u8; 16]).expect("object");
+        }
+        let cache = tmp.path().join("cache");
+        let sai3 = Sai3::new(backend);
+        let raw = sai3.run_config("lookup", &config, &cache, &["--json", "7"]);
+        let json: serde_json::Value = common::parse("lookup", &raw);
+        assert_eq!(
+            json[0]["endpoint"],
+            serde_json::Value::Null,
+            "{backend}: {json}"
+        );
+        assert_eq!(json[0]["uri"], serde_json::Value::Null, "{backend}: {json}");
+        let report = prepare(backend, &config, &cache, &[]);
+        assert_eq!(
+            report.created, 0,
+            "{backend}: adopted where it is: {report:?}"
+        );
+        assert_eq!(report.already_present, 10, "{backend}: {report:?}");
+        let found = sai3.lookup(&config, &cache, &["7", "8"]);
+        assert_eq!(found[0].endpoint, 0, "{backend}: {}", found[0].uri);
+        assert!(
+            found[0].uri.ends_with("/ep0/prepared-00000007.dat"),
+            "{backend}"
+        );
+        assert_eq!(found[1].endpoint, 1, "{backend}: {}", found[1].uri);
+        assert_eq!(found[0].state.as_deref(), Some("created"), "{backend}");
+        // Nothing was written twice: each endpoint still holds exactly its objects.
+        assert_eq!(dataset_files(&tmp.path().join("ep0")).len(), 2, "{backend}");
+        assert_eq!(dataset_files(&tmp.path().join("ep1")).len(), 8, "{backend}");
+        let again = prepare(backend, &config, &cache, &[]);
+        assert_eq!(
+            again.listing_source,
+            ListingSource::Ledger,
+            "{backend}: {again:?}"
+        );
+        assert_eq!(again.list_calls, 0, "{backend}: {again:?}");
+    }
+}

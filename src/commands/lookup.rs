@@ -10,7 +10,9 @@ use cache_sai3::Sai3Error;
 use cache_sai3::caches::{
     CoordinatorCache, EndpointCache, cache_location, coordinator_location, open_waiting,
 };
-use cache_sai3::dataset::Dataset;
+use cache_sai3::dataset::{Dataset, Pool};
+use cache_sai3::naming::PoolKind;
+use cache_sai3::object_sizes::DatasetSizes;
 use cache_sai3::placement::Location;
 use cache_sai3::records::LedgerEntry;
 use serde::Serialize;
@@ -21,10 +23,13 @@ use super::{EXIT_DAMAGED, Session, outln};
 struct Found {
     index: u64,
     pool: u16,
-    path: String,
-    uri: String,
-    endpoint: u16,
     agent: u32,
+    path: String,
+    /// `None` while s3dlio's run-time choice is unknown (no LIST has found the object).
+    endpoint: Option<u16>,
+    uri: Option<String>,
+    /// The size sai3-bench writes for this object.
+    expected_size: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     state: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -32,48 +37,78 @@ struct Found {
 }
 
 impl Found {
-    fn new(loc: Location, entry: Option<LedgerEntry>) -> Self {
+    fn new(loc: Location, expected_size: u64, entry: Option<LedgerEntry>) -> Self {
         Found {
             index: loc.index,
             pool: loc.pool,
-            path: loc.path,
-            uri: loc.uri,
-            endpoint: loc.endpoint,
             agent: loc.agent,
+            path: loc.path,
+            endpoint: loc.endpoint,
+            uri: loc.uri,
+            expected_size,
             state: entry.map(|e| e.state.as_str()),
             size: entry.map(|e| e.size),
         }
     }
 }
 
-fn parse_index(text: &str) -> Result<(u16, u64)> {
+/// `N` (object N of the first `ensure_objects` entry, in whichever pool holds it) or `POOL:N`.
+fn parse_index(text: &str) -> Result<(Option<u16>, u64)> {
     let (pool, index) = match text.split_once(':') {
-        Some((p, i)) => (p, i),
-        None => ("0", text),
+        Some((p, i)) => {
+            let pool = p
+                .parse()
+                .with_context(|| format!("{text:?}: pool {p:?} is not a number"))?;
+            (Some(pool), i)
+        }
+        None => (None, text),
     };
-    let pool = pool
-        .parse()
-        .with_context(|| format!("{text:?}: pool {pool:?} is not a number"))?;
     let index =
         cache_sai3::numbers::parse_count(index).map_err(|e| anyhow::anyhow!("{text:?}: {e}"))?;
     Ok((pool, index))
 }
 
-/// Where object `(pool, index)` is, or an error naming what does not exist.
-fn locate(d: &Dataset, pool: u16, index: u64) -> Result<Location> {
-    let Some(p) = d.pool(pool) else {
-        bail!(
-            "pool {pool} does not exist; the config defines pools 0..{}",
-            d.pools.len()
-        );
+/// Who is asking, for error messages.
+fn whose(d: &Dataset) -> String {
+    match d.agent {
+        Some(k) => format!("agent {k}"),
+        None => "the dataset".into(),
+    }
+}
+
+/// Where object `index` is: in pool `pool`, or in every pool of the first `ensure_objects`
+/// entry (prepared kind) that holds it; an error naming why there is none.
+fn locate(d: &Dataset, pool: Option<u16>, index: u64) -> Result<Vec<Location>> {
+    let pools: Vec<&Pool> = match pool {
+        Some(id) => vec![d.pool(id).with_context(|| {
+            let ids: Vec<String> = d.pools.iter().map(|p| p.id.to_string()).collect();
+            format!(
+                "pool {id} is not a pool of {} (pools: {})",
+                whose(d),
+                ids.join(", ")
+            )
+        })?],
+        None => d
+            .pools
+            .iter()
+            .filter(|p| p.ensure_index == 0 && p.kind == PoolKind::Prepared)
+            .collect(),
     };
-    let Some(loc) = cache_sai3::placement::locate(d, pool, index) else {
+    let found: Vec<Location> = pools
+        .iter()
+        .filter_map(|p| cache_sai3::placement::locate(d, p.id, index))
+        .collect();
+    if found.is_empty() {
+        let count = pools.first().map_or(0, |p| p.count);
+        if index >= count {
+            bail!("index {index} is past the end: the pool holds indices 0..{count}");
+        }
         bail!(
-            "index {index} is past the end of pool {pool}, which holds {} objects",
-            p.count
+            "{} does not write object {index} (another agent's share)",
+            whose(d)
         );
-    };
-    Ok(loc)
+    }
+    Ok(found)
 }
 
 /// The endpoint caches of one lookup, opened on first use (`None`: no cache there yet).
@@ -100,11 +135,33 @@ impl<D: Database> Caches<'_, D> {
         Ok(self.open.get(&endpoint).and_then(Option::as_ref))
     }
 
+    /// Where s3dlio put the object at `loc` when it chose at run time: the first of the pool's
+    /// endpoints whose cache has it present (known after a LIST or a prepare).
+    fn find(&mut self, loc: &mut Location) -> cache_sai3::Result<()> {
+        let d = self.dataset;
+        let Some(pool) = d.pool(loc.pool) else {
+            return Ok(());
+        };
+        for &e in &pool.endpoints {
+            if let Some(c) = self.get(e)?
+                && c.presence(d, loc.pool)?.contains(loc.index)
+            {
+                loc.endpoint = Some(e);
+                loc.uri = Some(format!("{}{}", d.endpoints[e as usize], loc.path));
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// The ledger's state and size of the object at `loc` (checking a stored path against
     /// the naming rules, and storing it if none is: lazy population).
-    fn state(&mut self, loc: &Location) -> cache_sai3::Result<Option<LedgerEntry>> {
+    fn state(&mut self, loc: &mut Location) -> cache_sai3::Result<Option<LedgerEntry>> {
+        if loc.endpoint.is_none() {
+            self.find(loc)?;
+        }
         let d = self.dataset;
-        let Some(c) = self.get(loc.endpoint)? else {
+        let Some(c) = loc.endpoint.map(|e| self.get(e)).transpose()?.flatten() else {
             return Ok(None);
         };
         c.check_path(d, loc.pool, loc.index, &loc.path)?;
@@ -140,18 +197,29 @@ fn warn_if_unknown<D: Database>(session: &Session, d: &Dataset, cache_dir: &Path
     Ok(())
 }
 
+/// What a lookup looks at: a config, as a whole or as one agent sees it, and a cache dir.
+pub struct View<'a> {
+    /// The config.
+    pub config: &'a Path,
+    /// The agent, if one (`--agent K`).
+    pub agent: Option<u32>,
+    /// The cache dir.
+    pub cache_dir: &'a Path,
+}
+
 pub fn run<D: Database>(
     session: &Session,
-    config: &Path,
-    cache_dir: &Path,
+    view: &View<'_>,
     indices: &[String],
     json: bool,
 ) -> Result<ExitCode> {
-    let d = Dataset::load(config)?;
+    let d = super::load_view(view.config, view.agent)?;
+    let cache_dir = view.cache_dir;
     let wanted = indices
         .iter()
         .map(|t| parse_index(t).and_then(|(pool, index)| locate(&d, pool, index)))
         .collect::<Result<Vec<_>>>()?;
+    let sizes = DatasetSizes::new(&d);
     warn_if_unknown::<D>(session, &d, cache_dir)?;
     let mut caches = Caches::<D> {
         session,
@@ -160,16 +228,15 @@ pub fn run<D: Database>(
         open: HashMap::new(),
     };
     let mut out = Vec::with_capacity(wanted.len());
-    for loc in wanted {
-        let entry = match caches.state(&loc) {
+    for mut loc in wanted.into_iter().flatten() {
+        let entry = match caches.state(&mut loc) {
             Ok(entry) => entry,
-            Err(e) if e.is_damage() => {
-                let uri = &d.endpoints[loc.endpoint as usize];
-                return damaged(&cache_location(uri, cache_dir)?, &e);
-            }
+            Err(e) if e.is_damage() => return damaged(cache_dir, &e),
             Err(e) => return Err(e.into()),
         };
-        out.push(Found::new(loc, entry));
+        let pool = d.pool(loc.pool).context("a located pool exists")?;
+        let expected = sizes.of(pool)?.size_of(loc.index).unwrap_or(0);
+        out.push(Found::new(loc, expected, entry));
     }
     for c in caches.open.values().flatten() {
         c.persist()?;
@@ -183,24 +250,30 @@ fn print(out: &[Found], json: bool) -> Result<()> {
         return super::print_json(&out);
     }
     for f in out {
+        let endpoint = f.endpoint.map_or("?".into(), |e| e.to_string());
+        let uri = f
+            .uri
+            .as_deref()
+            .unwrap_or("(endpoint chosen at run time; unknown until listed)");
         outln!(
-            "{}:{}\tendpoint {}\tagent {}\t{}\t{}",
+            "{}:{}\tendpoint {}\tagent {}\t{} bytes\t{}\t{}",
             f.pool,
             f.index,
-            f.endpoint,
+            endpoint,
             f.agent,
+            f.expected_size,
             f.state.unwrap_or("-"),
-            f.uri
+            uri
         );
     }
     Ok(())
 }
 
-fn damaged(location: &Path, e: &Sai3Error) -> Result<ExitCode> {
+fn damaged(cache_dir: &Path, e: &Sai3Error) -> Result<ExitCode> {
     eprintln!(
-        "sai3-cache: the endpoint cache at {} cannot be trusted: {e}\n\
+        "sai3-cache: an endpoint cache of this dataset (cache dir {}) cannot be trusted: {e}\n\
          run `sai3-cache prepare` with the same config to rebuild it",
-        location.display()
+        cache_dir.display()
     );
     Ok(ExitCode::from(EXIT_DAMAGED))
 }

@@ -66,10 +66,24 @@ impl Session {
 pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> Result<ExitCode> {
     let s = Session::new(wait)?;
     match command {
-        Command::Plan { config, json } => plan::run(&config, json),
-        Command::Lookup { args, index, json } => {
+        Command::Plan {
+            config,
+            agent,
+            json,
+        } => plan::run(&config, agent, json),
+        Command::Lookup {
+            args,
+            agent,
+            index,
+            json,
+        } => {
             let dir = cache_dir(args.cache_dir);
-            with_backend!(backend, lookup::run(&s, &args.config, &dir, &index, json))
+            let view = lookup::View {
+                config: &args.config,
+                agent,
+                cache_dir: &dir,
+            };
+            with_backend!(backend, lookup::run(&s, &view, &index, json))
         }
         Command::Prepare(args) => with_backend!(backend, prepare::run(&s, &args)),
         Command::Verify { args, sample, json } => {
@@ -169,6 +183,15 @@ fn cache_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e cache
         Some(cache_sai3::Sai3Error::Cache(inner)) => Some(inner),
         _ => e.downcast_ref::<cache_core::Error>(),
     }
+}
+
+/// The dataset of `config` as agent `agent` sees it, or the whole dataset.
+fn load_view(config: &std::path::Path, agent: Option<u32>) -> Result<cache_sai3::dataset::Dataset> {
+    let whole = cache_sai3::dataset::Dataset::load(config)?;
+    Ok(match agent {
+        Some(k) => whole.for_agent(k)?,
+        None => whole,
+    })
 }
 
 /// `--cache-dir`, else `$SAI3_CACHE_DIR`, else the current directory.

@@ -26,6 +26,27 @@ pub struct Config {
     agents: u32,
     ops: Vec<(String, u32)>,
     name: String,
+    sequential: bool,
+}
+
+/// `1KiB`, `4 MiB`, `100` as bytes: a fixed `size_spec` must be a bare integer for sai3-bench.
+fn bytes(text: &str) -> u64 {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .expect("a size in the test starts with a number");
+    let unit = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        other => panic!("unknown size unit {other:?} in a test config"),
+    };
+    number * unit
 }
 
 impl Config {
@@ -41,6 +62,7 @@ impl Config {
             agents: 0,
             ops: vec![("get".into(), 1)],
             name: "bench".into(),
+            sequential: false,
         }
     }
 
@@ -62,7 +84,15 @@ impl Config {
 
     /// A fixed size: `"1KiB"`, `"512"`, ...
     pub fn size(mut self, size: &str) -> Self {
-        self.size = Some(size.to_owned());
+        self.size = Some(bytes(size).to_string());
+        self
+    }
+
+    /// sai3-bench's `sequential` prepare strategy (its default: with several endpoints, s3dlio
+    /// picks each object's endpoint at run time). Without it the config says `parallel`: object
+    /// `i` on endpoint `i % E`, which the tests predict.
+    pub fn sequential(mut self) -> Self {
+        self.sequential = true;
         self
     }
 
@@ -125,6 +155,12 @@ impl Config {
     /// The YAML text.
     pub fn yaml(&self) -> String {
         let mut y = String::from("duration: 10s\nprepare:\n");
+        let strategy = if self.sequential {
+            "sequential"
+        } else {
+            "parallel"
+        };
+        y += &format!("  prepare_strategy: {strategy}\n");
         if let Some((w, d, f)) = self.tree {
             y += &format!("  directory_structure: {{ width: {w}, depth: {d}, files_per_dir: {f}");
             if let Some(mask) = &self.dir_mask {
@@ -148,14 +184,15 @@ impl Config {
             y += &format!("    - \"{uri}\"\n");
         }
         if self.agents > 0 {
-            y += "distributed:\n  agents:\n";
+            y += "distributed:\n  shared_filesystem: true\n  tree_creation_mode: isolated\n  path_selection: random\n  agents:\n";
             for a in 0..self.agents {
                 y += &format!("    - {{ address: \"127.0.0.1:{}\" }}\n", 7761 + a);
             }
         }
         y += "workload:\n";
         for (op, weight) in &self.ops {
-            y += &format!("  - {{ op: {op}, weight: {weight} }}\n");
+            // Every operation names a path (sai3-bench requires it; `put` may omit it).
+            y += &format!("  - {{ op: {op}, path: \"*\", weight: {weight} }}\n");
         }
         y
     }

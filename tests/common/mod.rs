@@ -15,6 +15,7 @@ use cache_sai3::sync::EndpointSync;
 use cache_sai3::verify::EndpointDrift;
 use serde::de::DeserializeOwned;
 
+#[allow(unused_imports)] // not every test binary builds configs
 pub use config::Config;
 
 /// Backends compiled into this test build.

@@ -11,7 +11,8 @@
 //! * `demo`: the main job on a fresh machine: builds the tool (release, default backend fjall),
 //!   prepares `examples/local-100k.yaml` (100,000 files on 4 local endpoints under
 //!   `/tmp/sai3-cache-demo`) twice, so the second run shows the cache at work, then looks up a
-//!   few objects. Pass another config as argument to use it instead.
+//!   few objects and lists the datasets the cache dir knows. Pass another config as argument to
+//!   use it instead.
 //!
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
 
@@ -180,7 +181,9 @@ fn demo(extra: &[String]) -> Result<(), String> {
         "0",
         "1",
         "99999",
-    ])
+    ])?;
+    eprintln!("\nwhat the cache dir knows: every dataset it prepared, sealed per endpoint");
+    run(&["datasets", "--cache-dir", cache_dir])
 }
 
 fn main() -> ExitCode {

@@ -2,28 +2,34 @@
 //! versions.
 //!
 //! It is SHA-256 over a canonical text that this module writes field by field (never a serde or
-//! `Debug` rendering, whose format may change). Only dataset-defining fields enter it: the tree,
-//! pools with counts, sizes and fill, naming, and the normalized endpoint list. Workload,
-//! duration, concurrency, credentials, agent addresses and the agent count never do, so every
-//! agent and every rerun computes the same hash. The canonical form is documented in
-//! `docs/FORMATS.md`; golden values are pinned in the tests below.
+//! `Debug` rendering, whose format may change). Only what defines which object is where with
+//! which size enters it: the prepare strategy, the naming (tree or flat), every pool of the
+//! controller's view (count, sizes and their seed string, fill, which agents write it, its
+//! share, its placement rule, its slots) and the storage namespaces the slots reach. Workload
+//! weights, durations, concurrency, credentials, agent addresses and ids, and the URIs by which
+//! a namespace is reached never do, so every rerun, and every agent's view
+//! ([`crate::dataset::Dataset::for_agent`]), has the same hash. The canonical form is
+//! documented in `docs/FORMATS.md`; golden values are pinned in the tests below.
 //!
 //! ```text
-//! sai3-cache dataset v1
+//! sai3-cache dataset v2
+//! prepare_strategy=parallel
 //! tree width=24 depth=3 files_per_dir=193 distribution=bottom dir_mask="d%d_w%d.dir"
-//! pool 0 ensure=0 kind=prepared count=2668032 size=lognormal:8388608:1048576:1048576:16777216 fill=random dedup=1 compress=1 endpoints=0,1
-//! endpoint 0 "file:///mnt/a/"
-//! endpoint 1 "file:///mnt/b/"
+//! pool 0 ensure=0 kind=prepared agent=- writers=0 share=all rule=modulo count=2668032 size=lognormal:8388608:1048576:1048576:16777216 fill=random dedup=1 compress=1 seed="file:///mnt/a" endpoints=0,1
+//! namespace 0 "file:///mnt/a/"
+//! namespace 1 "file:///mnt/b/"
 //! ```
-//! (a flat dataset has `flat key_prefix_shards=S` instead of the `tree` line; every line ends
-//! with `\n`).
+//! (a flat dataset has `flat key_prefix_shards=S` instead of the `tree` line; `agent=K` names
+//! the writing agent of a distributed config, `share=modulo:N:K` holds the indices `i % N == K`,
+//! `rule=runtime` means s3dlio picks the slot at run time; every line ends with `\n`).
 
 use std::fmt::{self, Write};
 
 use cache_core::DatasetId;
 use sha2::{Digest, Sha256};
 
-use crate::dataset::Dataset;
+use crate::dataset::{Dataset, namespace_of};
+use crate::placement::{Rule, Share};
 
 /// SHA-256 of a dataset's canonical form.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -49,9 +55,11 @@ fn quote(s: &str) -> String {
     out
 }
 
-/// The canonical text of `d` (what the hash covers).
+/// The canonical text of `d` (what the hash covers). Meant for the controller's view: an
+/// agent's view carries the controller's hash.
 pub fn canonical_form(d: &Dataset) -> String {
-    let mut s = String::from("sai3-cache dataset v1\n");
+    let mut s = String::from("sai3-cache dataset v2\n");
+    let _ = writeln!(s, "prepare_strategy={}", d.prepare_strategy.as_str());
     match &d.tree {
         Some(t) => {
             let _ = writeln!(
@@ -68,24 +76,36 @@ pub fn canonical_form(d: &Dataset) -> String {
             let _ = writeln!(s, "flat key_prefix_shards={}", d.key_prefix_shards);
         }
     }
+    let list = |items: &mut dyn Iterator<Item = String>| items.collect::<Vec<_>>().join(",");
     for p in &d.pools {
-        let eps: Vec<String> = p.endpoints.iter().map(u16::to_string).collect();
+        let share = match p.share {
+            Share::All => "all".to_owned(),
+            Share::Modulo { agents, agent } => format!("modulo:{agents}:{agent}"),
+        };
+        let rule = match p.rule {
+            Rule::Modulo => "modulo",
+            Rule::Runtime => "runtime",
+        };
         let _ = writeln!(
             s,
-            "pool {} ensure={} kind={} count={} size={} fill={} dedup={} compress={} endpoints={}",
+            "pool {} ensure={} kind={} agent={} writers={} share={share} rule={rule} count={} \
+             size={} fill={} dedup={} compress={} seed={} endpoints={}",
             p.id,
             p.ensure_index,
             p.kind.prefix(),
+            p.agent.map_or("-".to_owned(), |a| a.to_string()),
+            list(&mut p.writers.iter().map(u32::to_string)),
             p.count,
             p.size.canonical(),
             p.fill.as_str(),
             p.dedup_factor,
             p.compress_factor,
-            eps.join(",")
+            quote(&p.size_seed_uri),
+            list(&mut p.endpoints.iter().map(u16::to_string)),
         );
     }
     for (i, e) in d.endpoints.iter().enumerate() {
-        let _ = writeln!(s, "endpoint {i} {}", quote(e));
+        let _ = writeln!(s, "namespace {i} {}", quote(&namespace_of(e)));
     }
     s
 }
@@ -170,6 +190,7 @@ mod tests {
 duration: 60s
 concurrency: 64
 prepare:
+  prepare_strategy: parallel
   directory_structure: { width: 24, depth: 3, files_per_dir: 193, distribution: bottom, dir_mask: "d%d_w%d.dir" }
   ensure_objects:
     - count: "2_668_032"
@@ -177,47 +198,98 @@ prepare:
       size_distribution: { type: lognormal, mean: 8MiB, std_dev: 1MiB, min: 1MiB, max: 16MiB }
 multi_endpoint:
   strategy: round_robin
-  endpoints: ["file:///mnt/a", "FILE:///mnt/b/"]
+  endpoints: ["file:///mnt/a", "file:///mnt/b/"]
 workload:
   - { op: get, path: "d*/**/*", weight: 100 }
 "#;
 
+    const FLAT: &str = "prepare:\n  key_prefix_shards: 16\n  ensure_objects:\n    - { base_uri: \"s3://bucket/data\", count: 1000, size_spec: 4096, fill: zero }\nworkload: []\n";
+
+    /// Two agents, isolated storage (prefixes `agent-1/`, `agent-2/`), agent 1 with its own list
+    /// (sequential: its PUTs are re-rooted on either endpoint), a delete workload (two pools each).
+    const AGENTS: &str = r#"
+target: "file:///data/"
+prepare:
+  ensure_objects:
+    - { base_uri: "file:///data/bench/", count: 10, min_size: 100, max_size: 200 }
+workload:
+  - { op: get, path: "bench/*", weight: 9 }
+  - { op: delete, path: "bench/*", weight: 1 }
+distributed:
+  shared_filesystem: false
+  tree_creation_mode: concurrent
+  path_selection: random
+  agents:
+    - { address: "10.0.0.1:7167", id: one }
+    - { address: "10.0.0.2:7167", multi_endpoint: { endpoints: ["file:///data/", "file:///data2"] } }
+"#;
+
     #[test]
     fn canonical_form_is_exact() {
-        let d = dataset(TREE);
         assert_eq!(
-            super::canonical_form(&d),
-            "sai3-cache dataset v1\n\
+            super::canonical_form(&dataset(TREE)),
+            "sai3-cache dataset v2\n\
+             prepare_strategy=parallel\n\
              tree width=24 depth=3 files_per_dir=193 distribution=bottom dir_mask=\"d%d_w%d.dir\"\n\
-             pool 0 ensure=0 kind=prepared count=2668032 size=lognormal:8388608:1048576:1048576:16777216 fill=random dedup=1 compress=1 endpoints=0,1\n\
-             endpoint 0 \"file:///mnt/a/\"\n\
-             endpoint 1 \"file:///mnt/b/\"\n"
+             pool 0 ensure=0 kind=prepared agent=- writers=0 share=all rule=modulo count=2668032 size=lognormal:8388608:1048576:1048576:16777216 fill=random dedup=1 compress=1 seed=\"file:///mnt/a\" endpoints=0,1\n\
+             namespace 0 \"file:///mnt/a/\"\n\
+             namespace 1 \"file:///mnt/b/\"\n"
+        );
+        assert_eq!(
+            super::canonical_form(&dataset(AGENTS)),
+            "sai3-cache dataset v2\n\
+             prepare_strategy=sequential\n\
+             flat key_prefix_shards=0\n\
+             pool 0 ensure=0 kind=prepared agent=0 writers=0 share=modulo:2:0 rule=modulo count=10 size=uniform:100:200 fill=random dedup=1 compress=1 seed=\"file:///data/agent-1/bench/\" endpoints=0\n\
+             pool 1 ensure=0 kind=prepared agent=1 writers=1 share=modulo:2:1 rule=runtime count=10 size=uniform:100:200 fill=random dedup=1 compress=1 seed=\"file:///data/agent-2/bench/\" endpoints=1,2\n\
+             pool 2 ensure=0 kind=deletable agent=0 writers=0 share=modulo:2:0 rule=modulo count=10 size=uniform:100:200 fill=random dedup=1 compress=1 seed=\"file:///data/agent-1/bench/\" endpoints=0\n\
+             pool 3 ensure=0 kind=deletable agent=1 writers=1 share=modulo:2:1 rule=runtime count=10 size=uniform:100:200 fill=random dedup=1 compress=1 seed=\"file:///data/agent-2/bench/\" endpoints=1,2\n\
+             namespace 0 \"file:///data/agent-1/bench/\"\n\
+             namespace 1 \"file:///data/agent-2/bench/\"\n\
+             namespace 2 \"file:///data2/agent-2/bench/\"\n"
         );
     }
 
-    /// Pinned: a change here orphans every cache written before it.
+    /// Pinned: a change here orphans every cache written before it. Each value is the SHA-256
+    /// of the canonical form above (cross-checked with Python's `hashlib.sha256`).
     #[test]
     fn golden_hashes() {
         assert_eq!(dataset(TREE).hash.full_hex(), GOLDEN_TREE);
-        let flat = "prepare:\n  key_prefix_shards: 16\n  ensure_objects:\n    - { base_uri: \"s3://bucket/data\", count: 1000, size_spec: 4096, fill: zero }\n";
-        assert_eq!(dataset(flat).hash.full_hex(), GOLDEN_FLAT);
+        assert_eq!(dataset(FLAT).hash.full_hex(), GOLDEN_FLAT);
+        assert_eq!(dataset(AGENTS).hash.full_hex(), GOLDEN_AGENTS);
     }
 
-    const GOLDEN_TREE: &str = "1b56d07d58ccee51b13087e621eed80c318c8417bfb992b4722ee1bb185d4807";
-    const GOLDEN_FLAT: &str = "7fda8b3db91f03109987efb1224d16037f9eaec4f0d28ea5a09f3d6d87f75df7";
+    const GOLDEN_TREE: &str = "89309d6e27edf40a7751fafa3b71f8af27de88d5d163461a4972c04a38b64b89";
+    const GOLDEN_FLAT: &str = "731c91e71e8af465ffbaf99d26eaabacd506c620d6b1a9949400e5dc84141798";
+    const GOLDEN_AGENTS: &str = "96bcd0c24045deecb9bfbc0d3b1736b96cc0720269aacac94928cbcc892369ab";
 
     #[test]
-    fn hash_ignores_workload_credentials_and_agents() {
-        let base = dataset(TREE).hash;
-        let other = TREE
+    fn every_view_has_the_whole_dataset_hash() {
+        let d = dataset(AGENTS);
+        for k in 0..2 {
+            assert_eq!(d.for_agent(k).expect("agent").hash, d.hash);
+        }
+    }
+
+    #[test]
+    fn hash_ignores_workload_credentials_and_agent_addresses() {
+        let base = dataset(AGENTS).hash;
+        let other = AGENTS
+            .replace("weight: 9", "weight: 50")
             .replace(
-                "duration: 60s",
-                "duration: 5m\ncredentials: { key: secret }",
+                "target:",
+                "duration: 5m\ncredentials: { key: secret }\nconcurrency: 3\ntarget:",
             )
-            .replace("concurrency: 64", "concurrency: 8")
-            .replace("weight: 100", "weight: 50")
-            + "distributed:\n  agents:\n    - { address: \"10.0.0.1:7167\" }\n    - { address: \"10.0.0.2:7167\" }\n";
+            .replace("10.0.0.1:7167\", id: one", "node7:7167\", id: seven")
+            .replace("10.0.0.2:7167", "node8:7000");
         assert_eq!(dataset(&other).hash, base);
+        // Another host of the same bucket, in a slot other than the first (whose URI seeds the
+        // sizes), reaches the same namespace.
+        let flat = "prepare:\n  prepare_strategy: parallel\n  ensure_objects: [{count: 10}]\nmulti_endpoint:\n  endpoints: [\"s3://h1:80/b/\", \"s3://h2:80/b/\"]\nworkload: []\n";
+        assert_eq!(
+            dataset(flat).hash,
+            dataset(&flat.replace("h2:80", "h3:9000")).hash
+        );
     }
 
     #[test]
@@ -229,6 +301,8 @@ workload:
             ("fill: random", "fill: zero"),
             ("max: 16MiB", "max: 17MiB"),
             ("\"file:///mnt/a\", ", ""),
+            ("\"file:///mnt/a\"", "\"file:///mnt/a/\""),
+            ("prepare_strategy: parallel", "prepare_strategy: sequential"),
         ] {
             let changed = TREE.replace(from, to).replace("2_668_032", &{
                 let w: u64 = if to == "width: 25" { 25 } else { 24 };
@@ -236,6 +310,18 @@ workload:
                 (w * w * w * f).to_string()
             });
             assert_ne!(dataset(&changed).hash, base, "{from} -> {to}");
+        }
+        let base = dataset(AGENTS).hash;
+        for (from, to) in [
+            ("shared_filesystem: false", "shared_filesystem: true"),
+            ("target: \"file:///data/\"", ""),
+            ("    - { address: \"10.0.0.1:7167\", id: one }\n", ""),
+        ] {
+            assert_ne!(
+                dataset(&AGENTS.replace(from, to)).hash,
+                base,
+                "{from} -> {to}"
+            );
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod listing;
 pub mod naming;
 pub mod numbers;
+pub mod object_sizes;
 pub mod placement;
 pub mod prepare;
 pub mod records;

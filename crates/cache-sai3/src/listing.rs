@@ -18,8 +18,8 @@ use roaring::RoaringTreemap;
 
 use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
+use crate::object_sizes::DatasetSizes;
 use crate::placement;
-use crate::records::PoolSeeds;
 use crate::scheme::ENDPOINT_CACHE_DIR;
 
 /// Top-level prefixes listed at the same time.
@@ -184,27 +184,44 @@ impl Ranges {
     }
 }
 
-/// What one listed key is to the dataset.
+/// A listed key that is exactly the name of an object this endpoint may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Pool id.
+    pub pool: u16,
+    /// Index.
+    pub index: u64,
+    /// Its size as listed.
+    pub size: u64,
+}
+
+/// What one listed key is to the dataset, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Class {
-    /// Object `index` of `pool`, owned by this endpoint, with the expected size.
-    Present {
-        /// Pool id.
-        pool: u16,
-        /// Index.
-        index: u64,
-    },
-    /// Object `index` of `pool`, owned by this endpoint, with another size.
-    WrongSize {
-        /// Pool id.
-        pool: u16,
-        /// Index.
-        index: u64,
-    },
+    /// An object of the dataset this endpoint may hold (its size is checked in batches).
+    Candidate(Candidate),
     /// The cache's own files: not counted.
     Cache,
     /// Anything else.
     Other,
+}
+
+/// Keys of a LIST not yet merged: candidates wait for their sizes to be checked together, in
+/// index order (a size is the i-th draw of a generator: ascending checks are cheap).
+#[derive(Debug, Default)]
+pub struct Batch {
+    candidates: Vec<Candidate>,
+    other_keys: Vec<String>,
+    listed: u64,
+}
+
+/// Keys a batch holds before its sizes are checked.
+const BATCH_KEYS: usize = 100_000;
+
+impl Batch {
+    fn is_full(&self) -> bool {
+        self.candidates.len() >= BATCH_KEYS
+    }
 }
 
 /// Sorts listed keys of one endpoint into present objects, wrong sizes and other keys.
@@ -212,22 +229,22 @@ pub struct Classifier<'a> {
     dataset: &'a Dataset,
     endpoint: u16,
     pools: Vec<&'a Pool>,
-    seeds: &'a [PoolSeeds],
+    sizes: &'a DatasetSizes<'a>,
 }
 
 impl<'a> Classifier<'a> {
-    /// A classifier for `endpoint` of `dataset`; `seeds[pool]` gives the sizes.
-    pub fn new(dataset: &'a Dataset, endpoint: u16, seeds: &'a [PoolSeeds]) -> Self {
+    /// A classifier for `endpoint` of `dataset`, checking sizes against `sizes`.
+    pub fn new(dataset: &'a Dataset, endpoint: u16, sizes: &'a DatasetSizes<'a>) -> Self {
         let pools = placement::pools_on(dataset, endpoint).collect();
         Classifier {
             dataset,
             endpoint,
             pools,
-            seeds,
+            sizes,
         }
     }
 
-    /// What `meta` is.
+    /// What `meta` is, by its name.
     pub fn classify(&self, meta: &ObjectMeta) -> Class {
         let key = meta.location.as_ref();
         if key.starts_with(ENDPOINT_CACHE_DIR) && key[ENDPOINT_CACHE_DIR.len()..].starts_with('/') {
@@ -236,36 +253,67 @@ impl<'a> Classifier<'a> {
         let found = self.pools.iter().find_map(|p| {
             self.dataset
                 .parse_path(p, key)
-                .filter(|&i| placement::endpoint_of(p, i) == self.endpoint)
-                .map(|i| (*p, i))
+                .filter(|&i| placement::may_hold(p, i, self.endpoint))
+                .map(|index| Candidate {
+                    pool: p.id,
+                    index,
+                    size: meta.size,
+                })
         });
-        match found {
-            Some((p, index)) => {
-                let size = self
-                    .seeds
-                    .get(p.id as usize)
-                    .map(|s| p.size.size_of(s.size_seed, index));
-                if size == Some(meta.size) {
-                    Class::Present { pool: p.id, index }
-                } else {
-                    Class::WrongSize { pool: p.id, index }
-                }
-            }
-            None => Class::Other,
-        }
+        found.map_or(Class::Other, Class::Candidate)
     }
 
-    /// Adds `meta` to `listing`.
-    pub fn add(&self, listing: &mut Listing, meta: &ObjectMeta) {
+    /// Checks the sizes of `candidates` in index order; calls `each` with every candidate and
+    /// whether its size is one sai3-bench writes for it. Empties `candidates`.
+    ///
+    /// # Errors
+    /// A pool whose size spec sai3-bench would refuse.
+    pub fn check(
+        &self,
+        candidates: &mut Vec<Candidate>,
+        mut each: impl FnMut(Candidate, bool),
+    ) -> Result<()> {
+        candidates.sort_unstable();
+        for group in candidates.chunk_by(|a, b| a.pool == b.pool) {
+            let Some(pool) = self.dataset.pool(group[0].pool) else {
+                continue;
+            };
+            let mut checker = self.sizes.of(pool)?.checker();
+            for &c in group {
+                each(c, checker.accepts(c.index, c.size));
+            }
+        }
+        candidates.clear();
+        Ok(())
+    }
+
+    /// Adds `meta` to `batch`.
+    pub fn add(&self, batch: &mut Batch, meta: &ObjectMeta) {
         match self.classify(meta) {
             Class::Cache => return,
-            Class::Present { pool, index } => {
-                listing.present[pool as usize].insert(index);
-            }
-            Class::WrongSize { .. } => listing.wrong_size += 1,
-            Class::Other => listing.other_keys.push(meta.location.to_string()),
+            Class::Candidate(c) => batch.candidates.push(c),
+            Class::Other => batch.other_keys.push(meta.location.to_string()),
         }
-        listing.listed += 1;
+        batch.listed += 1;
+    }
+
+    /// Merges `batch` into `listing` (sizes checked), leaving it empty.
+    ///
+    /// # Errors
+    /// As [`Classifier::check`].
+    pub fn settle(&self, batch: &mut Batch, listing: &mut Listing) -> Result<()> {
+        let (present, wrong_size) = (&mut listing.present, &mut listing.wrong_size);
+        self.check(&mut batch.candidates, |c, ok| match ok {
+            true => {
+                if let Some(p) = present.get_mut(c.pool as usize) {
+                    p.insert(c.index);
+                }
+            }
+            false => *wrong_size += 1,
+        })?;
+        listing.other_keys.append(&mut batch.other_keys);
+        listing.listed += std::mem::take(&mut batch.listed);
+        Ok(())
     }
 }
 
@@ -297,6 +345,12 @@ impl Run<'_> {
         self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Merges `batch` into the shared progress.
+    fn settle(&self, batch: &mut Batch) -> Result<()> {
+        let mut p = self.lock();
+        self.classifier.settle(batch, &mut p.listing)
+    }
+
     fn checkpoint(&self) -> Result<()> {
         let snapshot = self.lock().clone();
         (self.save)(&snapshot)
@@ -318,30 +372,38 @@ impl Run<'_> {
             None => self.store.list(prefix),
         };
         let mut local = Listing::empty(self.pools);
+        let mut batch = Batch::default();
         let mut since = 0u64;
         while let Some(meta) = stream.next().await {
             let meta = match meta {
                 Ok(m) => m,
                 Err(e) => {
                     // Keep what was merged so far: the next LIST resumes from it.
+                    if self.ordered {
+                        self.settle(&mut batch)?;
+                    }
                     self.checkpoint()?;
                     return Err(list_failed(self.uri, e));
                 }
             };
+            self.classifier.add(&mut batch, &meta);
             if !self.ordered {
-                self.classifier.add(&mut local, &meta);
+                if batch.is_full() {
+                    self.classifier.settle(&mut batch, &mut local)?;
+                }
                 continue;
             }
-            let mut p = self.lock();
-            self.classifier.add(&mut p.listing, &meta);
-            p.offsets.insert(name.clone(), meta.location.to_string());
-            drop(p);
+            self.lock()
+                .offsets
+                .insert(name.clone(), meta.location.to_string());
             since += 1;
             if since >= CHECKPOINT_KEYS {
+                self.settle(&mut batch)?;
                 self.checkpoint()?;
                 since = 0;
             }
         }
+        self.classifier.settle(&mut batch, &mut local)?;
         {
             let mut p = self.lock();
             p.listing.merge(local);
@@ -369,7 +431,7 @@ fn starting_point(checkpoints: &mut Checkpoints<'_>, pools: usize) -> ListProgre
     }
 }
 
-/// Lists endpoint `endpoint` of `dataset`; `seeds[pool]` gives each object's size.
+/// Lists endpoint `endpoint` of `dataset`; `sizes` gives each object's size.
 /// `checkpoints.resume` continues an interrupted LIST of the same dataset; `save` is called
 /// with the progress as ranges finish and every [`CHECKPOINT_KEYS`] keys of an ordered range.
 ///
@@ -380,7 +442,7 @@ pub async fn list_endpoint(
     store: Arc<dyn ObjectStore>,
     dataset: &Dataset,
     endpoint: u16,
-    seeds: &[PoolSeeds],
+    sizes: &DatasetSizes<'_>,
     mut checkpoints: Checkpoints<'_>,
 ) -> Result<Listed> {
     let uri = dataset
@@ -390,12 +452,12 @@ pub async fn list_endpoint(
             endpoint: format!("#{endpoint}"),
             reason: "no such endpoint in the dataset".into(),
         })?;
-    let progress = starting_point(&mut checkpoints, dataset.pools.len());
+    let progress = starting_point(&mut checkpoints, dataset.pool_id_limit());
     let resumed_ranges = progress.done.len() as u64;
     let run = Run {
-        classifier: Classifier::new(dataset, endpoint, seeds),
+        classifier: Classifier::new(dataset, endpoint, sizes),
         uri,
-        pools: dataset.pools.len(),
+        pools: dataset.pool_id_limit(),
         ordered: checkpoints.ordered,
         progress: Mutex::new(progress),
         save: checkpoints.save,
@@ -404,11 +466,12 @@ pub async fn list_endpoint(
     let ranges = discover(&*run.store, dataset, uri).await?;
     // The root of a segmented endpoint is known from the delimiter LIST: done at once.
     if segmented(dataset) && !run.lock().done.contains("") {
-        let mut p = run.lock();
+        let mut batch = Batch::default();
         for meta in &ranges.root_objects {
-            run.classifier.add(&mut p.listing, meta);
+            run.classifier.add(&mut batch, meta);
         }
-        p.done.insert(String::new());
+        run.settle(&mut batch)?;
+        run.lock().done.insert(String::new());
     }
     let todo: Vec<Range> = {
         let p = run.lock();

@@ -11,7 +11,11 @@
 //!   `floor(i / F)` (level `D`, position `floor(i / F) + 1`). `all`: directories in level-major
 //!   order (level 1, then level 2, ...), each holding `F` consecutive indices.
 //! * Flat datasets: `prepared-{i:08}.dat` / `deletable-{i:08}.dat`, or with `S > 0` key prefix
-//!   shards `{i % S:02x}/prepared-{i:08}.dat`.
+//!   shards `{i % S:02x}/prepared-{i:08}.dat` (`{:02x}` is a minimum width: 300 shards name
+//!   index 299 `12b/`).
+//! * Any dir mask is accepted, as sai3-bench accepts it (empty, without `%d`, with `/`); no
+//!   depth limit other than 64-bit overflow. A `/` in the mask makes sai3-bench's manifest name
+//!   fewer files than its count check expects ([`TreeLayout::manifest_files`]).
 //!
 //! ```
 //! use cache_sai3::naming::{Distribution, TreeLayout};
@@ -39,14 +43,17 @@ pub enum Distribution {
 }
 
 impl Distribution {
-    /// Parses `bottom` or `all`.
+    /// Parses `bottom` or `all` (case-sensitive, as sai3-bench).
+    ///
+    /// # Errors
+    /// sai3-bench's `Invalid distribution strategy: 'Bottom'. Must be 'bottom' or 'all'`.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         match text {
             "bottom" => Ok(Distribution::Bottom),
             "all" => Ok(Distribution::All),
             other => Err(ConfigError::field(
                 "prepare.directory_structure.distribution",
-                format!("{other:?} is not a distribution; use \"bottom\" or \"all\""),
+                format!("Invalid distribution strategy: '{other}'. Must be 'bottom' or 'all'"),
             )),
         }
     }
@@ -60,15 +67,59 @@ impl Distribution {
     }
 }
 
-/// One level's directory-name template: the mask with its first `%d` replaced by the level,
-/// split at the next `%d` (where the child number goes), if any.
+/// The dir mask split at its first two `%d`: a directory name is `head`, the level, `mid`, the
+/// child number, `tail` (exactly `replacen("%d", level, 1)` then `replacen("%d", child, 1)`:
+/// digits never form a new `%d` with their neighbours).
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct LevelTemplate {
-    before: String,
-    after: Option<String>,
+enum MaskParts {
+    /// No `%d`: every directory has the mask as its name.
+    Literal(String),
+    /// One `%d`: the level only.
+    Level { head: String, rest: String },
+    /// Two or more: level and child number; further `%d` stay literal in `tail`.
+    LevelChild {
+        head: String,
+        mid: String,
+        tail: String,
+    },
+}
+
+impl MaskParts {
+    fn new(mask: &str) -> Self {
+        match mask.split_once("%d") {
+            None => MaskParts::Literal(mask.to_owned()),
+            Some((head, rest)) => match rest.split_once("%d") {
+                None => MaskParts::Level {
+                    head: head.to_owned(),
+                    rest: rest.to_owned(),
+                },
+                Some((mid, tail)) => MaskParts::LevelChild {
+                    head: head.to_owned(),
+                    mid: mid.to_owned(),
+                    tail: tail.to_owned(),
+                },
+            },
+        }
+    }
+
+    /// Appends the name of a directory at `level` that is child number `child` (1-based).
+    fn push(&self, out: &mut String, level: u32, child: u64) {
+        match self {
+            MaskParts::Literal(m) => out.push_str(m),
+            MaskParts::Level { head, rest } => {
+                let _ = write!(out, "{head}{level}{rest}");
+            }
+            MaskParts::LevelChild { head, mid, tail } => {
+                let _ = write!(out, "{head}{level}{mid}{child}{tail}");
+            }
+        }
+    }
 }
 
 /// A sai3-bench directory tree, described by its parameters only (tens of bytes).
+///
+/// Any depth that does not overflow is accepted (sai3-bench has no depth limit): a width of 2 or
+/// more overflows 64 bits past depth 63, a width of 1 never does (one directory per level).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeLayout {
     width: u64,
@@ -76,13 +127,14 @@ pub struct TreeLayout {
     files_per_dir: u64,
     distribution: Distribution,
     dir_mask: String,
-    /// `W^L` for L = 1..=D (index L-1).
+    mask: MaskParts,
+    /// `W^L` for L = 1..=D (index L-1), for a width of 2 or more (at most 63 levels).
     level_sizes: Vec<u64>,
-    /// Number of directories before level L in level-major order (index L-1).
+    /// Number of directories before level L in level-major order (index L-1), likewise.
     level_offsets: Vec<u64>,
     total_dirs: u64,
     total_files: u64,
-    templates: Vec<LevelTemplate>,
+    manifest_files: u64,
 }
 
 /// The name of file `i`: `file_{i:08}.dat`.
@@ -103,101 +155,63 @@ fn parse_numbered(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
 /// The config section a tree comes from (the field of its errors).
 const DIRECTORY_STRUCTURE: &str = "prepare.directory_structure";
 
-/// Refuses zero width or depth and an empty dir mask.
-fn check_parameters(width: u64, depth: u32, dir_mask: &str) -> Result<(), ConfigError> {
-    const F: &str = DIRECTORY_STRUCTURE;
-    if width == 0 {
-        return Err(ConfigError::field(
-            format!("{F}.width"),
-            "must be at least 1",
-        ));
-    }
-    if depth == 0 {
-        return Err(ConfigError::field(
-            format!("{F}.depth"),
-            "must be at least 1",
-        ));
-    }
-    if dir_mask.is_empty() {
-        return Err(ConfigError::field(
-            format!("{F}.dir_mask"),
-            "must not be empty",
-        ));
-    }
-    Ok(())
-}
-
-/// The error of a tree with more directories or files (`what`) than a `u64` counts.
-fn overflow(width: u64, depth: u32, what: &str) -> ConfigError {
+/// sai3-bench's overflow error (`validation.rs::estimate_directory_tree_totals`).
+fn overflow(what: &str) -> ConfigError {
     ConfigError::field(
-        DIRECTORY_STRUCTURE.to_string(),
-        format!("width {width} and depth {depth} give more {what} than fit in 64 bits"),
+        DIRECTORY_STRUCTURE,
+        format!("Directory tree size overflow ({what})"),
     )
 }
 
-/// Directory counts per level of a tree, checked against overflow.
+/// Directory counts per level of a tree, checked against overflow exactly as sai3-bench's
+/// estimate checks them.
 struct LevelSizes {
-    /// `W^L` for L = 1..=D (index L-1).
     sizes: Vec<u64>,
-    /// Number of directories before level L in level-major order (index L-1).
     offsets: Vec<u64>,
+    deepest: u64,
     total_dirs: u64,
 }
 
 impl LevelSizes {
-    /// The levels of a tree with `width` and `depth >= 1`.
+    /// The levels of a tree with `width >= 1` and `depth >= 1`.
     fn new(width: u64, depth: u32) -> Result<Self, ConfigError> {
-        let mut sizes = Vec::with_capacity(depth as usize);
-        let mut offsets = Vec::with_capacity(depth as usize);
+        if width == 1 {
+            return Ok(LevelSizes {
+                sizes: Vec::new(),
+                offsets: Vec::new(),
+                deepest: 1,
+                total_dirs: u64::from(depth),
+            });
+        }
+        let mut sizes = Vec::new();
+        let mut offsets = Vec::new();
         let mut size = 1u64;
         let mut total_dirs = 0u64;
         for _ in 0..depth {
             size = size
                 .checked_mul(width)
-                .ok_or_else(|| overflow(width, depth, "directories"))?;
+                .ok_or_else(|| overflow("width/depth too large"))?;
             offsets.push(total_dirs);
             sizes.push(size);
             total_dirs = total_dirs
                 .checked_add(size)
-                .ok_or_else(|| overflow(width, depth, "directories"))?;
+                .ok_or_else(|| overflow("too many directories"))?;
         }
         Ok(LevelSizes {
             sizes,
             offsets,
+            deepest: size,
             total_dirs,
         })
     }
-
-    /// Directories in the deepest level (1 for a tree without levels).
-    fn deepest(&self) -> u64 {
-        self.sizes.last().copied().unwrap_or(1)
-    }
-}
-
-/// The directory-name template of each level 1..=`depth`.
-fn level_templates(dir_mask: &str, depth: u32) -> Vec<LevelTemplate> {
-    (1..=depth)
-        .map(|level| {
-            let first = dir_mask.replacen("%d", &level.to_string(), 1);
-            match first.split_once("%d") {
-                Some((before, after)) => LevelTemplate {
-                    before: before.to_owned(),
-                    after: Some(after.to_owned()),
-                },
-                None => LevelTemplate {
-                    before: first,
-                    after: None,
-                },
-            }
-        })
-        .collect()
 }
 
 impl TreeLayout {
-    /// Validates the parameters and precomputes level sizes.
+    /// Validates the parameters (sai3-bench's checks and texts) and precomputes level sizes.
     ///
     /// # Errors
-    /// Zero width or depth, or totals (directories, files) that overflow 64 bits.
+    /// `Directory width must be at least 1`, `Directory depth must be at least 1`,
+    /// `Directory tree size overflow (...)`.
     pub fn new(
         width: u64,
         depth: u32,
@@ -205,27 +219,69 @@ impl TreeLayout {
         distribution: Distribution,
         dir_mask: &str,
     ) -> Result<Self, ConfigError> {
-        check_parameters(width, depth, dir_mask)?;
+        if width == 0 {
+            return Err(ConfigError::field(
+                format!("{DIRECTORY_STRUCTURE}.width"),
+                "Directory width must be at least 1",
+            ));
+        }
+        if depth == 0 {
+            return Err(ConfigError::field(
+                format!("{DIRECTORY_STRUCTURE}.depth"),
+                "Directory depth must be at least 1",
+            ));
+        }
         let levels = LevelSizes::new(width, depth)?;
         let dirs_with_files = match distribution {
-            Distribution::Bottom => levels.deepest(),
+            Distribution::Bottom => levels.deepest,
             Distribution::All => levels.total_dirs,
         };
         let total_files = dirs_with_files
             .checked_mul(files_per_dir)
-            .ok_or_else(|| overflow(width, depth, "files"))?;
-        Ok(TreeLayout {
+            .ok_or_else(|| overflow("too many files"))?;
+        let mut tree = TreeLayout {
             width,
             depth,
             files_per_dir,
             distribution,
             dir_mask: dir_mask.to_owned(),
+            mask: MaskParts::new(dir_mask),
             level_sizes: levels.sizes,
             level_offsets: levels.offsets,
             total_dirs: levels.total_dirs,
             total_files,
-            templates: level_templates(dir_mask, depth),
-        })
+            manifest_files: total_files,
+        };
+        tree.manifest_files = tree.manifest_total();
+        Ok(tree)
+    }
+
+    /// The number of files sai3-bench's `TreeManifest` names (`compute_file_ranges`).
+    ///
+    /// It equals [`TreeLayout::total_files`] except for `bottom` with a `/` in the dir mask:
+    /// the manifest decides a directory's level by counting the `/` in its path, so with `k`
+    /// slashes in the mask a level-`L` directory looks like level `L(k+1)`, and only the real
+    /// level `D/(k+1)` (when `k+1` divides `D`) passes for the deepest. The manifest then holds
+    /// `W^(D/(k+1)) x F` files, or none; the indices past it have no tree path in sai3-bench
+    /// (its `get_file_path` returns `None`), while its count check still wants
+    /// [`TreeLayout::total_files`].
+    pub fn manifest_files(&self) -> u64 {
+        self.manifest_files
+    }
+
+    fn manifest_total(&self) -> u64 {
+        let slashes = self.dir_mask.matches('/').count() as u64;
+        if self.distribution == Distribution::All || slashes == 0 {
+            return self.total_files;
+        }
+        let per_level = slashes + 1;
+        if u64::from(self.depth) % per_level != 0 {
+            return 0;
+        }
+        // The real level D/(k+1) has W^(D/(k+1)) directories; smaller than the deepest level,
+        // so no overflow.
+        let level = (u64::from(self.depth) / per_level) as u32;
+        self.dirs_at_level(level) * self.files_per_dir
     }
 
     /// Subdirectories per directory.
@@ -258,30 +314,51 @@ impl TreeLayout {
         self.total_dirs
     }
 
-    /// All files.
+    /// All files, as sai3-bench's count check computes them (`W^D x F` for `bottom`,
+    /// directories `x F` for `all`); see [`TreeLayout::manifest_files`] for the names.
     pub fn total_files(&self) -> u64 {
         self.total_files
     }
 
     /// Directories at `level` (1-based), `W^level`; 0 outside 1..=D.
     pub fn dirs_at_level(&self, level: u32) -> u64 {
-        level
-            .checked_sub(1)
-            .and_then(|l| self.level_sizes.get(l as usize).copied())
-            .unwrap_or(0)
-    }
-
-    fn push_component(&self, out: &mut String, level: u32, child: u64) {
-        let t = &self.templates[(level - 1) as usize];
-        out.push_str(&t.before);
-        if let Some(after) = &t.after {
-            let _ = write!(out, "{child}");
-            out.push_str(after);
+        if level == 0 || level > self.depth {
+            0
+        } else if self.width == 1 {
+            1
+        } else {
+            self.level_sizes[(level - 1) as usize]
         }
     }
 
+    /// Directories before `level` (1-based, within 1..=D) in level-major order.
+    fn level_offset(&self, level: u32) -> u64 {
+        if self.width == 1 {
+            u64::from(level - 1)
+        } else {
+            self.level_offsets[(level - 1) as usize]
+        }
+    }
+
+    /// A size hint for a path of `level` components.
+    fn path_capacity(&self, level: u32) -> usize {
+        (level as usize)
+            .saturating_mul(self.dir_mask.len() + 8)
+            .min(4096)
+    }
+
     fn write_dir_path(&self, out: &mut String, level: u32, position: u64) {
-        // Digits of position-1 in base W, most significant first, exactly `level` of them.
+        if self.width == 1 {
+            for k in 1..=level {
+                if k > 1 {
+                    out.push('/');
+                }
+                self.mask.push(out, k, 1);
+            }
+            return;
+        }
+        // Digits of position-1 in base W, most significant first, exactly `level` of them
+        // (a width of 2 or more has at most 63 levels).
         let mut digits = [0u64; 64];
         let mut rest = position - 1;
         for slot in digits[..level as usize].iter_mut().rev() {
@@ -292,7 +369,7 @@ impl TreeLayout {
             if k > 0 {
                 out.push('/');
             }
-            self.push_component(out, k as u32 + 1, d + 1);
+            self.mask.push(out, k as u32 + 1, d + 1);
         }
     }
 
@@ -302,7 +379,7 @@ impl TreeLayout {
         if position == 0 || position > self.dirs_at_level(level) {
             return None;
         }
-        let mut out = String::with_capacity(level as usize * (self.dir_mask.len() + 4));
+        let mut out = String::with_capacity(self.path_capacity(level));
         self.write_dir_path(&mut out, level, position);
         Some(out)
     }
@@ -310,7 +387,7 @@ impl TreeLayout {
     /// 0-based level-major index of a directory (the order sai3-bench assigns agents by).
     pub fn dir_index(&self, level: u32, position: u64) -> Option<u64> {
         (position >= 1 && position <= self.dirs_at_level(level))
-            .then(|| self.level_offsets[(level - 1) as usize] + position - 1)
+            .then(|| self.level_offset(level) + position - 1)
     }
 
     /// The directory (level, 1-based position) that holds file `i`.
@@ -321,17 +398,20 @@ impl TreeLayout {
         let dir = i / self.files_per_dir;
         match self.distribution {
             Distribution::Bottom => Some((self.depth, dir + 1)),
+            Distribution::All if self.width == 1 => Some((dir as u32 + 1, 1)),
             Distribution::All => {
                 let level = self.level_offsets.partition_point(|&off| off <= dir) as u32;
-                Some((level, dir - self.level_offsets[(level - 1) as usize] + 1))
+                Some((level, dir - self.level_offset(level) + 1))
             }
         }
     }
 
-    /// Path of file `i` relative to the endpoint, or `None` past the last file.
+    /// Path of file `i` relative to the endpoint, or `None` past the last file (of
+    /// [`TreeLayout::total_files`]; sai3-bench itself names only the first
+    /// [`TreeLayout::manifest_files`] of them).
     pub fn file_path(&self, i: u64) -> Option<String> {
         let (level, position) = self.dir_of_file(i)?;
-        let mut out = String::with_capacity(level as usize * (self.dir_mask.len() + 4) + 18);
+        let mut out = String::with_capacity(self.path_capacity(level) + 18);
         self.write_dir_path(&mut out, level, position);
         let _ = write!(out, "/file_{i:08}.dat");
         Some(out)
@@ -460,18 +540,96 @@ mod tests {
     }
 
     #[test]
-    fn invalid_trees() {
-        assert!(TreeLayout::new(0, 2, 1, Distribution::Bottom, "m").is_err());
-        assert!(TreeLayout::new(2, 0, 1, Distribution::Bottom, "m").is_err());
-        let e = TreeLayout::new(1 << 20, 4, 1, Distribution::Bottom, "m").expect_err("overflow");
-        assert!(e.reason.contains("64 bits"), "{e}");
-        assert!(TreeLayout::new(1 << 16, 4, 1 << 8, Distribution::Bottom, "m").is_err());
-        assert!(Distribution::parse("top").is_err());
+    fn invalid_trees_with_sai3_bench_texts() {
+        let reason = |w, d, f| {
+            TreeLayout::new(w, d, f, Distribution::Bottom, "m")
+                .expect_err("refused")
+                .reason
+        };
+        assert_eq!(reason(0, 2, 1), "Directory width must be at least 1");
+        assert_eq!(reason(2, 0, 1), "Directory depth must be at least 1");
+        assert_eq!(
+            reason(1 << 20, 4, 1),
+            "Directory tree size overflow (width/depth too large)"
+        );
+        assert_eq!(
+            reason(1 << 16, 3, 1 << 16),
+            "Directory tree size overflow (too many files)"
+        );
+        assert_eq!(
+            reason(2, 64, 1),
+            "Directory tree size overflow (width/depth too large)"
+        );
+        assert_eq!(
+            Distribution::parse("Bottom").expect_err("case").reason,
+            "Invalid distribution strategy: 'Bottom'. Must be 'bottom' or 'all'"
+        );
+    }
+
+    #[test]
+    fn no_depth_limit_only_overflow() {
+        let t = TreeLayout::new(2, 63, 0, Distribution::Bottom, "d%d_w%d").expect("tree");
+        assert_eq!(t.total_dirs(), u64::MAX - 1);
+        let p = t.dir_path(63, 1 << 62).expect("in range");
+        assert_eq!(p.matches('/').count(), 62);
+        assert!(p.ends_with("d62_w2/d63_w2"), "{p}");
+        // A width of 1 never overflows: one directory per level.
+        let deep = TreeLayout::new(1, 1000, 3, Distribution::All, "l%d").expect("tree");
+        assert_eq!((deep.total_dirs(), deep.total_files()), (1000, 3000));
+        let p = deep.file_path(2999).expect("in range");
+        assert!(
+            p.starts_with("l1/l2/l3/") && p.ends_with("/l1000/file_00002999.dat"),
+            "{p}"
+        );
+        assert_eq!(deep.parse_file_path(&p), Some(2999));
+        assert_eq!(deep.dir_index(1000, 1), Some(999));
+        assert_eq!(deep.dir_of_file(3), Some((2, 1)));
+        let huge = TreeLayout::new(1, u32::MAX, 7, Distribution::Bottom, "x").expect("tree");
+        assert_eq!(huge.total_files(), 7);
+    }
+
+    #[test]
+    fn any_mask_byte_exact() {
+        // Verified against sai3-bench's DirectoryTree/TreeManifest (research harness).
+        let empty = TreeLayout::new(2, 2, 1, Distribution::Bottom, "").expect("tree");
+        assert_eq!(empty.file_path(0).as_deref(), Some("//file_00000000.dat"));
+        assert_eq!(empty.parse_file_path("//file_00000003.dat"), Some(3));
+        assert_eq!(empty.manifest_files(), 4);
+        let literal = TreeLayout::new(2, 2, 1, Distribution::Bottom, "nomask").expect("tree");
+        assert_eq!(
+            literal.file_path(3).as_deref(),
+            Some("nomask/nomask/file_00000003.dat")
+        );
+        let slash = TreeLayout::new(2, 2, 2, Distribution::Bottom, "a/d%d_w%d").expect("tree");
+        assert_eq!((slash.total_files(), slash.manifest_files()), (8, 4));
+        assert_eq!(
+            slash.file_path(3).as_deref(),
+            Some("a/d1_w1/a/d2_w2/file_00000003.dat")
+        );
+        let none = TreeLayout::new(2, 1, 2, Distribution::Bottom, "x/d%d_w%d").expect("tree");
+        assert_eq!((none.total_files(), none.manifest_files()), (4, 0));
+        let two = TreeLayout::new(3, 6, 1, Distribution::Bottom, "p/q/%d").expect("tree");
+        assert_eq!(two.manifest_files(), 9);
+        let all = TreeLayout::new(2, 2, 2, Distribution::All, "a/d%d_w%d").expect("tree");
+        assert_eq!(all.manifest_files(), all.total_files());
     }
 
     #[test]
     fn flat_names() {
         assert_eq!(flat_path(PoolKind::Prepared, 0, 7), "prepared-00000007.dat");
+        // `{:02x}` is a minimum width: 300 shards name index 299 with three digits.
+        assert_eq!(
+            flat_path(PoolKind::Prepared, 300, 299),
+            "12b/prepared-00000299.dat"
+        );
+        assert_eq!(
+            parse_flat_path(PoolKind::Prepared, 300, "12b/prepared-00000299.dat"),
+            Some(299)
+        );
+        assert_eq!(
+            flat_path(PoolKind::Prepared, u32::MAX, 4_294_967_294),
+            "fffffffe/prepared-4294967294.dat"
+        );
         assert_eq!(
             flat_path(PoolKind::Deletable, 16, 33),
             "01/deletable-00000033.dat"
@@ -559,7 +717,7 @@ mod tests {
         }
 
         #[test]
-        fn flat_round_trip(i in 0u64..u64::MAX / 2, shards in 0u32..300) {
+        fn flat_round_trip(i in 0u64..u64::MAX / 2, shards in prop_oneof![0u32..300, Just(u32::MAX)]) {
             for kind in [PoolKind::Prepared, PoolKind::Deletable] {
                 prop_assert_eq!(parse_flat_path(kind, shards, &flat_path(kind, shards, i)), Some(i));
             }

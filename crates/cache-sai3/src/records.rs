@@ -122,15 +122,8 @@ pub struct EndpointState {
     pub created: Vec<u64>,
 }
 
-/// The agent layout a dataset was prepared with (file `i` -> agent `i % agents`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentMap {
-    /// Number of agents.
-    pub agents: u32,
-}
-
 /// Seeds of one pool.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSeeds {
     /// Seed of object sizes.
     pub size_seed: u64,

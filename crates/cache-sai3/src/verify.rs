@@ -25,10 +25,10 @@ use crate::blocking::off_worker;
 use crate::caches::{EndpointCache, LedgerWriter, OpenPolicy, cache_location, open_waiting};
 use crate::dataset::Dataset;
 use crate::error::{Result, Sai3Error};
-use crate::listing::{Class, Classifier, Range, discover};
+use crate::listing::{Candidate, Class, Classifier, Range, discover};
+use crate::object_sizes::DatasetSizes;
 use crate::placement;
-use crate::prepare::default_seeds;
-use crate::records::{ObjectState, PoolSeeds};
+use crate::records::ObjectState;
 use crate::store::open_endpoint;
 
 /// What verify found on one endpoint.
@@ -86,10 +86,11 @@ pub async fn verify<D: Database>(
     open: OpenPolicy,
 ) -> Result<Vec<EndpointDrift>> {
     let mut out = Vec::new();
+    let sizes = DatasetSizes::new(dataset);
     for e in 0..dataset.endpoints.len() as u16 {
         let location = cache_location(&dataset.endpoints[e as usize], cache_dir)?;
         let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))?;
-        let check = EndpointCheck::new(dataset, e, &cache)?;
+        let check = EndpointCheck::new(dataset, e, &cache, &sizes)?;
         out.push(check.run(k, seed, now_ms).await?);
     }
     Ok(out)
@@ -105,28 +106,25 @@ struct EndpointCheck<'a, D: Database> {
     uri: &'a str,
     store: std::sync::Arc<dyn ObjectStore>,
     cache: &'a EndpointCache<D>,
-    seeds: Vec<PoolSeeds>,
+    sizes: &'a DatasetSizes<'a>,
     stored: Vec<RoaringTreemap>,
 }
 
 impl<'a, D: Database> EndpointCheck<'a, D> {
-    fn new(dataset: &'a Dataset, endpoint: u16, cache: &'a EndpointCache<D>) -> Result<Self> {
+    fn new(
+        dataset: &'a Dataset,
+        endpoint: u16,
+        cache: &'a EndpointCache<D>,
+        sizes: &'a DatasetSizes<'a>,
+    ) -> Result<Self> {
         let uri = dataset.endpoints[endpoint as usize].as_str();
-        let seeds = dataset
-            .pools
-            .iter()
-            .map(|p| {
-                let stored = cache.stored_seeds(dataset, p.id)?;
-                Ok(stored.unwrap_or_else(|| default_seeds(dataset, p.id)))
-            })
-            .collect::<Result<_>>()?;
         Ok(EndpointCheck {
             dataset,
             endpoint,
             uri,
             store: open_endpoint(uri)?,
             cache,
-            seeds,
+            sizes,
             stored: cache.presence_all(dataset)?,
         })
     }
@@ -187,7 +185,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
     /// (left for the HEAD sample), in one pass over the presence bitmaps.
     fn known_by_range(&self, sampled: &[&Range]) -> (KnownByRange, Vec<(u16, u64)>) {
         let names: BTreeSet<String> = sampled.iter().map(|r| r.name()).collect();
-        let pools = self.dataset.pools.len();
+        let pools = self.dataset.pool_id_limit();
         let mut known = KnownByRange::new();
         let mut unlisted = Vec::new();
         for p in placement::pools_on(self.dataset, self.endpoint) {
@@ -219,36 +217,44 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
         drift: &mut EndpointDrift,
         now_ms: u64,
     ) -> Result<bool> {
-        let classifier = Classifier::new(self.dataset, self.endpoint, &self.seeds);
-        let pools = self.dataset.pools.len();
+        let classifier = Classifier::new(self.dataset, self.endpoint, self.sizes);
+        let pools = self.dataset.pool_id_limit();
         let mut found = vec![RoaringTreemap::new(); pools];
         let mut wrong = vec![RoaringTreemap::new(); pools];
-        for meta in listed {
-            match classifier.classify(meta) {
-                Class::Present { pool, index } => {
-                    found[pool as usize].insert(index);
-                }
-                Class::WrongSize { pool, index } => {
-                    wrong[pool as usize].insert(index);
-                    writer.set(pool, index, ObjectState::Deleted, meta.size, now_ms)?;
-                }
-                Class::Cache | Class::Other => {}
+        let mut candidates: Vec<Candidate> = listed
+            .iter()
+            .filter_map(|meta| match classifier.classify(meta) {
+                Class::Candidate(c) => Some(c),
+                Class::Cache | Class::Other => None,
+            })
+            .collect();
+        let mut wrong_sizes = Vec::new();
+        classifier.check(&mut candidates, |c, ok| match ok {
+            true => _ = found[c.pool as usize].insert(c.index),
+            false => {
+                wrong[c.pool as usize].insert(c.index);
+                wrong_sizes.push(c);
             }
+        })?;
+        for c in wrong_sizes {
+            writer.set(c.pool, c.index, ObjectState::Deleted, c.size, now_ms)?;
         }
         let before = (drift.missing, drift.extra);
         for p in placement::pools_on(self.dataset, self.endpoint) {
             let id = p.id as usize;
-            let size = |i: u64| p.size.size_of(self.seeds[id].size_seed, i);
+            let mut sizes = self.sizes.of(p)?.checker();
             let empty = RoaringTreemap::new();
             let known = known.get(id).unwrap_or(&empty);
             drift.size_mismatch += wrong[id].len();
             for i in &(&(known - &found[id]) - &wrong[id]) {
                 drift.missing += 1;
-                writer.set(p.id, i, ObjectState::Deleted, size(i), now_ms)?;
+                let size = sizes.size_of(i).unwrap_or(0);
+                writer.set(p.id, i, ObjectState::Deleted, size, now_ms)?;
             }
             for i in &found[id] - known {
                 drift.extra += 1;
-                writer.set(p.id, i, ObjectState::Created, size(i), now_ms)?;
+                let size = sizes.size_of(i).unwrap_or(0);
+                writer.set(p.id, i, ObjectState::Created, size, now_ms)?;
             }
         }
         let wrong_sizes: u64 = wrong.iter().map(RoaringTreemap::len).sum();
@@ -264,14 +270,17 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
         drift: &mut EndpointDrift,
         now_ms: u64,
     ) -> Result<()> {
-        let p = &self.dataset.pools[pool as usize];
+        let Some(p) = self.dataset.pool(pool) else {
+            return Ok(());
+        };
         let Some(path) = self.dataset.path_of(p, i) else {
             return Ok(());
         };
         drift.heads += 1;
-        let expected = p.size.size_of(self.seeds[pool as usize].size_seed, i);
+        let mut sizes = self.sizes.of(p)?.checker();
+        let expected = sizes.size_of(i).unwrap_or(0);
         match self.store.head(&StorePath::from(path.as_str())).await {
-            Ok(meta) if meta.size == expected => Ok(()),
+            Ok(meta) if sizes.accepts(i, meta.size) => Ok(()),
             Ok(meta) => {
                 drift.size_mismatch += 1;
                 writer.set(pool, i, ObjectState::Deleted, meta.size, now_ms)

@@ -20,7 +20,7 @@ use object_store::{
 use cache_sai3::config::Sai3Config;
 use cache_sai3::dataset::Dataset;
 use cache_sai3::listing::{Checkpoints, ListProgress, list_endpoint};
-use cache_sai3::records::PoolSeeds;
+use cache_sai3::object_sizes::DatasetSizes;
 
 /// Fails the first LIST of one prefix after 20 keys; counts LIST calls.
 #[derive(Debug)]
@@ -114,7 +114,7 @@ impl ObjectStore for Flaky {
 }
 
 fn dataset() -> Dataset {
-    let yaml = "prepare:\n  directory_structure: { width: 4, depth: 1, files_per_dir: 50, dir_mask: \"d%d_w%d.dir\" }\n  ensure_objects: [{ count: 200, size_spec: 10 }]\nmulti_endpoint:\n  endpoints: [\"s3://bucket/x/\"]\n";
+    let yaml = "prepare:\n  directory_structure: { width: 4, depth: 1, files_per_dir: 50, dir_mask: \"d%d_w%d.dir\" }\n  ensure_objects: [{ count: 200, size_spec: 10 }]\nmulti_endpoint:\n  endpoints: [\"s3://bucket/x/\"]\nworkload: []\n";
     let cfg = Sai3Config::parse(yaml, Path::new("t.yaml")).expect("config");
     Dataset::from_config(&cfg, Path::new("t.yaml")).expect("dataset")
 }
@@ -146,11 +146,8 @@ async fn run(ordered: bool) {
         *saved.lock().expect("lock") = Some(p.clone());
         Ok(())
     };
-    // Every object of the dataset is 10 bytes (`size_spec: 10`), whatever the seeds.
-    let seeds = [PoolSeeds {
-        size_seed: 1,
-        fill_seed: 2,
-    }];
+    // Every object of the dataset is 10 bytes (`size_spec: 10`).
+    let seeds = DatasetSizes::new(&d);
     let first = list_endpoint(
         store.clone(),
         &d,

@@ -188,7 +188,7 @@ impl<D: Database> CoordinatorCache<D> {
                     .iter()
                     .map(|p| crate::placement::count_on_endpoint(p, e16))
                     .sum(),
-                strategy: dataset.strategy.as_str().to_owned(),
+                strategy: dataset.balance.as_str().to_owned(),
             };
             self.endpoint_registry.insert_record_into(
                 &mut batch,

@@ -7,7 +7,7 @@
 //! hash of the normalized endpoint URI (synced to `{endpoint}/sai3-kv-cache/` by cache-sync).
 //!
 //! Keyspaces (private: callers use the methods): `objects` (ledger and presence),
-//! `file_paths`, `listing_cache`, `endpoint_metadata`, `agent_map`, `seeds`.
+//! `file_paths`, `listing_cache`, `endpoint_metadata`, `seeds`.
 
 use std::path::{Path, PathBuf};
 
@@ -21,7 +21,7 @@ use super::keys;
 use crate::config_hash::ConfigHash;
 use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
-use crate::records::{AgentMap, EndpointState, PoolSeeds};
+use crate::records::{EndpointState, PoolSeeds};
 use crate::scheme::{ENDPOINT_CACHE_DIR, UriScheme, local_path};
 
 /// The cache of one endpoint.
@@ -31,7 +31,6 @@ pub struct EndpointCache<D: Database> {
     file_paths: FramedKeyspace<D>,
     pub(super) listing_cache: FramedKeyspace<D>,
     endpoint_metadata: FramedKeyspace<D>,
-    agent_map: FramedKeyspace<D>,
     seeds: FramedKeyspace<D>,
     location: PathBuf,
 }
@@ -45,14 +44,18 @@ pub struct KeyspaceStats {
     pub approximate_entries: u64,
 }
 
-/// Where the cache of endpoint `uri` lives.
+/// Where the cache of endpoint `uri` lives: inside a local endpoint, or under the cache dir
+/// named by the xxh3 of the endpoint's storage namespace ([`crate::dataset::namespace_of`]).
 ///
 /// # Errors
 /// An unsupported scheme.
 pub fn cache_location(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
     let scheme = UriScheme::of(uri)?;
     if scheme.is_object_store() {
-        let id = xxhash_rust::xxh3::xxh3_64(uri.as_bytes());
+        // Named by the storage namespace, not the URI: every host of one S3 cluster (same
+        // bucket and prefix) shares one cache, and a reordered endpoint list finds it again.
+        let namespace = crate::dataset::namespace_of(uri);
+        let id = xxhash_rust::xxh3::xxh3_64(namespace.as_bytes());
         return Ok(cache_dir.join("endpoints").join(format!("{id:016x}")));
     }
     local_path(uri)
@@ -65,12 +68,11 @@ pub fn cache_location(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
 
 impl<D: Database> EndpointCache<D> {
     /// Every keyspace an endpoint cache holds (what `clear --keyspace` accepts).
-    pub const KEYSPACES: [&'static str; 6] = [
+    pub const KEYSPACES: [&'static str; 5] = [
         "objects",
         "file_paths",
         "listing_cache",
         "endpoint_metadata",
-        "agent_map",
         "seeds",
     ];
 
@@ -94,8 +96,7 @@ impl<D: Database> EndpointCache<D> {
             file_paths: FramedKeyspace::open(&db, Self::KEYSPACES[1], fs)?,
             listing_cache: FramedKeyspace::open(&db, Self::KEYSPACES[2], zstd)?,
             endpoint_metadata: FramedKeyspace::open(&db, Self::KEYSPACES[3], fs)?,
-            agent_map: FramedKeyspace::open(&db, Self::KEYSPACES[4], fs)?,
-            seeds: FramedKeyspace::open(&db, Self::KEYSPACES[5], fs)?,
+            seeds: FramedKeyspace::open(&db, Self::KEYSPACES[4], fs)?,
             location: location.to_owned(),
             db,
         })
@@ -172,28 +173,14 @@ impl<D: Database> EndpointCache<D> {
         Ok(self.state(dataset)?.and_then(|s| s.sealed_at_ms))
     }
 
-    /// Writes the state of `dataset` (sealed at `state.sealed_at_ms`, or not) and the agent
-    /// layout it was prepared with.
+    /// Writes the state of `dataset` on this endpoint: sealed at `state.sealed_at_ms`, or not.
     ///
     /// # Errors
     /// Storage failures.
     pub fn seal(&self, dataset: &Dataset, state: &EndpointState) -> Result<()> {
-        let id = dataset.hash.dataset_id();
-        let mut batch = self.db.batch();
-        self.endpoint_metadata.insert_record_into(
-            &mut batch,
-            &keys::per_dataset(keys::ENDPOINT_STATE, id),
-            state,
-        )?;
-        let agents = AgentMap {
-            agents: dataset.agents,
-        };
-        self.agent_map.insert_record_into(
-            &mut batch,
-            &keys::per_dataset(keys::AGENT_MAP, id),
-            &agents,
-        )?;
-        cache_core::WriteBatch::commit(batch, Durability::Flushed)?;
+        let key = keys::per_dataset(keys::ENDPOINT_STATE, dataset.hash.dataset_id());
+        self.endpoint_metadata
+            .insert_record(&key, state, Durability::Flushed)?;
         Ok(())
     }
 
@@ -213,15 +200,6 @@ impl<D: Database> EndpointCache<D> {
         self.endpoint_metadata
             .insert_record(&key, &state, Durability::Flushed)?;
         Ok(true)
-    }
-
-    /// The agent layout `dataset` was prepared with.
-    ///
-    /// # Errors
-    /// Storage failures, or a stored record that fails verification.
-    pub fn agent_map(&self, dataset: &Dataset) -> Result<Option<AgentMap>> {
-        let key = keys::per_dataset(keys::AGENT_MAP, dataset.hash.dataset_id());
-        Ok(self.agent_map.get_record(&key)?)
     }
 
     /// Checks the stored path of object `index` of `pool` against `path` (computed from the

@@ -12,7 +12,6 @@
 //! | `listing_cache` | `L dataset` | `ListingSnapshot` |
 //! | `listing_cache` | `Q dataset` | `ListProgressRecord` (an interrupted LIST) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
-//! | `agent_map` | `A dataset` | `AgentMap` |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
 
 use cache_core::{DatasetId, KeyBuilder, KeyReader};
@@ -35,8 +34,6 @@ pub(super) const LISTING: u8 = b'L';
 pub(super) const LIST_PROGRESS: u8 = b'Q';
 /// Tag of endpoint state keys.
 pub(super) const ENDPOINT_STATE: u8 = b'E';
-/// Tag of agent map keys.
-pub(super) const AGENT_MAP: u8 = b'A';
 /// Tag of seed keys.
 pub(super) const SEEDS: u8 = b'S';
 

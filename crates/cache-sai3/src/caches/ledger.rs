@@ -46,16 +46,17 @@ impl<D: Database> EndpointCache<D> {
         }
     }
 
-    /// The stored presence bitmaps of every pool of `dataset`, indexed by pool id.
+    /// The stored presence bitmaps of every pool of `dataset`, indexed by pool id (empty for ids
+    /// of pools outside this view).
     ///
     /// # Errors
     /// As [`EndpointCache::presence`].
     pub fn presence_all(&self, dataset: &Dataset) -> Result<Vec<RoaringTreemap>> {
-        dataset
-            .pools
-            .iter()
-            .map(|p| self.presence(dataset, p.id))
-            .collect()
+        let mut all = vec![RoaringTreemap::new(); dataset.pool_id_limit()];
+        for p in &dataset.pools {
+            all[p.id as usize] = self.presence(dataset, p.id)?;
+        }
+        Ok(all)
     }
 
     /// The ledger entry of one object, if recorded.

@@ -32,7 +32,7 @@ impl<D: Database> EndpointCache<D> {
         let Some(s): Option<ListingSnapshot> = self.listing_cache.get_record(&key)? else {
             return Ok(None);
         };
-        if s.config_hash != dataset.hash.full_hex() || s.present.len() != dataset.pools.len() {
+        if s.config_hash != dataset.hash.full_hex() || s.present.len() < dataset.pool_id_limit() {
             return Ok(None);
         }
         let listing = Listing {
@@ -86,7 +86,7 @@ impl<D: Database> EndpointCache<D> {
         let Some(r): Option<ListProgressRecord> = self.listing_cache.get_record(&key)? else {
             return Ok(None);
         };
-        if r.config_hash != dataset.hash.full_hex() || r.present.len() != dataset.pools.len() {
+        if r.config_hash != dataset.hash.full_hex() || r.present.len() < dataset.pool_id_limit() {
             return Ok(None);
         }
         let listing = Listing {

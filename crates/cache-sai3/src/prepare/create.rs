@@ -17,7 +17,9 @@ use super::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS, EndpointJob, WriteFailures}
 use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
 use crate::error::{Result, Sai3Error};
+use crate::object_sizes::SizeChecker;
 use crate::records::{ObjectState, PoolSeeds};
+use crate::sizes::Fill;
 
 /// What creation did.
 pub(super) struct Created {
@@ -29,35 +31,55 @@ pub(super) struct Created {
     pub failures: WriteFailures,
 }
 
-/// One object to write: where, how large, and its content's seed.
+/// One object to write: where, how large, and its content.
 struct Put {
     pool: u16,
     index: u64,
     path: String,
     size: u64,
+    fill: Fill,
+    fill_seed: u64,
 }
 
-/// The PUT of one object, planned: its path must exist (the index is one the endpoint owns).
-fn plan<D: Database>(
-    job: &EndpointJob<'_, D>,
+/// The PUT of one object, planned: its path and size must exist (the index is one the endpoint
+/// owns). `checkers` keeps one size checker per pool (missing objects come in index order).
+fn plan<'s, D: Database>(
+    job: &EndpointJob<'s, D>,
     seeds: &[PoolSeeds],
+    checkers: &mut [Option<SizeChecker<'s>>],
     pool: u16,
     index: u64,
 ) -> Result<Put> {
-    let p = &job.dataset.pools[pool as usize];
+    let no_name = |what: &str| Sai3Error::Endpoint {
+        endpoint: job.uri.to_owned(),
+        reason: format!("object {index} of pool {pool} has no {what}: past the pool's end"),
+    };
+    let p = job.dataset.pool(pool).ok_or_else(|| no_name("pool"))?;
     let path = job
         .dataset
         .path_of(p, index)
-        .ok_or_else(|| Sai3Error::Endpoint {
-            endpoint: job.uri.to_owned(),
-            reason: format!("object {index} of pool {pool} has no name: past the pool's end"),
-        })?;
-    let size = p.size.size_of(seeds[pool as usize].size_seed, index);
+        .ok_or_else(|| no_name("name"))?;
+    let slot = checkers
+        .get_mut(pool as usize)
+        .ok_or_else(|| no_name("size"))?;
+    if slot.is_none() {
+        *slot = Some(job.sizes.of(p)?.checker());
+    }
+    let size = slot
+        .as_mut()
+        .and_then(|c| c.size_of(index))
+        .ok_or_else(|| no_name("size"))?;
+    let fill_seed = seeds
+        .get(pool as usize)
+        .ok_or_else(|| no_name("seed"))?
+        .fill_seed;
     Ok(Put {
         pool,
         index,
         path,
         size,
+        fill: p.fill,
+        fill_seed,
     })
 }
 
@@ -83,10 +105,12 @@ pub(super) async fn create<D: Database>(
         failures: WriteFailures::default(),
     };
     let mut last_checkpoint = Instant::now();
+    let mut checkers: Vec<Option<SizeChecker<'_>>> =
+        (0..job.dataset.pool_id_limit()).map(|_| None).collect();
     for chunk in missing.chunks((concurrency * 8).max(1000)) {
         let puts: Vec<Put> = chunk
             .iter()
-            .map(|&(pool, i)| plan(job, seeds, pool, i))
+            .map(|&(pool, i)| plan(job, seeds, &mut checkers, pool, i))
             .collect::<Result<_>>()?;
         if let Some(w) = writer.as_deref_mut() {
             for put in &puts {
@@ -95,7 +119,7 @@ pub(super) async fn create<D: Database>(
             }
         }
         let mut results = futures::stream::iter(puts)
-            .map(|put| write_one(job, seeds, put))
+            .map(|put| write_one(job, put))
             .buffer_unordered(concurrency);
         while let Some((put, outcome)) = results.next().await {
             let state = match outcome {
@@ -127,15 +151,11 @@ pub(super) async fn create<D: Database>(
 /// PUTs one object with its deterministic content.
 async fn write_one<D: Database>(
     job: &EndpointJob<'_, D>,
-    seeds: &[PoolSeeds],
     put: Put,
 ) -> (Put, object_store::Result<()>) {
-    let p = &job.dataset.pools[put.pool as usize];
-    let body = p.fill.content(
-        seeds[put.pool as usize].fill_seed,
-        put.index,
-        put.size as usize,
-    );
+    let body = put
+        .fill
+        .content(put.fill_seed, put.index, put.size as usize);
     let location = StorePath::from(put.path.as_str());
     let outcome = job.store.put(&location, body.into()).await.map(|_| ());
     (put, outcome)

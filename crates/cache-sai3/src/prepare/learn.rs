@@ -16,7 +16,6 @@ use super::{EndpointJob, ListingSource};
 use crate::dataset_record::DatasetRecord;
 use crate::error::Result;
 use crate::listing::{Checkpoints, ListProgress, Listing, list_endpoint};
-use crate::records::PoolSeeds;
 
 /// How long an interrupted LIST may be resumed when no TTL is in force.
 const RESUME_WINDOW: Duration = Duration::from_secs(3600);
@@ -58,12 +57,11 @@ impl Knowledge {
 pub(super) async fn learn<D: Database>(
     job: &EndpointJob<'_, D>,
     owned: &[RoaringTreemap],
-    seeds: &[PoolSeeds],
 ) -> Result<Knowledge> {
     if let Some(known) = from_cache(job, owned).await? {
         return Ok(known);
     }
-    list(job, seeds).await
+    list(job).await
 }
 
 /// Knowledge the cache holds and may be trusted, if any.
@@ -118,7 +116,7 @@ async fn record_confirms<D: Database>(job: &EndpointJob<'_, D>, sealed_at: u64) 
 }
 
 /// LISTs the endpoint (resuming a recent interrupted LIST of this dataset).
-async fn list<D: Database>(job: &EndpointJob<'_, D>, seeds: &[PoolSeeds]) -> Result<Knowledge> {
+async fn list<D: Database>(job: &EndpointJob<'_, D>) -> Result<Knowledge> {
     job.progress.set_phase("listing");
     let policy = &job.options.ttl;
     let now = job.clock.now();
@@ -144,7 +142,7 @@ async fn list<D: Database>(job: &EndpointJob<'_, D>, seeds: &[PoolSeeds]) -> Res
         job.store.clone(),
         job.dataset,
         job.endpoint,
-        seeds,
+        job.sizes,
         checkpoints,
     )
     .await?;

@@ -5,7 +5,9 @@
 //!
 //! 1. [`open`]: every endpoint store and cache, and the coordinator (bad URIs, foreign caches
 //!    and caches in use by another process stop the run before any work);
-//! 2. [`learn`]: where the knowledge of existing objects comes from, per endpoint:
+//! 2. [`learn`]: where the knowledge of existing objects comes from, per endpoint (all
+//!    endpoints learn before any creates: where s3dlio placed objects at run time, what exists
+//!    is the union over the pool's endpoints, see [`placement::owned_given`]):
 //!    `--no-cache`/`--refresh-cache` LIST; a seal of this exact dataset younger than the TTL
 //!    (for `file://` without `--cache-ttl`, no TTL) with every object in the presence bitmaps;
 //!    a cached listing younger than the TTL; else a LIST (resumable, stored in the listing
@@ -33,6 +35,7 @@ use cache_core::Database;
 use crate::caches::{EndpointCache, OpenPolicy};
 use crate::dataset::{Dataset, Pool};
 use crate::error::Result;
+use crate::object_sizes::DatasetSizes;
 use crate::placement;
 use crate::records::PoolSeeds;
 use crate::scheme::UriScheme;
@@ -87,13 +90,14 @@ pub struct PrepareOptions {
     pub open: OpenPolicy,
 }
 
-/// The default seeds of a pool: derived from the config hash, so that even a run without a
-/// cache sizes objects exactly as a cached run does.
-pub fn default_seeds(dataset: &Dataset, pool: u16) -> PoolSeeds {
+/// The default seeds of a pool: the content seed derived from the config hash, so that even a
+/// run without a cache fills objects exactly as a cached run does.
+pub fn default_seeds(dataset: &Dataset, pool: &Pool) -> PoolSeeds {
     let h = dataset.hash.full_hex();
-    let base = xxhash_rust::xxh3::xxh3_64_with_seed(h.as_bytes(), u64::from(pool));
+    let base = xxhash_rust::xxh3::xxh3_64_with_seed(h.as_bytes(), u64::from(pool.id));
     PoolSeeds {
-        size_seed: base,
+        // Recorded for reference: sizes follow sai3-bench's seed (`object_sizes`).
+        size_seed: crate::sizes::seed_of(&pool.size_seed_uri),
         fill_seed: base.rotate_left(32) ^ 0x5a5a_5a5a_5a5a_5a5a,
     }
 }
@@ -112,6 +116,7 @@ struct EndpointJob<'a, D: Database> {
     options: &'a PrepareOptions,
     clock: &'a dyn Clock,
     progress: &'a Progress,
+    sizes: &'a DatasetSizes<'a>,
     cache: Option<EndpointCache<D>>,
     /// The ledger's presence bitmaps as stored when the cache was opened (one per pool id).
     stored: Vec<RoaringTreemap>,
@@ -127,37 +132,53 @@ impl<D: Database> EndpointJob<'_, D> {
         placement::pools_on(self.dataset, self.endpoint).collect()
     }
 
-    /// Per pool id, the indices this endpoint owns.
-    fn owned(&self) -> Vec<RoaringTreemap> {
-        let mut owned = vec![RoaringTreemap::new(); self.dataset.pools.len()];
+    /// Per pool id, what this endpoint owns as far as its cache knows before learning: the
+    /// rule's indices of [`Rule::Modulo`](placement::Rule) pools; for pools placed at run time,
+    /// the stored presence (a seal proves it complete).
+    fn owned_before(&self) -> Vec<RoaringTreemap> {
+        let mut owned = vec![RoaringTreemap::new(); self.dataset.pool_id_limit()];
         for p in self.pools() {
-            owned[p.id as usize] = placement::owned_by_endpoint(p, self.endpoint);
+            owned[p.id as usize] = match p.rule {
+                placement::Rule::Modulo => placement::owned_by_endpoint(p, self.endpoint),
+                placement::Rule::Runtime => self
+                    .stored
+                    .get(p.id as usize)
+                    .map(|held| held & p.share.indices(p.count))
+                    .unwrap_or_default(),
+            };
         }
         owned
     }
 
     /// Per pool id, the seeds (stored ones win; new ones are stored).
     fn seeds(&self) -> Result<Vec<PoolSeeds>> {
-        let pools = &self.dataset.pools;
-        pools
-            .iter()
-            .map(|p| {
-                let default = default_seeds(self.dataset, p.id);
-                match &self.cache {
-                    None => Ok(default),
-                    Some(c) => c.seeds(self.dataset, p.id, default),
-                }
-            })
-            .collect()
+        let mut seeds = vec![PoolSeeds::default(); self.dataset.pool_id_limit()];
+        for p in &self.dataset.pools {
+            let default = default_seeds(self.dataset, p);
+            seeds[p.id as usize] = match &self.cache {
+                None => default,
+                Some(c) => c.seeds(self.dataset, p.id, default)?,
+            };
+        }
+        Ok(seeds)
     }
 
-    /// Runs learn, reconcile, create and seal on this endpoint.
-    async fn run(mut self) -> Result<(EndpointReport, Phases)> {
-        let owned = self.owned();
-        let seeds = self.seeds()?;
+    /// Step 2 on this endpoint: what it holds.
+    async fn learn(&mut self) -> Result<learn::Knowledge> {
+        let before = self.owned_before();
         let t_list = Instant::now();
-        let knowledge = learn::learn(&self, &owned, &seeds).await?;
+        let knowledge = learn::learn(self, &before).await?;
         self.phases.list_s = secs(t_list.elapsed());
+        Ok(knowledge)
+    }
+
+    /// Steps 3 to 5 on this endpoint (reconcile, create, seal), given what it owns.
+    async fn finish(
+        mut self,
+        knowledge: learn::Knowledge,
+        owned: Vec<RoaringTreemap>,
+        seeds: Vec<PoolSeeds>,
+    ) -> Result<(EndpointReport, Phases)> {
         let mut report = self.new_report(&owned, &knowledge);
         let stored = std::mem::take(&mut self.stored);
         let mut writer = self
@@ -170,7 +191,7 @@ impl<D: Database> EndpointJob<'_, D> {
             self.dataset,
             &owned,
             &knowledge,
-            &seeds,
+            self.sizes,
             now,
         )?;
         report.already_present = found.already_present;
@@ -240,8 +261,33 @@ pub async fn prepare<D: Database>(
     let t_pull = Instant::now();
     let mut syncs = sync::pull_all(dataset, options, D::BACKEND, &mut warnings).await;
     let pull_s = t_pull.elapsed();
-    let jobs = open::open_all::<D>(dataset, options, clock, progress, &mut warnings)?;
-    let results = futures::future::join_all(jobs.into_iter().map(EndpointJob::run)).await;
+    let sizes = DatasetSizes::new(dataset);
+    let run = open::Run {
+        dataset,
+        options,
+        clock,
+        progress,
+        sizes: &sizes,
+    };
+    let mut jobs = open::open_all::<D>(&run, &mut warnings)?;
+    let seeds = jobs
+        .iter()
+        .map(EndpointJob::seeds)
+        .collect::<Result<Vec<_>>>()?;
+    let learned = jobs.iter_mut().map(EndpointJob::learn);
+    let knowledge = futures::future::try_join_all(learned).await?;
+    // Where an object may be on several endpoints (s3dlio picks at run time), what exists is
+    // the union of what every endpoint holds: ownership is settled once all have learned.
+    let present: Vec<Vec<RoaringTreemap>> = knowledge
+        .iter()
+        .map(|k| k.listing.present.clone())
+        .collect();
+    let owned = placement::owned_given(dataset, &present);
+    let finishing = jobs.into_iter().zip(knowledge).zip(owned).zip(seeds);
+    let results = futures::future::join_all(
+        finishing.map(|(((job, known), owned), seeds)| job.finish(known, owned, seeds)),
+    )
+    .await;
     let mut endpoints = Vec::with_capacity(results.len());
     let mut phases = Phases::default();
     for r in results {

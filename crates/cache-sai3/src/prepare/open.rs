@@ -18,6 +18,7 @@ use crate::caches::{
 };
 use crate::dataset::Dataset;
 use crate::error::{Result, Sai3Error};
+use crate::object_sizes::DatasetSizes;
 use crate::scheme::UriScheme;
 use crate::store::{CallCounts, CountingStore, open_endpoint};
 use crate::ttl::Clock;
@@ -43,14 +44,24 @@ fn open_endpoint_cache<D: Database>(
     )
 }
 
+/// What every endpoint job of one prepare shares.
+pub(super) struct Run<'a> {
+    pub dataset: &'a Dataset,
+    pub options: &'a PrepareOptions,
+    pub clock: &'a dyn Clock,
+    pub progress: &'a Progress,
+    pub sizes: &'a DatasetSizes<'a>,
+}
+
 /// Opens endpoint `e`: its store (counting LIST calls) and, unless `--no-cache`, its cache.
-fn open_one<'a, D: Database>(
-    dataset: &'a Dataset,
-    e: u16,
-    options: &'a PrepareOptions,
-    clock: &'a dyn Clock,
-    progress: &'a Progress,
-) -> Result<(EndpointJob<'a, D>, PathBuf)> {
+fn open_one<'a, D: Database>(run: &Run<'a>, e: u16) -> Result<(EndpointJob<'a, D>, PathBuf)> {
+    let Run {
+        dataset,
+        options,
+        clock,
+        progress,
+        sizes,
+    } = *run;
     let t0 = Instant::now();
     let uri = dataset.endpoints[e as usize].as_str();
     let counts = Arc::new(CallCounts::default());
@@ -74,6 +85,7 @@ fn open_one<'a, D: Database>(
         options,
         clock,
         progress,
+        sizes,
         cache,
         stored,
         cache_rebuilt,
@@ -90,16 +102,14 @@ fn open_one<'a, D: Database>(
 /// Opens every endpoint in parallel (an LSM open may replay a journal), then records the
 /// dataset in the coordinator. Returns one job per endpoint.
 pub(super) fn open_all<'a, D: Database>(
-    dataset: &'a Dataset,
-    options: &'a PrepareOptions,
-    clock: &'a dyn Clock,
-    progress: &'a Progress,
+    run: &Run<'a>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<EndpointJob<'a, D>>> {
+    let (dataset, options, clock) = (run.dataset, run.options, run.clock);
     let opened: Vec<Result<(EndpointJob<'a, D>, PathBuf)>> = off_worker(|| {
         std::thread::scope(|scope| {
             let handles: Vec<_> = (0..dataset.endpoints.len() as u16)
-                .map(|e| scope.spawn(move || open_one::<D>(dataset, e, options, clock, progress)))
+                .map(|e| scope.spawn(move || open_one::<D>(run, e)))
                 .collect();
             handles
                 .into_iter()

@@ -11,7 +11,8 @@ use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::records::{ObjectState, PoolSeeds};
+use crate::object_sizes::DatasetSizes;
+use crate::records::ObjectState;
 
 /// What the endpoint holds of what it owns.
 pub(super) struct Found {
@@ -31,7 +32,7 @@ pub(super) fn reconcile<D: Database>(
     dataset: &Dataset,
     owned: &[RoaringTreemap],
     known: &Knowledge,
-    seeds: &[PoolSeeds],
+    sizes: &DatasetSizes<'_>,
     now_ms: u64,
 ) -> Result<Found> {
     let mut found = Found {
@@ -50,12 +51,16 @@ pub(super) fn reconcile<D: Database>(
             .as_deref_mut()
             .filter(|_| known.source != ListingSource::Ledger)
         {
-            let size = |i: u64| p.size.size_of(seeds[id].size_seed, i);
-            for i in &here - w.present(p.id) {
-                w.set(p.id, i, ObjectState::Created, size(i), now_ms)?;
+            let found = &here - w.present(p.id);
+            let vanished = w.present(p.id) - &here;
+            let mut sizes = sizes.of(p)?.checker();
+            for i in &found {
+                let size = sizes.size_of(i).unwrap_or(0);
+                w.set(p.id, i, ObjectState::Created, size, now_ms)?;
             }
-            for i in w.present(p.id) - &here {
-                w.set(p.id, i, ObjectState::Deleted, size(i), now_ms)?;
+            for i in &vanished {
+                let size = sizes.size_of(i).unwrap_or(0);
+                w.set(p.id, i, ObjectState::Deleted, size, now_ms)?;
             }
         }
         found
