@@ -19,7 +19,7 @@
 //! An open [`FjallDatabase`] holds an exclusive advisory lock (`flock`) on
 //! [`LOCK_FILE`] for as long as it or any of its keyspaces lives. It is taken right after the
 //! format marker is checked and before fjall reads a file, so a second open (from another
-//! process, or a second handle in this one) fails at once with [`Error::InUse`], never with an
+//! process, or a second handle in this one) fails within a quarter second ([`cache_core::lock::GRACE`]) with [`Error::InUse`], never with an
 //! error that could be taken for damage: fjall reads its `version` file *before* taking its own
 //! lock (`fjall/lock`), so without ours an open racing with a creation could see a half-written
 //! `version` file. fjall's own lock (`fjall::Error::Locked`, e.g. a process that does not take

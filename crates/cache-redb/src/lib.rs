@@ -21,7 +21,7 @@
 //! before it looks at `cache.redb` until after it has written the checksum on close. So the
 //! checksum is verified, and removed, only by the one process that holds the directory: a file
 //! that another process has open (and is changing) is never checksummed, and a second open,
-//! from another process or a second handle in this one, fails at once with [`Error::InUse`],
+//! from another process or a second handle in this one, fails within a quarter second ([`cache_core::lock::GRACE`]) with [`Error::InUse`],
 //! never with an error that could be taken for damage. A process that opened `cache.redb` with
 //! redb directly (it does not take ours) is reported as [`Error::InUse`] too: before a checksum
 //! is verified, by probing the whole-file `flock` redb holds on local file systems (the checksum
