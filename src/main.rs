@@ -55,6 +55,11 @@ pub struct ConfigArgs {
     /// [default: $SAI3_CACHE_DIR, else the current directory].
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Act as agent K (0-based position in `distributed.agents`): its share of the dataset and
+    /// its shard of every endpoint's cache [default: the whole dataset, every agent's share
+    /// and shard].
+    #[arg(long, value_name = "K")]
+    pub agent: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -81,10 +86,6 @@ enum Command {
     Lookup {
         #[command(flatten)]
         args: ConfigArgs,
-        /// Act as agent K: where and how large an object is as agent K writes it (or that K
-        /// does not write it) [default: the whole dataset].
-        #[arg(long, value_name = "K")]
-        agent: Option<u32>,
         /// Object numbers (N or POOL:N).
         #[arg(required = true)]
         index: Vec<String>,
@@ -100,9 +101,10 @@ enum Command {
     Prepare(PrepareArgs),
     /// Upload the caches of the config's object-store endpoints as new generations.
     ///
-    /// Each cache goes to `{endpoint}/sai3-kv-cache/`: content-addressed, compressed,
-    /// incremental; published with a conditional put so concurrent pushes never overwrite
-    /// each other. `file://` endpoints hold their caches themselves and are skipped.
+    /// Agent K's shard of each cache goes to `{endpoint}/sai3-kv-cache/agents/K/`:
+    /// content-addressed, compressed, incremental; published with a conditional put so
+    /// concurrent pushes never overwrite each other. `file://` endpoints hold their caches
+    /// themselves and are skipped.
     Push {
         #[command(flatten)]
         args: ConfigArgs,

@@ -80,7 +80,7 @@ fn damaged_caches_never_give_wrong_answers() {
         assert!(baseline.status.success());
         let targets = [
             cache.join(".sai3-coordinator-cache"),
-            tmp.path().join("ep0/sai3-kv-cache"),
+            tmp.path().join("ep0/sai3-kv-cache/agents/0"),
         ];
         let pristine = tmp.path().join("pristine");
         for t in &targets {

@@ -98,7 +98,7 @@ fn prepare_twice(ep: &Endpoint, backend: &'static str) {
         let location = e.cache_location.as_deref().expect("a cache location");
         match place.local_dir() {
             // A local endpoint holds its cache itself.
-            Some(d) => assert_eq!(Path::new(location), d.join("sai3-kv-cache")),
+            Some(d) => assert_eq!(Path::new(location), d.join("sai3-kv-cache/agents/0")),
             // Object-store endpoint caches live under the cache dir.
             None => assert!(location.starts_with(&common::s(&cache)), "{location}"),
         }
@@ -236,7 +236,7 @@ fn check_ledger<D: cache_core::Database>(places: &[Place], config: &Path, cache_
     let dataset = Dataset::load(config).expect("dataset");
     let pool = &dataset.pools[0];
     for (e, place) in places.iter().enumerate() {
-        let location = cache_location(&dataset.endpoints[e], cache_dir).expect("location");
+        let location = cache_location(&dataset.endpoints[e], cache_dir, 0).expect("location");
         let cache = EndpointCache::<D>::open(&location, false).expect("open endpoint cache");
         let bitmap = cache.presence(&dataset, 0).expect("bitmap");
         let scanned = cache.scan_created(&dataset, 0).expect("scan");
@@ -435,7 +435,7 @@ fn dataset_record(ep: &Endpoint, backend: &'static str) {
     );
 
     // Another sealing happened there (its record differs): the expired seal must not be trusted.
-    let record = "sai3-kv-cache/DATASET";
+    let record = "sai3-kv-cache/agents/0/DATASET";
     let mut json: serde_json::Value =
         serde_json::from_slice(&places[0].get(record)).expect("record JSON");
     json["sealed_ms"] = serde_json::json!(1);

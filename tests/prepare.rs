@@ -100,7 +100,7 @@ fn listing_cache_is_used_within_its_ttl_after_a_partial_run() {
         assert_eq!(listed.listing_source, ListingSource::List);
         let entries = keyspace_entries(
             backend,
-            &tmp.path().join("ep0/sai3-kv-cache"),
+            &tmp.path().join("ep0/sai3-kv-cache/agents/0"),
             "listing_cache",
         );
         assert!(entries >= 1, "{backend}: the LIST was not cached");
@@ -155,7 +155,7 @@ fn eager_population_stores_every_path_of_the_endpoint() {
             .write(tmp.path());
         prepare(backend, &config, &cache, &["--populate", "eager"]);
         for e in 0..2 {
-            let dir = tmp.path().join(format!("ep{e}/sai3-kv-cache"));
+            let dir = tmp.path().join(format!("ep{e}/sai3-kv-cache/agents/0"));
             let entries = keyspace_entries(backend, &dir, "file_paths");
             assert_eq!(entries, 10, "{backend} endpoint {e}");
         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use cache_core::Database;
 use cache_sai3::caches::OpenPolicy;
 use cache_sai3::caches::{
-    CoordinatorCache, DatasetSummary, EndpointCache, coordinator_location, open_waiting,
+    CoordinatorCache, DatasetSummary, EndpointCache, coordinator_location, open_waiting, shards_in,
 };
 use cache_sai3::config_hash::ConfigHash;
 use serde::Serialize;
@@ -57,18 +57,31 @@ fn layout(s: &DatasetSummary) -> String {
 }
 
 /// The seal of `hash` in the cache at `location`, or why it cannot be known.
+/// When every shard under `root` (the registry's cache location of one endpoint) that knows
+/// the dataset `hash` is sealed for it: the oldest seal; `None` if one is not sealed or no
+/// shard knows the dataset.
 fn seal_at<D: Database>(
-    location: &Path,
+    root: &Path,
     hash: &ConfigHash,
     open: OpenPolicy,
 ) -> Result<Option<u64>, String> {
-    if !location.exists() {
+    let shards = shards_in(root);
+    if shards.is_empty() {
         return Err("no cache there".into());
     }
-    let cache = open_waiting(open, || EndpointCache::<D>::open(location, false))
-        .map_err(|e| e.to_string())?;
-    let state = cache.state_for(hash).map_err(|e| e.to_string())?;
-    Ok(state.and_then(|s| s.sealed_at_ms))
+    let mut oldest: Option<u64> = None;
+    for (_, location) in shards {
+        let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))
+            .map_err(|e| e.to_string())?;
+        let Some(state) = cache.state_for(hash).map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let Some(at) = state.sealed_at_ms else {
+            return Ok(None);
+        };
+        oldest = Some(oldest.map_or(at, |o| o.min(at)));
+    }
+    Ok(oldest)
 }
 
 fn view<D: Database>(s: DatasetSummary, open: OpenPolicy) -> DatasetView {

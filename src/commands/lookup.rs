@@ -17,7 +17,7 @@ use cache_sai3::placement::Location;
 use cache_sai3::records::LedgerEntry;
 use serde::Serialize;
 
-use super::{EXIT_DAMAGED, Session, outln};
+use super::{EXIT_DAMAGED, Session, View, outln};
 
 #[derive(Serialize)]
 struct Found {
@@ -111,28 +111,33 @@ fn locate(d: &Dataset, pool: Option<u16>, index: u64) -> Result<Vec<Location>> {
     Ok(found)
 }
 
-/// The endpoint caches of one lookup, opened on first use (`None`: no cache there yet).
+/// The endpoint cache shards of one lookup, by (endpoint, agent), opened on first use
+/// (`None`: no cache there yet).
 struct Caches<'a, D: Database> {
     session: &'a Session,
     dataset: &'a Dataset,
     cache_dir: &'a Path,
-    open: HashMap<u16, Option<EndpointCache<D>>>,
+    open: HashMap<(u16, u32), Option<EndpointCache<D>>>,
 }
 
 impl<D: Database> Caches<'_, D> {
-    fn get(&mut self, endpoint: u16) -> cache_sai3::Result<Option<&EndpointCache<D>>> {
-        if !self.open.contains_key(&endpoint) {
-            let uri = &self.dataset.endpoints[endpoint as usize];
-            let location = cache_location(uri, self.cache_dir)?;
+    /// The shard of `endpoint`'s cache that holds what is known of pool `pool`.
+    fn get(&mut self, endpoint: u16, pool: u16) -> cache_sai3::Result<Option<&EndpointCache<D>>> {
+        let d = self.dataset;
+        let agent = d.pool(pool).map_or(d.shard(), |p| d.shard_of(p));
+        let key = (endpoint, agent);
+        if !self.open.contains_key(&key) {
+            let uri = &d.endpoints[endpoint as usize];
+            let location = cache_location(uri, self.cache_dir, agent)?;
             let cache = match location.exists() {
                 true => Some(open_waiting(self.session.open, || {
                     EndpointCache::<D>::open(&location, false)
                 })?),
                 false => None,
             };
-            self.open.insert(endpoint, cache);
+            self.open.insert(key, cache);
         }
-        Ok(self.open.get(&endpoint).and_then(Option::as_ref))
+        Ok(self.open.get(&key).and_then(Option::as_ref))
     }
 
     /// Where s3dlio put the object at `loc` when it chose at run time: the first of the pool's
@@ -143,7 +148,7 @@ impl<D: Database> Caches<'_, D> {
             return Ok(());
         };
         for &e in &pool.endpoints {
-            if let Some(c) = self.get(e)?
+            if let Some(c) = self.get(e, loc.pool)?
                 && c.presence(d, loc.pool)?.contains(loc.index)
             {
                 loc.endpoint = Some(e);
@@ -161,7 +166,13 @@ impl<D: Database> Caches<'_, D> {
             self.find(loc)?;
         }
         let d = self.dataset;
-        let Some(c) = loc.endpoint.map(|e| self.get(e)).transpose()?.flatten() else {
+        let pool = loc.pool;
+        let Some(c) = loc
+            .endpoint
+            .map(|e| self.get(e, pool))
+            .transpose()?
+            .flatten()
+        else {
             return Ok(None);
         };
         c.check_path(d, loc.pool, loc.index, &loc.path)?;
@@ -195,16 +206,6 @@ fn warn_if_unknown<D: Database>(session: &Session, d: &Dataset, cache_dir: &Path
         Err(e) => return Err(e.into()),
     }
     Ok(())
-}
-
-/// What a lookup looks at: a config, as a whole or as one agent sees it, and a cache dir.
-pub struct View<'a> {
-    /// The config.
-    pub config: &'a Path,
-    /// The agent, if one (`--agent K`).
-    pub agent: Option<u32>,
-    /// The cache dir.
-    pub cache_dir: &'a Path,
 }
 
 pub fn run<D: Database>(

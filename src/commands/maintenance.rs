@@ -21,7 +21,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use cache_core::marker::MARKER_FILE;
 use cache_core::{Database, OpenOptions};
-use cache_sai3::caches::{cache_location, clear_keyspace, coordinator_location, open_waiting};
+use cache_sai3::caches::{
+    clear_keyspace, coordinator_location, namespace_cache_root, open_waiting, shards_in,
+};
 use cache_sai3::dataset::Dataset;
 use serde::{Deserialize, Serialize};
 
@@ -79,16 +81,17 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
             .filter(|p| p.is_dir())
             .collect();
         dirs.sort();
-        for d in dirs {
-            out.push((rel(&d), d));
+        for (_, shard) in dirs.iter().flat_map(|d| shards_in(d)) {
+            out.push((rel(&shard), shard));
         }
     }
     if let Some(config) = config {
         let dataset = Dataset::load(config)?;
         for uri in &dataset.endpoints {
-            let loc = cache_location(uri, cache_dir)?;
-            if !out.iter().any(|(_, p)| *p == loc) {
-                out.push((rel(&loc), loc));
+            for (_, loc) in shards_in(&namespace_cache_root(uri, cache_dir)?) {
+                if !out.iter().any(|(_, p)| *p == loc) {
+                    out.push((rel(&loc), loc));
+                }
             }
         }
     }

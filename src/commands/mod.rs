@@ -71,31 +71,25 @@ pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> 
             agent,
             json,
         } => plan::run(&config, agent, json),
-        Command::Lookup {
-            args,
-            agent,
-            index,
-            json,
-        } => {
+        Command::Lookup { args, index, json } => {
             let dir = cache_dir(args.cache_dir);
-            let view = lookup::View {
-                config: &args.config,
-                agent,
-                cache_dir: &dir,
-            };
+            let view = View::of(&args.config, args.agent, &dir);
             with_backend!(backend, lookup::run(&s, &view, &index, json))
         }
         Command::Prepare(args) => with_backend!(backend, prepare::run(&s, &args)),
         Command::Verify { args, sample, json } => {
             let dir = cache_dir(args.cache_dir);
-            with_backend!(backend, sync::verify(&s, &args.config, &dir, sample, json))
+            let view = View::of(&args.config, args.agent, &dir);
+            with_backend!(backend, sync::verify(&s, &view, sample, json))
         }
         Command::Push { args, json } => {
-            sync::push(&s, &args.config, &cache_dir(args.cache_dir), json)
+            let dir = cache_dir(args.cache_dir);
+            sync::push(&s, &View::of(&args.config, args.agent, &dir), json)
         }
         Command::Pull { args, json } => {
             let dir = cache_dir(args.cache_dir);
-            with_backend!(backend, sync::pull(&s, &args.config, &dir, json))
+            let view = View::of(&args.config, args.agent, &dir);
+            with_backend!(backend, sync::pull(&s, &view, json))
         }
         Command::Stats { cache_dir, json } => {
             with_backend!(backend, stats::run(&s, &cache_dir, json))
@@ -182,6 +176,26 @@ fn cache_error<'e>(e: &'e (dyn std::error::Error + 'static)) -> Option<&'e cache
     match e.downcast_ref::<cache_sai3::Sai3Error>() {
         Some(cache_sai3::Sai3Error::Cache(inner)) => Some(inner),
         _ => e.downcast_ref::<cache_core::Error>(),
+    }
+}
+
+/// What a command looks at: a config, as a whole or as one agent sees it, and a cache dir.
+pub struct View<'a> {
+    /// The sai3-bench config.
+    pub config: &'a std::path::Path,
+    /// The agent, if one (`--agent K`).
+    pub agent: Option<u32>,
+    /// The cache dir.
+    pub cache_dir: &'a std::path::Path,
+}
+
+impl<'a> View<'a> {
+    fn of(config: &'a std::path::Path, agent: Option<u32>, cache_dir: &'a std::path::Path) -> Self {
+        View {
+            config,
+            agent,
+            cache_dir,
+        }
     }
 }
 

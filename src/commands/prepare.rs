@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cache_core::Database;
-use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{Populate, PrepareOptions, PrepareReport, Progress, prepare};
 use cache_sai3::ttl::{SystemClock, TtlPolicy};
 
@@ -17,7 +16,7 @@ use crate::{PopulateArg, PrepareArgs};
 
 pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCode> {
     let config = &flags.args.config;
-    let dataset = Dataset::load(config)?;
+    let dataset = super::load_view(config, flags.args.agent)?;
     let options = PrepareOptions {
         cache_dir: super::cache_dir(flags.args.cache_dir.clone()),
         no_cache: flags.no_cache,
@@ -40,8 +39,12 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
         open: session.open,
     };
     if !flags.json {
+        let whose = match dataset.agent {
+            Some(k) => format!("agent {k}'s share: "),
+            None => String::new(),
+        };
         eprintln!(
-            "prepare {} ({} objects, {} endpoints, backend {})",
+            "prepare {} ({whose}{} objects, {} endpoints, backend {})",
             dataset.hash,
             dataset.total_objects(),
             dataset.endpoints.len(),
@@ -137,9 +140,13 @@ fn print_report(r: &PrepareReport) -> Result<()> {
         r.phases.persist_s,
         r.phases.total_s
     );
+    if let Some(k) = r.agent {
+        outln!("agent            {k} (its share, its shards)");
+    }
     for e in &r.endpoints {
         outln!(
-            "  [{}] {:<44} {}: {} present, {} created{}",
+            "  [agent {} endpoint {}] {:<44} {}: {} present, {} created{}",
+            e.agent,
             e.endpoint,
             e.uri,
             e.listing_source.describe(),

@@ -1,7 +1,6 @@
 //! `push`, `pull` and `verify`: object-store endpoint caches to and from their endpoints, and
 //! sampled checks of the caches against the stores.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -10,13 +9,14 @@ use cache_sai3::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_endpoi
 use cache_sai3::ttl::{Clock, SystemClock};
 use cache_sai3::verify::EndpointDrift;
 
-use super::{Session, outln};
+use super::{Session, View, outln};
 
 /// One line per push or pull.
 pub fn print_sync(s: &EndpointSync) -> Result<()> {
     if let Some(p) = &s.pushed {
         outln!(
-            "[{}] {} pushed generation {}: {} of {} files sent, {} bytes ({:.2} s)",
+            "[agent {} endpoint {}] {} pushed generation {}: {} of {} files sent, {} bytes ({:.2} s)",
+            s.agent,
             s.endpoint,
             s.uri,
             p.generation,
@@ -28,12 +28,21 @@ pub fn print_sync(s: &EndpointSync) -> Result<()> {
     }
     if let Some(p) = &s.pulled {
         match p.generation {
-            None => outln!("[{}] {} has no pushed cache", s.endpoint, s.uri),
-            Some(g) if p.up_to_date => {
-                outln!("[{}] {} generation {g}: up to date", s.endpoint, s.uri)
-            }
+            None => outln!(
+                "[agent {} endpoint {}] {} has no pushed cache of this agent",
+                s.agent,
+                s.endpoint,
+                s.uri
+            ),
+            Some(g) if p.up_to_date => outln!(
+                "[agent {} endpoint {}] {} generation {g}: up to date",
+                s.agent,
+                s.endpoint,
+                s.uri
+            ),
             Some(g) => outln!(
-                "[{}] {} pulled generation {g}: {} files downloaded, {} reused ({:.2} s)",
+                "[agent {} endpoint {}] {} pulled generation {g}: {} files downloaded, {} reused ({:.2} s)",
+                s.agent,
                 s.endpoint,
                 s.uri,
                 p.files_downloaded,
@@ -52,23 +61,32 @@ fn report(done: &[EndpointSync], json: bool) -> Result<()> {
     done.iter().try_for_each(print_sync)
 }
 
-pub fn push(session: &Session, config: &Path, cache_dir: &Path, json: bool) -> Result<ExitCode> {
-    let dataset = Dataset::load(config)?;
-    let endpoints = synced_endpoints(&dataset);
-    if endpoints.is_empty() {
+/// Every (view, object-store endpoint) shard `dataset` covers: one agent's, or every agent's.
+fn synced_shards(dataset: &Dataset) -> Vec<(Dataset, u16)> {
+    dataset
+        .writer_views()
+        .into_iter()
+        .flat_map(|v| {
+            let endpoints = synced_endpoints(&v);
+            endpoints.into_iter().map(move |e| (v.clone(), e))
+        })
+        .collect()
+}
+
+pub fn push(session: &Session, view: &View<'_>, json: bool) -> Result<ExitCode> {
+    let dataset = super::load_view(view.config, view.agent)?;
+    let shards = synced_shards(&dataset);
+    if shards.is_empty() {
         eprintln!(
             "no object-store endpoints in {}: file:// endpoints hold their caches themselves",
-            config.display()
+            view.config.display()
         );
     }
     let now = SystemClock.now();
     let mut done = Vec::new();
-    for e in endpoints {
-        done.push(
-            session
-                .runtime
-                .block_on(push_endpoint(&dataset, e, cache_dir, now))?,
-        );
+    for (v, e) in &shards {
+        let pushed = push_endpoint(v, *e, view.cache_dir, now);
+        done.push(session.runtime.block_on(pushed)?);
     }
     report(&done, json)?;
     Ok(ExitCode::SUCCESS)
@@ -76,14 +94,13 @@ pub fn push(session: &Session, config: &Path, cache_dir: &Path, json: bool) -> R
 
 pub fn pull<D: cache_core::Database>(
     session: &Session,
-    config: &Path,
-    cache_dir: &Path,
+    view: &View<'_>,
     json: bool,
 ) -> Result<ExitCode> {
-    let dataset = Dataset::load(config)?;
+    let dataset = super::load_view(view.config, view.agent)?;
     let mut done = Vec::new();
-    for e in synced_endpoints(&dataset) {
-        let pulled = pull_endpoint(&dataset, e, cache_dir, D::BACKEND);
+    for (v, e) in &synced_shards(&dataset) {
+        let pulled = pull_endpoint(v, *e, view.cache_dir, D::BACKEND);
         done.push(session.runtime.block_on(pulled)?);
     }
     report(&done, json)?;
@@ -92,31 +109,32 @@ pub fn pull<D: cache_core::Database>(
 
 pub fn verify<D: cache_core::Database>(
     session: &Session,
-    config: &Path,
-    cache_dir: &Path,
+    view: &View<'_>,
     k: usize,
     json: bool,
 ) -> Result<ExitCode> {
-    let dataset = Dataset::load(config)?;
+    let dataset = super::load_view(view.config, view.agent)?;
     let rt = &session.runtime;
-    for e in synced_endpoints(&dataset) {
-        rt.block_on(pull_endpoint(&dataset, e, cache_dir, D::BACKEND))?;
+    let shards = synced_shards(&dataset);
+    for (v, e) in &shards {
+        rt.block_on(pull_endpoint(v, *e, view.cache_dir, D::BACKEND))?;
     }
     let now = SystemClock.now();
+    let cache_dir = view.cache_dir;
     let checked = cache_sai3::verify::verify::<D>(&dataset, cache_dir, k, now, now, session.open);
     let drift = rt
         .block_on(checked)
         .context("verify failed (run prepare first if the caches do not exist)")?;
-    let repaired: Vec<u16> = drift
+    let repaired: Vec<(u32, u16)> = drift
         .iter()
         .filter(|d| d.missing + d.extra + d.size_mismatch > 0)
-        .map(|d| d.endpoint)
+        .map(|d| (d.agent, d.endpoint))
         .collect();
-    for e in synced_endpoints(&dataset)
-        .into_iter()
-        .filter(|e| repaired.contains(e))
+    for (v, e) in shards
+        .iter()
+        .filter(|(v, e)| repaired.contains(&(v.shard(), *e)))
     {
-        rt.block_on(push_endpoint(&dataset, e, cache_dir, now))?;
+        rt.block_on(push_endpoint(v, *e, cache_dir, now))?;
     }
     if json {
         super::print_json(&drift)?;
@@ -128,7 +146,8 @@ pub fn verify<D: cache_core::Database>(
 
 fn print_drift(d: &EndpointDrift) -> Result<()> {
     outln!(
-        "[{}] {}: {}/{} ranges listed, {} differed; {} HEADs; missing {}, extra {}, wrong size {}{}",
+        "[agent {} endpoint {}] {}: {}/{} ranges listed, {} differed; {} HEADs; missing {}, extra {}, wrong size {}{}",
+        d.agent,
         d.endpoint,
         d.uri,
         d.ranges_sampled,

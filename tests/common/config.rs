@@ -27,6 +27,10 @@ pub struct Config {
     ops: Vec<(String, u32)>,
     name: String,
     sequential: bool,
+    /// `distributed.shared_filesystem` (default true).
+    shared: bool,
+    /// Per-agent `multi_endpoint` lists (`distributed.agents[k].multi_endpoint`); empty: none.
+    agent_endpoints: Vec<Vec<String>>,
 }
 
 /// `1KiB`, `4 MiB`, `100` as bytes: a fixed `size_spec` must be a bare integer for sai3-bench.
@@ -63,6 +67,8 @@ impl Config {
             ops: vec![("get".into(), 1)],
             name: "bench".into(),
             sequential: false,
+            shared: true,
+            agent_endpoints: Vec::new(),
         }
     }
 
@@ -140,6 +146,48 @@ impl Config {
         self
     }
 
+    /// `distributed.shared_filesystem: false`: every agent has storage of its own (with the
+    /// `parallel` strategy, each agent writes the whole dataset in its own namespaces).
+    pub fn isolated(mut self) -> Self {
+        self.shared = false;
+        self
+    }
+
+    /// A `multi_endpoint` list of its own for each agent (`distributed.agents[k].multi_endpoint`,
+    /// replacing the global list for agent `k`). Sets the number of agents to `lists.len()` when
+    /// fewer were asked for, and the global list to agent 0's when none was given.
+    pub fn agent_endpoints<S: AsRef<str>>(mut self, lists: &[Vec<S>]) -> Self {
+        self.agent_endpoints = lists
+            .iter()
+            .map(|l| l.iter().map(|u| u.as_ref().to_owned()).collect())
+            .collect();
+        self.agents = self.agents.max(lists.len() as u32);
+        if self.endpoints.is_empty()
+            && let Some(first) = self.agent_endpoints.first()
+        {
+            self.endpoints = first.clone();
+        }
+        self
+    }
+
+    /// `n` local endpoints per agent for `agents` agents: agent `k`'s are
+    /// `file://{root}/a{k}/ep{e}/` (see [`Config::agent_endpoints`]).
+    pub fn local_agent_endpoints(self, root: &Path, agents: u32, n: usize) -> Self {
+        let lists: Vec<Vec<String>> = (0..agents)
+            .map(|k| {
+                (0..n)
+                    .map(|e| format!("file://{}/a{k}/ep{e}/", root.display()))
+                    .collect()
+            })
+            .collect();
+        self.agent_endpoints(&lists)
+    }
+
+    /// The per-agent endpoint lists given to [`Config::agent_endpoints`] (empty: none).
+    pub fn agent_endpoint_lists(&self) -> &[Vec<String>] {
+        &self.agent_endpoints
+    }
+
     /// The workload's operations and weights (a `delete` adds a deletable pool).
     pub fn ops(mut self, ops: &[(&str, u32)]) -> Self {
         self.ops = ops.iter().map(|&(o, w)| (o.to_owned(), w)).collect();
@@ -184,9 +232,17 @@ impl Config {
             y += &format!("    - \"{uri}\"\n");
         }
         if self.agents > 0 {
-            y += "distributed:\n  shared_filesystem: true\n  tree_creation_mode: isolated\n  path_selection: random\n  agents:\n";
+            y += &format!(
+                "distributed:\n  shared_filesystem: {}\n  tree_creation_mode: isolated\n  path_selection: random\n  agents:\n",
+                self.shared
+            );
             for a in 0..self.agents {
-                y += &format!("    - {{ address: \"127.0.0.1:{}\" }}\n", 7761 + a);
+                y += &format!("    - {{ address: \"127.0.0.1:{}\"", 7761 + a);
+                if let Some(list) = self.agent_endpoints.get(a as usize) {
+                    let quoted: Vec<String> = list.iter().map(|u| format!("\"{u}\"")).collect();
+                    y += &format!(", multi_endpoint: {{ endpoints: [{}] }}", quoted.join(", "));
+                }
+                y += " }\n";
             }
         }
         y += "workload:\n";

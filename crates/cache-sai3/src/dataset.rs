@@ -180,6 +180,8 @@ pub struct Dataset {
     pub warnings: Vec<String>,
     /// Whether the config has agents (`distributed.agents` not empty).
     distributed: bool,
+    /// Per endpoint of this view, its index in the controller's [`Dataset::endpoints`].
+    global: Vec<u16>,
     /// Per agent: its pool ids and, per namespace (controller index), the URIs it uses
     /// (controller's view only).
     reach: Vec<AgentReach>,
@@ -1297,15 +1299,50 @@ impl Dataset {
             None if !self.distributed => return Ok(self.clone()),
             None => {}
         }
-        let Some(reach) = self.reach.get(agent as usize) else {
-            return Ok(self.clone());
-        };
-        let mut pools: Vec<Pool> = self
-            .pools
-            .iter()
-            .filter(|p| reach.pools.contains(&p.id))
-            .cloned()
-            .collect();
+        Ok(self.view(agent, |p| self.reach[agent as usize].pools.contains(&p.id)))
+    }
+
+    /// The views one prepare, verify or sync works through, one per writer of a shard: this
+    /// view when it is an agent's (or a standalone config's); for the controller's view of a
+    /// distributed config, every agent's view holding the pools that agent leads
+    /// ([`Pool::agent`]: a pool several agents write is worked once, by the lowest of them).
+    /// Agents without pools are left out.
+    pub fn writer_views(&self) -> Vec<Dataset> {
+        if self.agent.is_some() || !self.distributed {
+            return vec![self.clone()];
+        }
+        (0..self.agents)
+            .map(|k| {
+                self.view(k, |p| {
+                    self.reach[k as usize].pools.contains(&p.id) && p.agent == Some(k)
+                })
+            })
+            .filter(|v| !v.pools.is_empty())
+            .collect()
+    }
+
+    /// The agent whose shard of each endpoint's cache this view reads and writes: its agent,
+    /// 0 for a standalone config. (Meaningful for agent views and [`Dataset::writer_views`].)
+    pub fn shard(&self) -> u32 {
+        self.agent.unwrap_or(0)
+    }
+
+    /// The agent whose shard holds what is known of `pool` in this view: the view's agent; in
+    /// the controller's view the pool's (lowest) writer; 0 for a standalone config.
+    pub fn shard_of(&self, pool: &Pool) -> u32 {
+        self.agent.or(pool.agent).unwrap_or(0)
+    }
+
+    /// The index in the controller's view of this view's endpoint `e`.
+    pub fn global_endpoint(&self, e: u16) -> u16 {
+        self.global.get(e as usize).copied().unwrap_or(e)
+    }
+
+    /// Agent `agent`'s view holding the controller's pools that `keep` selects (the
+    /// controller's view of a distributed config only).
+    fn view(&self, agent: u32, keep: impl Fn(&Pool) -> bool) -> Dataset {
+        let reach = &self.reach[agent as usize];
+        let mut pools: Vec<Pool> = self.pools.iter().filter(|p| keep(p)).cloned().collect();
         let used: BTreeSet<u16> = pools.iter().flat_map(|p| p.endpoints.clone()).collect();
         let used: Vec<u16> = used.into_iter().collect();
         let uris_of = |n: u16| {
@@ -1322,7 +1359,7 @@ impl Dataset {
             }
         }
         let endpoint_uris: Vec<Vec<String>> = used.iter().map(|&n| uris_of(n)).collect();
-        Ok(Dataset {
+        Dataset {
             tree: self.tree.clone(),
             key_prefix_shards: self.key_prefix_shards,
             prepare_strategy: self.prepare_strategy,
@@ -1336,8 +1373,9 @@ impl Dataset {
             hash: self.hash,
             warnings: self.warnings.clone(),
             distributed: self.distributed,
+            global: used,
             reach: Vec::new(),
-        })
+        }
     }
 
     fn build(config: &Sai3Config) -> Result<Self, ConfigError> {
@@ -1397,6 +1435,7 @@ impl Dataset {
             hash: ConfigHash::placeholder(),
             warnings,
             distributed: dist.is_some(),
+            global: Vec::new(),
             reach: assembled.reach,
         };
         dataset.hash = ConfigHash::of(&dataset);
@@ -1444,6 +1483,13 @@ impl Dataset {
     /// The index of `path` in `pool`, if `path` is exactly the name of one of its objects
     /// (within its count and its share).
     pub fn parse_path(&self, pool: &Pool, path: &str) -> Option<u64> {
+        self.parse_name(pool, path)
+            .filter(|&i| pool.share.contains(i))
+    }
+
+    /// The index of `path` if it is exactly the name of an object of `pool`'s entry, in this
+    /// pool's share or another agent's (within the pool's count).
+    pub fn parse_name(&self, pool: &Pool, path: &str) -> Option<u64> {
         let i = match &self.tree {
             Some(t) => match t.parse_file_path(path) {
                 Some(i) => (i < t.manifest_files()).then_some(i)?,
@@ -1451,7 +1497,7 @@ impl Dataset {
             },
             None => parse_flat_path(pool.kind, self.key_prefix_shards, path)?,
         };
-        (i < pool.count && pool.share.contains(i)).then_some(i)
+        (i < pool.count).then_some(i)
     }
 }
 
@@ -1991,6 +2037,74 @@ mod tests {
         for k in 0..2 {
             assert_eq!(d.for_agent(k).expect("view").total_objects(), 4);
         }
+    }
+
+    #[test]
+    fn writer_views_give_each_share_to_its_agent_once() {
+        // Shared storage: four agents, four disjoint shares on two namespaces.
+        let d = ok(&format!(
+            "prepare:\n  prepare_strategy: parallel\n  ensure_objects: [{{ count: 40 }}]\n{ME4}{GET}{}",
+            agents(true, 4, "")
+        ));
+        let views = d.writer_views();
+        assert_eq!(views.len(), 4);
+        for (k, v) in views.iter().enumerate() {
+            assert_eq!((v.agent, v.shard()), (Some(k as u32), k as u32));
+            assert_eq!(v.total_objects(), 10);
+            assert_eq!(v.pools[0].writers, [k as u32]);
+            // Endpoint numbers of the view map back to the controller's.
+            for e in 0..v.endpoints.len() as u16 {
+                let g = v.global_endpoint(e);
+                assert_eq!(
+                    namespace_of(&v.endpoints[e as usize]),
+                    namespace_of(&d.endpoints[g as usize])
+                );
+            }
+        }
+        assert_eq!(
+            views.iter().map(Dataset::total_objects).sum::<u64>(),
+            d.total_objects()
+        );
+        // An agent's view works only through itself.
+        let one = d.for_agent(2).expect("agent 2");
+        let again = one.writer_views();
+        assert_eq!((again.len(), again[0].shard()), (1, 2));
+        // A merged pool (isolated agents writing the same names) is worked once, by agent 0.
+        let merged = ok(&format!(
+            "prepare:\n  prepare_strategy: parallel\n  ensure_objects: [{{ base_uri: \"file:///b/\", count: 20 }}]\n{GET}{}",
+            agents(false, 2, "")
+        ));
+        let views = merged.writer_views();
+        assert_eq!(views.len(), 1, "agent 1 leads no pool");
+        assert_eq!((views[0].shard(), views[0].total_objects()), (0, 20));
+        assert_eq!(merged.shard_of(&merged.pools[0]), 0);
+        // A standalone config is its own (and only) writer: shard 0.
+        let alone = ok(&format!(
+            "prepare:\n  ensure_objects: [{{ count: 4 }}]\n{ME4}{GET}"
+        ));
+        let views = alone.writer_views();
+        assert_eq!(
+            (views.len(), views[0].agent, views[0].shard()),
+            (1, None, 0)
+        );
+    }
+
+    #[test]
+    fn names_of_other_shares_parse_as_names_not_as_objects_of_this_pool() {
+        let d = ok(&format!(
+            "prepare:\n  prepare_strategy: parallel\n  key_prefix_shards: 2\n  ensure_objects: [{{ count: 8 }}]\n{ME4}{GET}{}",
+            agents(true, 2, "")
+        ));
+        let a1 = d.for_agent(1).expect("agent 1");
+        let p = &a1.pools[0];
+        let name = a1.path_of(&d.pools[0], 2).expect("agent 0's object 2");
+        assert_eq!(a1.parse_path(p, &name), None);
+        assert_eq!(a1.parse_name(p, &name), Some(2));
+        assert_eq!(
+            a1.parse_name(p, "00/prepared-00000099.dat"),
+            None,
+            "past the count"
+        );
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! The sealed dataset record, `{endpoint}/sai3-kv-cache/DATASET`: written when a prepare
-//! leaves an object-store endpoint complete, so that one GET tells a later run (on any agent)
-//! whether the dataset it knows is the dataset last sealed there.
+//! The sealed dataset record of one shard, `{endpoint}/sai3-kv-cache/agents/K/DATASET`: written
+//! when a prepare leaves agent K's share of an object-store endpoint complete, so that one GET
+//! tells a later run (on any host) whether the share it knows is the one last sealed there.
 //!
 //! ```json
-//! { "format": 1, "config_hash": "...", "endpoint": 0, "uri": "s3://...", "sealed_ms": ...,
+//! { "format": 1, "config_hash": "...", "agent": 0, "endpoint": 0, "uri": "s3://...", "sealed_ms": ...,
 //!   "pools": [{ "pool": 0, "expected": 25000, "created": 25000 }],
 //!   "ranges": [{ "pool": 0, "first": 0, "last": 1048575, "count": 262144, "digest": "..." }] }
 //! ```
@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Dataset;
 use crate::error::{Result, Sai3Error};
-use crate::scheme::ENDPOINT_CACHE_DIR;
+use crate::scheme::remote_shard_root;
 
 /// Indices per digest range.
 pub const RANGE_SPAN: u64 = 1 << 20;
@@ -63,7 +63,10 @@ pub struct DatasetRecord {
     pub format: u32,
     /// Full config hash.
     pub config_hash: String,
-    /// Endpoint number.
+    /// The agent whose share (and shard) this is.
+    #[serde(default)]
+    pub agent: u32,
+    /// Endpoint number (in that agent's view).
     pub endpoint: u16,
     /// Endpoint URI.
     pub uri: String,
@@ -130,6 +133,7 @@ impl DatasetRecord {
         DatasetRecord {
             format: 1,
             config_hash: dataset.hash.full_hex(),
+            agent: dataset.shard(),
             endpoint,
             uri: dataset.endpoints[endpoint as usize].clone(),
             sealed_ms,
@@ -143,8 +147,8 @@ impl DatasetRecord {
         self.pools.iter().all(|p| p.created == p.expected)
     }
 
-    fn location() -> StorePath {
-        StorePath::from(format!("{ENDPOINT_CACHE_DIR}/{RECORD_NAME}"))
+    fn location(agent: u32) -> StorePath {
+        StorePath::from(format!("{}/{RECORD_NAME}", remote_shard_root(agent)))
     }
 
     /// Writes the record to the endpoint store.
@@ -157,7 +161,7 @@ impl DatasetRecord {
             reason: format!("cannot encode the dataset record: {e}"),
         })?;
         store
-            .put(&Self::location(), body.into())
+            .put(&Self::location(self.agent), body.into())
             .await
             .map_err(|e| Sai3Error::Endpoint {
                 endpoint: self.uri.clone(),
@@ -166,26 +170,26 @@ impl DatasetRecord {
         Ok(())
     }
 
-    /// Reads the record of the endpoint store at `uri`: `None` when there is none, or when
+    /// Reads agent `agent`'s record of the endpoint store at `uri`: `None` when there is none, or when
     /// what is stored is not a record of this format (a damaged or foreign record is never
     /// trusted; the caller lists instead).
     ///
     /// # Errors
     /// Store failures other than "not found" (authentication, network): they are not "no
     /// record".
-    pub async fn read(store: &dyn ObjectStore, uri: &str) -> Result<Option<Self>> {
+    pub async fn read(store: &dyn ObjectStore, uri: &str, agent: u32) -> Result<Option<Self>> {
         let failed = |e: object_store::Error| Sai3Error::Endpoint {
             endpoint: uri.to_owned(),
             reason: format!("cannot read {RECORD_NAME}: {e}"),
         };
-        let bytes = match store.get(&Self::location()).await {
+        let bytes = match store.get(&Self::location(agent)).await {
             Ok(got) => got.bytes().await.map_err(failed)?,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(failed(e)),
         };
         Ok(serde_json::from_slice::<DatasetRecord>(&bytes)
             .ok()
-            .filter(|r| r.format == 1))
+            .filter(|r| r.format == 1 && r.agent == agent))
     }
 }
 

@@ -202,6 +202,9 @@ pub enum Class {
     Candidate(Candidate),
     /// The cache's own files: not counted.
     Cache,
+    /// An object of the dataset this endpoint's view does not hold: another agent's share, or
+    /// an index placed on another endpoint. Counted as listed, never kept as an "other key".
+    Elsewhere,
     /// Anything else.
     Other,
 }
@@ -260,7 +263,17 @@ impl<'a> Classifier<'a> {
                     size: meta.size,
                 })
         });
-        found.map_or(Class::Other, Class::Candidate)
+        match found {
+            Some(c) => Class::Candidate(c),
+            None if self
+                .pools
+                .iter()
+                .any(|p| self.dataset.parse_name(p, key).is_some()) =>
+            {
+                Class::Elsewhere
+            }
+            None => Class::Other,
+        }
     }
 
     /// Checks the sizes of `candidates` in index order; calls `each` with every candidate and
@@ -292,6 +305,7 @@ impl<'a> Classifier<'a> {
         match self.classify(meta) {
             Class::Cache => return,
             Class::Candidate(c) => batch.candidates.push(c),
+            Class::Elsewhere => {}
             Class::Other => batch.other_keys.push(meta.location.to_string()),
         }
         batch.listed += 1;

@@ -274,6 +274,18 @@ pub fn count_on_endpoint(pool: &Pool, endpoint: u16) -> u64 {
         .sum()
 }
 
+/// The endpoints of `dataset` that may hold objects of its pools: an endpoint that only
+/// appears in a pool's slot list but receives none of the view's share (agent 0 of two on
+/// two endpoints writes the even indices, all on endpoint 0) has no cache, no LIST and no
+/// shard of this view.
+pub fn endpoints_used(dataset: &Dataset) -> Vec<u16> {
+    (0..dataset.endpoints.len() as u16)
+        .filter(|&e| {
+            pools_on(dataset, e).any(|p| p.rule == Rule::Runtime || count_on_endpoint(p, e) > 0)
+        })
+        .collect()
+}
+
 /// How many objects of `pool` agent `agent` writes.
 pub fn count_for_agent(pool: &Pool, agent: u32) -> u64 {
     if pool.written_by(agent) {

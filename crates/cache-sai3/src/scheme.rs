@@ -17,6 +17,25 @@ use crate::error::{Result, Sai3Error};
 /// cache of a `file://` endpoint, the synced caches and `DATASET` record of an object store.
 pub const ENDPOINT_CACHE_DIR: &str = "sai3-kv-cache";
 
+/// Where agent `agent`'s shard lives inside a namespace's cache directory (locally and under
+/// [`ENDPOINT_CACHE_DIR`] remotely): each agent writes only its own shard.
+///
+/// ```
+/// assert_eq!(cache_sai3::scheme::shard_dir(3), "agents/3");
+/// ```
+pub fn shard_dir(agent: u32) -> String {
+    format!("agents/{agent}")
+}
+
+/// The remote root of agent `agent`'s shard inside an object-store endpoint.
+///
+/// ```
+/// assert_eq!(cache_sai3::scheme::remote_shard_root(0), "sai3-kv-cache/agents/0");
+/// ```
+pub fn remote_shard_root(agent: u32) -> String {
+    format!("{ENDPOINT_CACHE_DIR}/{}", shard_dir(agent))
+}
+
 /// The local path of a `file://` or `direct://` endpoint URI.
 pub fn local_path(uri: &str) -> Option<PathBuf> {
     let rest = uri

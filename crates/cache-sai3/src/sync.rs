@@ -1,6 +1,8 @@
-//! Where endpoint caches meet cache-sync: the cache of an object-store endpoint lives locally
-//! under the cache dir and is pushed to, and pulled from, `{endpoint}/sai3-kv-cache/`.
-//! `file://` endpoints hold their cache themselves and are not synced.
+//! Where endpoint caches meet cache-sync: agent K's shard of an object-store endpoint's cache
+//! lives locally under the cache dir and is pushed to, and pulled from,
+//! `{endpoint}/sai3-kv-cache/agents/K/`: every shard has its own generations, so agents never
+//! publish over each other. `file://` endpoints hold their shards themselves and are not
+//! synced.
 
 use std::path::Path;
 
@@ -11,12 +13,15 @@ use serde::Serialize;
 use crate::caches::cache_location;
 use crate::dataset::Dataset;
 use crate::error::{Result, Sai3Error};
-use crate::scheme::ENDPOINT_CACHE_DIR;
+use crate::scheme::remote_shard_root;
 use crate::store::open_endpoint;
 
 /// What syncing did for one endpoint.
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EndpointSync {
+    /// The agent whose shard of the endpoint's cache this is (0 for a standalone config).
+    #[serde(default)]
+    pub agent: u32,
     /// Endpoint number.
     pub endpoint: u16,
     /// Its URI.
@@ -39,18 +44,19 @@ fn sync_err(uri: &str, e: cache_sync::SyncError) -> Sai3Error {
     }
 }
 
-/// Endpoints whose caches are synced (object stores).
+/// Endpoints of the view whose caches are synced: object stores the view places objects on
+/// ([`crate::placement::endpoints_used`]).
 pub fn synced_endpoints(dataset: &Dataset) -> Vec<u16> {
-    dataset
-        .endpoints
-        .iter()
-        .enumerate()
-        .filter(|(_, u)| UriScheme::of(u).is_ok_and(UriScheme::is_object_store))
-        .map(|(e, _)| e as u16)
+    crate::placement::endpoints_used(dataset)
+        .into_iter()
+        .filter(|&e| {
+            UriScheme::of(&dataset.endpoints[e as usize]).is_ok_and(UriScheme::is_object_store)
+        })
         .collect()
 }
 
-/// Pulls the newest remote generation of endpoint `e`'s cache, if it is newer than the local one.
+/// Pulls the newest remote generation of the view's shard of endpoint `e`'s cache, if it is
+/// newer than the local one (the view is an agent's: [`Dataset::writer_views`]).
 ///
 /// # Errors
 /// Store failures and refused (damaged, unsafe or foreign) generations.
@@ -62,12 +68,14 @@ pub async fn pull_endpoint(
 ) -> Result<EndpointSync> {
     let uri = &dataset.endpoints[e as usize];
     let t0 = std::time::Instant::now();
-    let remote = RemoteCache::new(open_endpoint(uri)?, ENDPOINT_CACHE_DIR);
-    let local = cache_location(uri, cache_dir)?;
+    let agent = dataset.shard();
+    let remote = RemoteCache::new(open_endpoint(uri)?, &remote_shard_root(agent));
+    let local = cache_location(uri, cache_dir, agent)?;
     let pulled = cache_sync::pull(&remote, &local, backend)
         .await
         .map_err(|err| sync_err(uri, err))?;
     Ok(EndpointSync {
+        agent,
         endpoint: e,
         uri: uri.clone(),
         pulled: Some(pulled),
@@ -76,7 +84,7 @@ pub async fn pull_endpoint(
     })
 }
 
-/// Pushes endpoint `e`'s closed local cache as a new generation.
+/// Pushes the view's closed local shard of endpoint `e`'s cache as a new generation.
 ///
 /// # Errors
 /// A missing local cache, store failures, or lost publication races.
@@ -88,8 +96,9 @@ pub async fn push_endpoint(
 ) -> Result<EndpointSync> {
     let uri = &dataset.endpoints[e as usize];
     let t0 = std::time::Instant::now();
-    let remote = RemoteCache::new(open_endpoint(uri)?, ENDPOINT_CACHE_DIR);
-    let local = cache_location(uri, cache_dir)?;
+    let agent = dataset.shard();
+    let remote = RemoteCache::new(open_endpoint(uri)?, &remote_shard_root(agent));
+    let local = cache_location(uri, cache_dir, agent)?;
     let options = PushOptions {
         config_hash: dataset.hash.full_hex(),
         ..PushOptions::default()
@@ -98,6 +107,7 @@ pub async fn push_endpoint(
         .await
         .map_err(|err| sync_err(uri, err))?;
     Ok(EndpointSync {
+        agent,
         endpoint: e,
         uri: uri.clone(),
         pulled: None,

@@ -34,7 +34,10 @@ use crate::store::open_endpoint;
 /// What verify found on one endpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointDrift {
-    /// Endpoint number.
+    /// The agent whose shard (and share) was verified.
+    #[serde(default)]
+    pub agent: u32,
+    /// Endpoint number (in that agent's view).
     pub endpoint: u16,
     /// Its URI.
     pub uri: String,
@@ -73,7 +76,8 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     out
 }
 
-/// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`.
+/// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`: of
+/// every shard the view writes ([`Dataset::writer_views`]; one agent's, or every agent's).
 ///
 /// # Errors
 /// Store failures, or a missing, in-use or unreadable endpoint cache.
@@ -87,11 +91,14 @@ pub async fn verify<D: Database>(
 ) -> Result<Vec<EndpointDrift>> {
     let mut out = Vec::new();
     let sizes = DatasetSizes::new(dataset);
-    for e in 0..dataset.endpoints.len() as u16 {
-        let location = cache_location(&dataset.endpoints[e as usize], cache_dir)?;
-        let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))?;
-        let check = EndpointCheck::new(dataset, e, &cache, &sizes)?;
-        out.push(check.run(k, seed, now_ms).await?);
+    for view in dataset.writer_views() {
+        for e in placement::endpoints_used(&view) {
+            let uri = &view.endpoints[e as usize];
+            let location = cache_location(uri, cache_dir, view.shard())?;
+            let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))?;
+            let check = EndpointCheck::new(&view, e, &cache, &sizes)?;
+            out.push(check.run(k, seed, now_ms).await?);
+        }
     }
     Ok(out)
 }
@@ -138,6 +145,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
 
     async fn run(&self, k: usize, seed: u64, now_ms: u64) -> Result<EndpointDrift> {
         let mut drift = EndpointDrift {
+            agent: self.dataset.shard(),
             endpoint: self.endpoint,
             uri: self.uri.to_owned(),
             ..EndpointDrift::default()
@@ -225,7 +233,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             .iter()
             .filter_map(|meta| match classifier.classify(meta) {
                 Class::Candidate(c) => Some(c),
-                Class::Cache | Class::Other => None,
+                Class::Cache | Class::Elsewhere | Class::Other => None,
             })
             .collect();
         let mut wrong_sizes = Vec::new();

@@ -122,14 +122,16 @@ impl<D: Database> CoordinatorCache<D> {
         Ok(self.tree_manifests.get_record(&key)?)
     }
 
-    /// The registry entry of endpoint `endpoint` of `dataset`.
+    /// The registry entry of endpoint `endpoint` (its number in the whole dataset) of `dataset`.
     pub fn endpoint(&self, dataset: &Dataset, endpoint: u16) -> Result<Option<EndpointEntry>> {
         let key = keys::per_pool(keys::ENDPOINT_ENTRY, dataset.hash.dataset_id(), endpoint);
         Ok(self.endpoint_registry.get_record(&key)?)
     }
 
     /// Records `dataset` (manifest, registry, metadata) as used now, in one atomic batch.
-    /// `cache_locations[e]` is where endpoint `e`'s cache lives.
+    /// `cache_locations[e]` is the directory holding the shards of endpoint `e`'s cache. An
+    /// agent's view registers its endpoints under their numbers in the whole dataset, so the
+    /// registry of a cache dir used by several views stays one list.
     pub fn register(
         &self,
         dataset: &Dataset,
@@ -192,7 +194,7 @@ impl<D: Database> CoordinatorCache<D> {
             };
             self.endpoint_registry.insert_record_into(
                 &mut batch,
-                &keys::per_pool(keys::ENDPOINT_ENTRY, id, e16),
+                &keys::per_pool(keys::ENDPOINT_ENTRY, id, dataset.global_endpoint(e16)),
                 &entry,
             )?;
         }

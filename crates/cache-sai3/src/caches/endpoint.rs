@@ -2,9 +2,12 @@
 //! and its presence bitmaps ([`super::ledger`]), the listing cache and LIST progress
 //! ([`super::listings`]), stored paths, seeds and the agent layout.
 //!
-//! Location: `{endpoint}/sai3-kv-cache/` for `file://` and `direct://` endpoints (the cache
-//! travels with the data); `{cache dir}/endpoints/{id}/` for object stores, where `id` is a
-//! hash of the normalized endpoint URI (synced to `{endpoint}/sai3-kv-cache/` by cache-sync).
+//! One cache per *shard*: agent K's knowledge of one storage namespace, written only by agent K
+//! (0 for a standalone config). Location: `{endpoint}/sai3-kv-cache/agents/K/` for `file://`
+//! and `direct://` endpoints (the cache travels with the data, and every agent of a shared file
+//! system finds every shard in place); `{cache dir}/endpoints/{id}/agents/K/` for object
+//! stores, where `id` is a hash of the storage namespace (synced to
+//! `{endpoint}/sai3-kv-cache/agents/K/` by cache-sync).
 //!
 //! Keyspaces (private: callers use the methods): `objects` (ledger and presence),
 //! `file_paths`, `listing_cache`, `endpoint_metadata`, `seeds`.
@@ -44,12 +47,21 @@ pub struct KeyspaceStats {
     pub approximate_entries: u64,
 }
 
-/// Where the cache of endpoint `uri` lives: inside a local endpoint, or under the cache dir
-/// named by the xxh3 of the endpoint's storage namespace ([`crate::dataset::namespace_of`]).
+/// Where agent `agent`'s shard of the cache of endpoint `uri` lives (module docs).
 ///
 /// # Errors
 /// An unsupported scheme.
-pub fn cache_location(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
+pub fn cache_location(uri: &str, cache_dir: &Path, agent: u32) -> Result<PathBuf> {
+    Ok(namespace_cache_root(uri, cache_dir)?.join(crate::scheme::shard_dir(agent)))
+}
+
+/// The directory holding every shard of the cache of endpoint `uri`: inside a local endpoint,
+/// or under the cache dir named by the xxh3 of the endpoint's storage namespace
+/// ([`crate::dataset::namespace_of`]).
+///
+/// # Errors
+/// An unsupported scheme.
+pub fn namespace_cache_root(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
     let scheme = UriScheme::of(uri)?;
     if scheme.is_object_store() {
         // Named by the storage namespace, not the URI: every host of one S3 cluster (same
@@ -64,6 +76,25 @@ pub fn cache_location(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
             endpoint: uri.to_owned(),
             reason: "not a local path".into(),
         })
+}
+
+/// The shards under a namespace's cache directory `root` (see [`namespace_cache_root`]), as
+/// `(agent, directory)` in agent order. Directories moved aside (`*.damaged-*`) and pull
+/// staging directories are not shards.
+pub fn shards_in(root: &Path) -> Vec<(u32, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(root.join("agents")) else {
+        return Vec::new();
+    };
+    let mut shards: Vec<(u32, PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name();
+            let agent = name.to_str()?.parse::<u32>().ok()?;
+            e.path().is_dir().then(|| (agent, e.path()))
+        })
+        .collect();
+    shards.sort();
+    shards
 }
 
 impl<D: Database> EndpointCache<D> {

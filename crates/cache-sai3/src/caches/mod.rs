@@ -23,7 +23,7 @@ pub mod ledger;
 pub mod listings;
 
 pub use coordinator::{COORDINATOR_DIR, CoordinatorCache, DatasetSummary, coordinator_location};
-pub use endpoint::{EndpointCache, KeyspaceStats, cache_location};
+pub use endpoint::{EndpointCache, KeyspaceStats, cache_location, namespace_cache_root, shards_in};
 pub use ledger::LedgerWriter;
 
 /// How long to wait between attempts to open a cache held by another process.

@@ -1,11 +1,16 @@
-//! Step 2: what exists on one endpoint, and where that knowledge came from.
+//! Step 2: what exists on each endpoint, and where that knowledge came from, per shard.
 //!
 //! In this order: a seal of this exact dataset that is still trusted (younger than the TTL in
 //! force; `file://` without `--cache-ttl` has none) with every owned object in the presence
-//! bitmaps; an expired seal that the endpoint's `DATASET` record confirms (one GET); a cached
+//! bitmaps; an expired seal that the shard's `DATASET` record confirms (one GET); a cached
 //! listing younger than the TTL; else a LIST, resumed from an interrupted one when that is
 //! recent, and stored in the listing cache when a TTL is in force.
+//!
+//! Shards of one storage namespace that all need a LIST (a run covering several agents'
+//! shares) share one: it is classified as the whole dataset sees the namespace, and each shard
+//! keeps the part of its own pools.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use roaring::RoaringTreemap;
@@ -13,9 +18,10 @@ use roaring::RoaringTreemap;
 use cache_core::Database;
 
 use super::{EndpointJob, ListingSource};
+use crate::dataset::{Dataset, namespace_of};
 use crate::dataset_record::DatasetRecord;
 use crate::error::Result;
-use crate::listing::{Checkpoints, ListProgress, Listing, list_endpoint};
+use crate::listing::{Checkpoints, ListProgress, Listed, Listing, list_endpoint};
 
 /// How long an interrupted LIST may be resumed when no TTL is in force.
 const RESUME_WINDOW: Duration = Duration::from_secs(3600);
@@ -50,21 +56,84 @@ impl Knowledge {
     }
 }
 
-/// Learns what exists on the job's endpoint.
+/// Learns what exists on every job's endpoint (`whole`: the dataset the run was asked for,
+/// which classifies a LIST shared by several shards).
 ///
 /// # Errors
 /// Cache reads that fail verification, a failed `DATASET` GET, a failed LIST.
-pub(super) async fn learn<D: Database>(
-    job: &EndpointJob<'_, D>,
-    owned: &[RoaringTreemap],
-) -> Result<Knowledge> {
-    if let Some(known) = from_cache(job, owned).await? {
-        return Ok(known);
+pub(super) async fn learn_all<D: Database>(
+    jobs: &[EndpointJob<'_, D>],
+    whole: &Dataset,
+) -> Result<Vec<Knowledge>> {
+    let trusted = jobs.iter().map(|j| async move {
+        let before = j.owned_before();
+        from_cache(j, &before).await
+    });
+    let mut known = futures::future::try_join_all(trusted).await?;
+    let mut unknown: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (j, k) in known.iter().enumerate() {
+        if k.is_none() {
+            unknown
+                .entry(namespace_of(jobs[j].uri))
+                .or_default()
+                .push(j);
+        }
     }
-    list(job).await
+    let lists = unknown.values().map(|group| list_group(jobs, group, whole));
+    for (group, listed) in unknown
+        .values()
+        .zip(futures::future::try_join_all(lists).await?)
+    {
+        for (&j, k) in group.iter().zip(listed) {
+            known[j] = Some(k);
+        }
+    }
+    Ok(known.into_iter().flatten().collect())
 }
 
-/// Knowledge the cache holds and may be trusted, if any.
+/// One LIST for the shards `group` (indices into `jobs`) of one namespace: by the first of
+/// them, classified as `whole` sees the namespace when there are several.
+async fn list_group<D: Database>(
+    jobs: &[EndpointJob<'_, D>],
+    group: &[usize],
+    whole: &Dataset,
+) -> Result<Vec<Knowledge>> {
+    let lead = &jobs[group[0]];
+    if group.len() == 1 {
+        let listed = list(lead, lead.dataset, lead.endpoint).await?;
+        return Ok(vec![settle(lead, listed.listing, listed.resumed_ranges)?]);
+    }
+    let at = lead.dataset.global_endpoint(lead.endpoint);
+    let listed = list(lead, whole, at).await?;
+    let mut out = Vec::with_capacity(group.len());
+    for (n, &j) in group.iter().enumerate() {
+        let job = &jobs[j];
+        let mut part = Listing {
+            present: listed.listing.present.clone(),
+            ..Listing::default()
+        };
+        for (id, present) in part.present.iter_mut().enumerate() {
+            if u16::try_from(id)
+                .ok()
+                .and_then(|id| job.dataset.pool(id))
+                .is_none()
+            {
+                present.clear();
+            }
+        }
+        part.present
+            .resize(job.dataset.pool_id_limit(), RoaringTreemap::new());
+        if n == 0 {
+            part.wrong_size = listed.listing.wrong_size;
+            part.other_keys = listed.listing.other_keys.clone();
+            part.listed = listed.listing.listed;
+        }
+        out.push(settle(job, part, listed.resumed_ranges)?);
+    }
+    Ok(out)
+}
+
+/// Knowledge the job's shard holds and may be trusted, if any.
 async fn from_cache<D: Database>(
     job: &EndpointJob<'_, D>,
     owned: &[RoaringTreemap],
@@ -109,14 +178,20 @@ async fn from_cache<D: Database>(
 /// The seal is too old to trust alone: true if the endpoint's `DATASET` record names the very
 /// same sealing, complete (nothing was prepared there since).
 async fn record_confirms<D: Database>(job: &EndpointJob<'_, D>, sealed_at: u64) -> Result<bool> {
-    let record = DatasetRecord::read(&*job.store, job.uri).await?;
+    let record = DatasetRecord::read(&*job.store, job.uri, job.dataset.shard()).await?;
     Ok(record.is_some_and(|r| {
         r.config_hash == job.dataset.hash.full_hex() && r.sealed_ms == sealed_at && r.is_complete()
     }))
 }
 
-/// LISTs the endpoint (resuming a recent interrupted LIST of this dataset).
-async fn list<D: Database>(job: &EndpointJob<'_, D>) -> Result<Knowledge> {
+/// LISTs the job's endpoint, classified as endpoint `endpoint` of `classify_as` (the job's
+/// own view, or the whole dataset for a LIST shared by several shards), resuming a recent
+/// interrupted LIST saved in the job's shard.
+async fn list<D: Database>(
+    job: &EndpointJob<'_, D>,
+    classify_as: &Dataset,
+    endpoint: u16,
+) -> Result<Listed> {
     job.progress.set_phase("listing");
     let policy = &job.options.ttl;
     let now = job.clock.now();
@@ -138,27 +213,36 @@ async fn list<D: Database>(job: &EndpointJob<'_, D>) -> Result<Knowledge> {
         started_ms: now,
         save: &save,
     };
-    let listed = list_endpoint(
+    list_endpoint(
         job.store.clone(),
-        job.dataset,
-        job.endpoint,
+        classify_as,
+        endpoint,
         job.sizes,
         checkpoints,
     )
-    .await?;
+    .await
+}
+
+/// What a finished LIST tells the job's shard: its progress is dropped, and the listing is
+/// stored in the listing cache when a TTL is in force.
+fn settle<D: Database>(
+    job: &EndpointJob<'_, D>,
+    listing: Listing,
+    resumed_ranges: u64,
+) -> Result<Knowledge> {
     let mut cached_at_ms = None;
     if let Some(cache) = &job.cache {
         cache.clear_list_progress(job.dataset)?;
-        if policy.effective_ttl(job.scheme).is_some() {
+        if job.options.ttl.effective_ttl(job.scheme).is_some() {
             let at = job.clock.now();
-            cache.store_listing(job.dataset, &listed.listing, at)?;
+            cache.store_listing(job.dataset, &listing, at)?;
             cached_at_ms = Some(at);
         }
     }
     Ok(Knowledge {
         source: ListingSource::List,
-        listing: listed.listing,
-        resumed_ranges: listed.resumed_ranges,
+        listing,
+        resumed_ranges,
         trusted_by_dataset_record: false,
         cached_at_ms,
     })

@@ -163,22 +163,15 @@ impl<D: Database> EndpointJob<'_, D> {
         Ok(seeds)
     }
 
-    /// Step 2 on this endpoint: what it holds.
-    async fn learn(&mut self) -> Result<learn::Knowledge> {
-        let before = self.owned_before();
-        let t_list = Instant::now();
-        let knowledge = learn::learn(self, &before).await?;
-        self.phases.list_s = secs(t_list.elapsed());
-        Ok(knowledge)
-    }
-
-    /// Steps 3 to 5 on this endpoint (reconcile, create, seal), given what it owns.
+    /// Steps 3 to 5 on this endpoint (reconcile, create, seal), given what it owns. Also
+    /// returns whether the shard learned or recorded anything new (else it needs no push).
     async fn finish(
         mut self,
         knowledge: learn::Knowledge,
         owned: Vec<RoaringTreemap>,
         seeds: Vec<PoolSeeds>,
-    ) -> Result<(EndpointReport, Phases)> {
+    ) -> Result<(EndpointReport, Phases, bool)> {
+        let changed = knowledge.source != ListingSource::Ledger || self.cache_rebuilt.is_some();
         let mut report = self.new_report(&owned, &knowledge);
         let stored = std::mem::take(&mut self.stored);
         let mut writer = self
@@ -214,11 +207,13 @@ impl<D: Database> EndpointJob<'_, D> {
         }
         self.phases.persist_s = secs(t_persist.elapsed());
         report.list_calls = self.counts.lists();
-        Ok((report, self.phases))
+        let changed = changed || !found.missing.is_empty();
+        Ok((report, self.phases, changed))
     }
 
     fn new_report(&mut self, owned: &[RoaringTreemap], k: &learn::Knowledge) -> EndpointReport {
         EndpointReport {
+            agent: self.dataset.shard(),
             endpoint: self.endpoint,
             uri: self.uri.to_owned(),
             cache_location: self
@@ -242,7 +237,9 @@ impl<D: Database> EndpointJob<'_, D> {
     }
 }
 
-/// Runs a prepare of `dataset` on the caller's tokio runtime.
+/// Runs a prepare of `dataset` on the caller's tokio runtime: as one agent (an agent's view:
+/// its share, its shards) or as every agent (the controller's view: each agent's share in that
+/// agent's shards, see [`Dataset::writer_views`]).
 ///
 /// # Errors
 /// Bad endpoints, caches in use by another process (after `options.open.wait`), caches that
@@ -257,13 +254,15 @@ pub async fn prepare<D: Database>(
 ) -> Result<PrepareReport> {
     let started = Instant::now();
     progress.set_phase("opening caches");
+    let views = dataset.writer_views();
     let mut warnings = dataset.warnings.clone();
     let t_pull = Instant::now();
-    let mut syncs = sync::pull_all(dataset, options, D::BACKEND, &mut warnings).await;
+    let mut syncs = sync::pull_all(&views, options, D::BACKEND, &mut warnings).await;
     let pull_s = t_pull.elapsed();
     let sizes = DatasetSizes::new(dataset);
     let run = open::Run {
         dataset,
+        views: &views,
         options,
         clock,
         progress,
@@ -274,38 +273,94 @@ pub async fn prepare<D: Database>(
         .iter()
         .map(EndpointJob::seeds)
         .collect::<Result<Vec<_>>>()?;
-    let learned = jobs.iter_mut().map(EndpointJob::learn);
-    let knowledge = futures::future::try_join_all(learned).await?;
-    // Where an object may be on several endpoints (s3dlio picks at run time), what exists is
-    // the union of what every endpoint holds: ownership is settled once all have learned.
-    let present: Vec<Vec<RoaringTreemap>> = knowledge
-        .iter()
-        .map(|k| k.listing.present.clone())
-        .collect();
-    let owned = placement::owned_given(dataset, &present);
+    let t_list = Instant::now();
+    let knowledge = learn::learn_all(&jobs, dataset).await?;
+    for job in &mut jobs {
+        job.phases.list_s = secs(t_list.elapsed());
+    }
+    warnings.extend(unknown_shares(dataset, &jobs, &knowledge));
+    let owned = owned_per_job(&views, &jobs, &knowledge);
     let finishing = jobs.into_iter().zip(knowledge).zip(owned).zip(seeds);
     let results = futures::future::join_all(
         finishing.map(|(((job, known), owned), seeds)| job.finish(known, owned, seeds)),
     )
     .await;
     let mut endpoints = Vec::with_capacity(results.len());
+    let mut changed = Vec::new();
     let mut phases = Phases::default();
     for r in results {
-        let (report, p) = r?;
+        let (report, p, shard_changed) = r?;
         phases.slowest(&p);
+        if shard_changed {
+            changed.push((report.agent, report.endpoint));
+        }
         endpoints.push(report);
     }
     let t_push = Instant::now();
-    syncs.extend(sync::push_all(dataset, options, clock.now(), &mut warnings).await);
+    let pushed = sync::push_all(&views, &changed, options, clock.now(), &mut warnings).await;
+    syncs.extend(pushed);
     phases.sync_s = secs(pull_s + t_push.elapsed());
     phases.total_s = secs(started.elapsed());
     progress.set_phase("done");
-    Ok(PrepareReport::summarize(
+    let mut report = PrepareReport::summarize(
         dataset.hash.short(),
         dataset.total_objects(),
         endpoints,
         syncs,
         phases,
         warnings,
-    ))
+    );
+    report.agent = dataset.agent;
+    Ok(report)
+}
+
+/// Per job, what its endpoint owns once every endpoint of its view has learned: where s3dlio
+/// placed objects at run time, what exists is the union of what every endpoint of the pool
+/// holds ([`placement::owned_given`]), within one agent's view.
+fn owned_per_job<D: Database>(
+    views: &[Dataset],
+    jobs: &[EndpointJob<'_, D>],
+    knowledge: &[learn::Knowledge],
+) -> Vec<Vec<RoaringTreemap>> {
+    let mut owned: Vec<Vec<RoaringTreemap>> = vec![Vec::new(); jobs.len()];
+    for view in views {
+        let of_view = || (0..jobs.len()).filter(|&j| std::ptr::eq(jobs[j].dataset, view));
+        // Indexed by the view's endpoint numbers (an endpoint without a job holds nothing).
+        let mut present = vec![Vec::new(); view.endpoints.len()];
+        for j in of_view() {
+            present[jobs[j].endpoint as usize] = knowledge[j].listing.present.clone();
+        }
+        let mut by_endpoint = placement::owned_given(view, &present);
+        for j in of_view() {
+            owned[j] = std::mem::take(&mut by_endpoint[jobs[j].endpoint as usize]);
+        }
+    }
+    owned
+}
+
+/// In a run that covers several agents' shares and found some of their shards trusted, names
+/// each share whose shard could not say what exists (none pulled, stale, or of another
+/// dataset) and was listed instead. (When no shard knew anything, nothing is singled out.)
+fn unknown_shares<D: Database>(
+    dataset: &Dataset,
+    jobs: &[EndpointJob<'_, D>],
+    knowledge: &[learn::Knowledge],
+) -> Vec<String> {
+    let agents: std::collections::BTreeSet<u32> = jobs.iter().map(|j| j.dataset.shard()).collect();
+    let some_known = knowledge.iter().any(|k| k.source != ListingSource::List);
+    if dataset.agent.is_some() || agents.len() < 2 || !some_known {
+        return Vec::new();
+    }
+    jobs.iter()
+        .zip(knowledge)
+        .filter(|(_, k)| k.source == ListingSource::List)
+        .map(|(j, _)| {
+            format!(
+                "agent {}'s share of {} was unknown (its shard holds no trusted knowledge of \
+                 this dataset): listed",
+                j.dataset.shard(),
+                j.uri
+            )
+        })
+        .collect()
 }

@@ -14,7 +14,8 @@ use cache_core::Database;
 use super::{EndpointJob, Phases, PrepareOptions, Progress, secs};
 use crate::blocking::off_worker;
 use crate::caches::{
-    CoordinatorCache, EndpointCache, Opened, cache_location, coordinator_location, open_checked,
+    CoordinatorCache, EndpointCache, OpenPolicy, Opened, cache_location, coordinator_location,
+    namespace_cache_root, open_checked,
 };
 use crate::dataset::Dataset;
 use crate::error::{Result, Sai3Error};
@@ -46,28 +47,36 @@ fn open_endpoint_cache<D: Database>(
 
 /// What every endpoint job of one prepare shares.
 pub(super) struct Run<'a> {
+    /// The dataset as the run was asked for (the controller's or one agent's view).
     pub dataset: &'a Dataset,
+    /// The views it works through, one per shard writer ([`Dataset::writer_views`]).
+    pub views: &'a [Dataset],
     pub options: &'a PrepareOptions,
     pub clock: &'a dyn Clock,
     pub progress: &'a Progress,
     pub sizes: &'a DatasetSizes<'a>,
 }
 
-/// Opens endpoint `e`: its store (counting LIST calls) and, unless `--no-cache`, its cache.
-fn open_one<'a, D: Database>(run: &Run<'a>, e: u16) -> Result<(EndpointJob<'a, D>, PathBuf)> {
+/// Opens endpoint `e` of `dataset` (one of the run's views): its store (counting LIST calls)
+/// and, unless `--no-cache`, the view's shard of its cache.
+fn open_one<'a, D: Database>(
+    run: &Run<'a>,
+    dataset: &'a Dataset,
+    e: u16,
+) -> Result<EndpointJob<'a, D>> {
     let Run {
-        dataset,
         options,
         clock,
         progress,
         sizes,
+        ..
     } = *run;
     let t0 = Instant::now();
     let uri = dataset.endpoints[e as usize].as_str();
     let counts = Arc::new(CallCounts::default());
     let store: Arc<dyn ObjectStore> =
         Arc::new(CountingStore::new(open_endpoint(uri)?, counts.clone()));
-    let location = cache_location(uri, &options.cache_dir)?;
+    let location = cache_location(uri, &options.cache_dir, dataset.shard())?;
     let opened = if options.no_cache {
         None
     } else {
@@ -96,20 +105,29 @@ fn open_one<'a, D: Database>(run: &Run<'a>, e: u16) -> Result<(EndpointJob<'a, D
             ..Phases::default()
         },
     };
-    Ok((job, location))
+    Ok(job)
 }
 
-/// Opens every endpoint in parallel (an LSM open may replay a journal), then records the
-/// dataset in the coordinator. Returns one job per endpoint.
+/// Opens every endpoint of every view in parallel (an LSM open may replay a journal), then
+/// records the dataset in the coordinator. Returns one job per view and endpoint.
 pub(super) fn open_all<'a, D: Database>(
     run: &Run<'a>,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<EndpointJob<'a, D>>> {
     let (dataset, options, clock) = (run.dataset, run.options, run.clock);
-    let opened: Vec<Result<(EndpointJob<'a, D>, PathBuf)>> = off_worker(|| {
+    let targets: Vec<(&'a Dataset, u16)> = run
+        .views
+        .iter()
+        .flat_map(|v| {
+            let used = crate::placement::endpoints_used(v);
+            used.into_iter().map(move |e| (v, e))
+        })
+        .collect();
+    let opened: Vec<Result<EndpointJob<'a, D>>> = off_worker(|| {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..dataset.endpoints.len() as u16)
-                .map(|e| scope.spawn(move || open_one::<D>(run, e)))
+            let handles: Vec<_> = targets
+                .iter()
+                .map(|&(v, e)| scope.spawn(move || open_one::<D>(run, v, e)))
                 .collect();
             handles
                 .into_iter()
@@ -118,17 +136,24 @@ pub(super) fn open_all<'a, D: Database>(
         })
     });
     let mut jobs = Vec::with_capacity(opened.len());
-    let mut locations = Vec::with_capacity(opened.len());
     for r in opened {
-        let (job, location) = r?;
+        let job = r?;
         if let Some(why) = &job.cache_rebuilt {
-            warnings.push(format!("endpoint {} cache damaged: {why}", job.endpoint));
+            warnings.push(format!(
+                "agent {}'s shard of endpoint {} cache damaged: {why}",
+                job.dataset.shard(),
+                job.uri
+            ));
         }
         jobs.push(job);
-        locations.push(location);
     }
     if !options.no_cache {
-        off_worker(|| register::<D>(dataset, options, &locations, clock.now(), warnings))?;
+        let roots = dataset
+            .endpoints
+            .iter()
+            .map(|u| namespace_cache_root(u, &options.cache_dir))
+            .collect::<Result<Vec<PathBuf>>>()?;
+        off_worker(|| register::<D>(dataset, options, &roots, clock.now(), warnings))?;
     }
     Ok(jobs)
 }
@@ -140,18 +165,27 @@ fn panicked() -> Sai3Error {
     }
 }
 
-/// Records manifest, registry and metadata of `dataset` in the coordinator (one synced batch).
+/// How long a prepare waits at least for a coordinator cache another process holds.
+const COORDINATOR_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Records manifest, registry and metadata of `dataset` in the coordinator (one synced batch);
+/// `roots[e]` holds the shards of endpoint `e`'s cache.
 fn register<D: Database>(
     dataset: &Dataset,
     options: &PrepareOptions,
-    locations: &[PathBuf],
+    roots: &[PathBuf],
     now: u64,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
     let location = coordinator_location(&options.cache_dir);
+    // Agents sharing a cache dir on one host each hold the coordinator for one batch: waiting
+    // for it is always right (a process holding it for longer is another run's lookup).
+    let policy = OpenPolicy {
+        wait: Some(options.open.wait.unwrap_or_default().max(COORDINATOR_WAIT)),
+    };
     let opened = open_checked(
         &location,
-        options.open,
+        policy,
         || CoordinatorCache::<D>::open(&options.cache_dir, true),
         |c: &CoordinatorCache<D>| {
             c.metadata(dataset)?;
@@ -163,6 +197,6 @@ fn register<D: Database>(
     }
     opened
         .cache
-        .register(dataset, &options.test_name, locations, now)?;
+        .register(dataset, &options.test_name, roots, now)?;
     Ok(())
 }

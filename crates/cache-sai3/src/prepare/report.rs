@@ -105,7 +105,11 @@ fn error_kind(error: &object_store::Error) -> &'static str {
 /// What happened on one endpoint.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointReport {
-    /// Endpoint number.
+    /// The agent whose share this is, and whose shard of the endpoint's cache holds it (0 for
+    /// a standalone config).
+    #[serde(default)]
+    pub agent: u32,
+    /// Endpoint number (in the view of that agent).
     pub endpoint: u16,
     /// Normalized URI.
     pub uri: String,
@@ -173,6 +177,10 @@ impl Phases {
 pub struct PrepareReport {
     /// Short config hash.
     pub config_hash: String,
+    /// The agent this run acted as (`--agent K`); `None`: the whole dataset, every agent's
+    /// share.
+    #[serde(default)]
+    pub agent: Option<u32>,
     /// Objects in the dataset.
     pub total_objects: u64,
     /// `list` if any endpoint was listed, else `listing_cache` if any used one, else `ledger`.
@@ -216,6 +224,7 @@ impl PrepareReport {
         let list_calls = sum(|e| e.list_calls);
         PrepareReport {
             config_hash,
+            agent: None,
             total_objects,
             listing_source,
             listed_from_cache: list_calls == 0,

@@ -1,15 +1,15 @@
-//! Step 6: the caches of object-store endpoints live under the cache dir and follow their
-//! data: a newer remote generation is pulled before the caches are opened, and a new one is
-//! pushed after they are closed. A refused or failed sync is a warning: the local cache (or a
+//! Step 6: the shards of object-store endpoint caches live under the cache dir and follow
+//! their data: a newer remote generation of each shard is pulled before the caches are opened,
+//! and a new one is pushed after they are closed, for the shards this run changed. A refused or failed sync is a warning: the local cache (or a
 //! LIST) still gives correct answers.
 
 use super::PrepareOptions;
 use crate::dataset::Dataset;
 use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_endpoints};
 
-/// Pulls every object-store endpoint's cache that is newer remotely.
+/// Pulls every object-store endpoint's shard of every view whose remote generation is newer.
 pub(super) async fn pull_all(
-    dataset: &Dataset,
+    views: &[Dataset],
     options: &PrepareOptions,
     backend: &str,
     warnings: &mut Vec<String>,
@@ -17,9 +17,11 @@ pub(super) async fn pull_all(
     if options.no_cache || !options.pull {
         return Vec::new();
     }
-    let pulls = synced_endpoints(dataset)
-        .into_iter()
-        .map(|e| pull_endpoint(dataset, e, &options.cache_dir, backend));
+    let pulls = views.iter().flat_map(|v| {
+        synced_endpoints(v)
+            .into_iter()
+            .map(move |e| pull_endpoint(v, e, &options.cache_dir, backend))
+    });
     collect(
         futures::future::join_all(pulls).await,
         "pull skipped",
@@ -27,9 +29,12 @@ pub(super) async fn pull_all(
     )
 }
 
-/// Pushes every object-store endpoint's (closed) cache as a new generation.
+/// Pushes every object-store endpoint's (closed) shard that this run changed, `(agent,
+/// endpoint in the agent's view)`, as a new generation. An unchanged shard is not pushed: its
+/// last generation already says what it knows.
 pub(super) async fn push_all(
-    dataset: &Dataset,
+    views: &[Dataset],
+    changed: &[(u32, u16)],
     options: &PrepareOptions,
     now_ms: u64,
     warnings: &mut Vec<String>,
@@ -37,9 +42,12 @@ pub(super) async fn push_all(
     if options.no_cache || !options.push {
         return Vec::new();
     }
-    let pushes = synced_endpoints(dataset)
-        .into_iter()
-        .map(|e| push_endpoint(dataset, e, &options.cache_dir, now_ms));
+    let pushes = views.iter().flat_map(|v| {
+        synced_endpoints(v)
+            .into_iter()
+            .filter(move |e| changed.contains(&(v.shard(), *e)))
+            .map(move |e| push_endpoint(v, e, &options.cache_dir, now_ms))
+    });
     collect(
         futures::future::join_all(pushes).await,
         "push failed",
