@@ -445,6 +445,52 @@ fn four_agents(ep: &Endpoint, backend: &'static str) {
         after, COUNT,
         "{what}: expected the servers to still hold {COUNT} objects, found {after}"
     );
+    one_missing_shard_is_named_and_listed_alone(&sai3, &config, &dir, &places, COUNT);
+}
+
+/// Agent 2's pushed shard is deleted: a reader with an empty cache dir names agent 2's share as
+/// unknown, lists for it alone (the other shards come from their ledgers), and creates nothing.
+fn one_missing_shard_is_named_and_listed_alone(
+    sai3: &Sai3,
+    config: &Path,
+    dir: &Path,
+    places: &[Place],
+    count: u64,
+) {
+    const LOST: u32 = 2;
+    for place in places {
+        for key in common::s3_objects(&place.uri, &format!("sai3-kv-cache/agents/{LOST}")).keys() {
+            place.delete(key);
+        }
+    }
+    let what = "a reader after agent 2's shard was deleted";
+    let r = sai3.prepare(config, &dir.join("reader"), &[]);
+    assert_eq!(
+        r.created, 0,
+        "{what}: expected nothing created, found {r:?}"
+    );
+    assert_eq!(r.already_present, count, "{what}: {r:?}");
+    for e in &r.endpoints {
+        let (want, calls) = match e.agent == LOST {
+            true => (ListingSource::List, e.list_calls > 0),
+            false => (ListingSource::Ledger, e.list_calls == 0),
+        };
+        assert!(
+            e.listing_source == want && calls,
+            "{what}: expected agent {}'s knowledge of {} from {want:?} (LIST calls only for agent \
+             {LOST}), found {:?} with {} LIST calls",
+            e.agent,
+            e.uri,
+            e.listing_source,
+            e.list_calls
+        );
+    }
+    let named = r.warnings.iter().any(|w| w.contains("agent 2's share"));
+    assert!(
+        named,
+        "{what}: expected a warning naming agent 2's share, found {:?}",
+        r.warnings
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
