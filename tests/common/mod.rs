@@ -130,15 +130,27 @@ impl Sai3 {
         self.command().args(args).output().expect("run sai3-cache")
     }
 
-    /// Runs a config command (`<cmd> --config C --cache-dir D <extra>`).
-    pub fn run_config(&self, cmd: &str, config: &Path, cache_dir: &Path, extra: &[&str]) -> Output {
-        self.command()
-            .arg(cmd)
+    /// A config command (`<cmd> --config C --cache-dir D <extra>`), not started.
+    pub fn config_command(
+        &self,
+        cmd: &str,
+        config: &Path,
+        cache_dir: &Path,
+        extra: &[&str],
+    ) -> Command {
+        let mut c = self.command();
+        c.arg(cmd)
             .arg("--config")
             .arg(config)
             .arg("--cache-dir")
             .arg(cache_dir)
-            .args(extra)
+            .args(extra);
+        c
+    }
+
+    /// Runs a config command (`<cmd> --config C --cache-dir D <extra>`).
+    pub fn run_config(&self, cmd: &str, config: &Path, cache_dir: &Path, extra: &[&str]) -> Output {
+        self.config_command(cmd, config, cache_dir, extra)
             .output()
             .expect("run sai3-cache")
     }
@@ -281,13 +293,7 @@ impl Sai3 {
         let stdout = logs.join(format!("run{n}.stdout"));
         let stderr = logs.join(format!("run{n}.stderr"));
         let child = self
-            .command()
-            .arg(cmd)
-            .arg("--config")
-            .arg(config)
-            .arg("--cache-dir")
-            .arg(cache_dir)
-            .args(extra)
+            .config_command(cmd, config, cache_dir, extra)
             .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
