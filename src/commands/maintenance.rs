@@ -101,6 +101,21 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
         .collect())
 }
 
+/// After the last shard of a namespace is removed, its `agents/` directory and the namespace's
+/// cache directory go too when they are empty (`remove_dir` never removes anything else).
+fn remove_empty_shard_parents(shard: &Path) {
+    let agents = shard.parent().filter(|p| p.ends_with("agents"));
+    for dir in agents
+        .into_iter()
+        .flat_map(|a| [Some(a), a.parent()])
+        .flatten()
+    {
+        if fs::remove_dir(dir).is_err() {
+            break;
+        }
+    }
+}
+
 /// What `clear` did.
 #[derive(Debug, Default, Serialize)]
 struct Cleared {
@@ -132,6 +147,7 @@ pub fn clear<D: Database>(
             // Only directories that carry our marker are removed.
             fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot remove {}", path.display()))?;
+            remove_empty_shard_parents(&path);
             done.removed.push(path);
             continue;
         }
