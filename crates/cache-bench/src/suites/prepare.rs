@@ -1,0 +1,11 @@
+//! Suite `prepare` (being written).
+
+use crate::suites::Ctx;
+
+/// Runs the suite.
+///
+/// # Errors
+/// Any failure of the suite.
+pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
+    ctx.note("prepare", "not yet written")
+}
