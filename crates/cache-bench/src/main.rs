@@ -24,7 +24,11 @@ use backend::Backend;
 use record::{Emitter, Record};
 
 #[derive(Debug, Parser)]
-#[command(name = "cache-bench", version, about = "sai3-cache's benchmark harness")]
+#[command(
+    name = "cache-bench",
+    version,
+    about = "sai3-cache's benchmark harness"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -87,9 +91,9 @@ fn run_suites(
     } else {
         suites
     };
-    let temp = tempfile::Builder::new().prefix("cache-bench-").tempdir_in(
-        work.as_deref().unwrap_or(&std::env::temp_dir()),
-    )?;
+    let temp = tempfile::Builder::new()
+        .prefix("cache-bench-")
+        .tempdir_in(work.as_deref().unwrap_or(&std::env::temp_dir()))?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -102,12 +106,16 @@ fn run_suites(
         work: temp.path().to_owned(),
         out: Emitter::new(Box::new(std::io::BufWriter::new(file))),
     };
-    ctx.out.emit(&Record::Machine(machine::describe(&ctx.work, quick)))?;
+    ctx.out
+        .emit(&Record::Machine(machine::describe(&ctx.work, quick)))?;
     for suite in &suites {
         let started = std::time::Instant::now();
         eprintln!("\n==> suite {suite}");
         suites::run(suite, &ctx).map_err(|e| e.context(format!("suite {suite}")))?;
-        eprintln!("<== suite {suite} ({:.1} s)", started.elapsed().as_secs_f64());
+        eprintln!(
+            "<== suite {suite} ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
     }
     Ok(())
 }

@@ -108,7 +108,10 @@ pub struct Samples(pub Vec<f64>);
 
 impl Samples {
     /// Runs `f` `runs` times and keeps what it returns.
-    pub fn collect(runs: usize, mut f: impl FnMut() -> anyhow::Result<f64>) -> anyhow::Result<Self> {
+    pub fn collect(
+        runs: usize,
+        mut f: impl FnMut() -> anyhow::Result<f64>,
+    ) -> anyhow::Result<Self> {
         let mut out = Vec::with_capacity(runs);
         for _ in 0..runs.max(1) {
             out.push(f()?);
@@ -172,7 +175,10 @@ impl Emitter {
     pub fn emit(&self, record: &Record) -> anyhow::Result<()> {
         eprintln!("  {}", describe(record));
         let line = serde_json::to_string(record)?;
-        let mut out = self.out.lock().map_err(|_| anyhow::anyhow!("results output poisoned"))?;
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| anyhow::anyhow!("results output poisoned"))?;
         writeln!(out, "{line}")?;
         out.flush()?;
         Ok(())
@@ -187,7 +193,10 @@ pub fn describe(record: &Record) -> String {
             f.suite,
             f.name,
             f.variant,
-            f.backend.as_deref().map(|b| format!(" {b}")).unwrap_or_default(),
+            f.backend
+                .as_deref()
+                .map(|b| format!(" {b}"))
+                .unwrap_or_default(),
             human(f.median),
             f.unit,
             human(f.min),
@@ -196,11 +205,7 @@ pub fn describe(record: &Record) -> String {
         ),
         Record::Ratio(r) => format!(
             "{} [{}]: {} is {:.1}x {}",
-            r.suite,
-            r.variant,
-            r.better,
-            r.ratio,
-            r.worse
+            r.suite, r.variant, r.better, r.ratio, r.worse
         ),
         Record::Goal(g) => format!(
             "{} goal {}: {} ({})",
@@ -210,7 +215,10 @@ pub fn describe(record: &Record) -> String {
             g.measured
         ),
         Record::Note { suite, text } => format!("{suite}: {text}"),
-        Record::Machine(m) => format!("machine: {} CPUs ({}), {:.1} GiB, kernel {}", m.cpus, m.cpu, m.memory_gib, m.kernel),
+        Record::Machine(m) => format!(
+            "machine: {} CPUs ({}), {:.1} GiB, kernel {}",
+            m.cpus, m.cpu, m.memory_gib, m.kernel
+        ),
     }
 }
 

@@ -26,7 +26,6 @@
 //! # Ok::<(), cache_sai3::error::ConfigError>(())
 //! ```
 
-use std::fmt::Write;
 
 use crate::error::ConfigError;
 
@@ -107,10 +106,16 @@ impl MaskParts {
         match self {
             MaskParts::Literal(m) => out.push_str(m),
             MaskParts::Level { head, rest } => {
-                let _ = write!(out, "{head}{level}{rest}");
+                out.push_str(head);
+                push_decimal(out, u64::from(level), 1);
+                out.push_str(rest);
             }
             MaskParts::LevelChild { head, mid, tail } => {
-                let _ = write!(out, "{head}{level}{mid}{child}{tail}");
+                out.push_str(head);
+                push_decimal(out, u64::from(level), 1);
+                out.push_str(mid);
+                push_decimal(out, child, 1);
+                out.push_str(tail);
             }
         }
     }
@@ -410,11 +415,33 @@ impl TreeLayout {
     /// [`TreeLayout::total_files`]; sai3-bench itself names only the first
     /// [`TreeLayout::manifest_files`] of them).
     pub fn file_path(&self, i: u64) -> Option<String> {
-        let (level, position) = self.dir_of_file(i)?;
-        let mut out = String::with_capacity(self.path_capacity(level) + 18);
-        self.write_dir_path(&mut out, level, position);
-        let _ = write!(out, "/file_{i:08}.dat");
-        Some(out)
+        let mut out = String::new();
+        self.write_file_path(i, &mut out).then_some(out)
+    }
+
+    /// [`TreeLayout::file_path`] into `out` (cleared first), reusing its allocation: for loops
+    /// over many indices. Returns false (and leaves `out` empty) past the last file.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let t = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d")?;
+    /// let mut path = String::new();
+    /// assert!(t.write_file_path(5, &mut path));
+    /// assert_eq!(path, "d1_w1/d2_w2/file_00000005.dat");
+    /// assert!(!t.write_file_path(12, &mut path));
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
+    pub fn write_file_path(&self, i: u64, out: &mut String) -> bool {
+        out.clear();
+        let Some((level, position)) = self.dir_of_file(i) else {
+            return false;
+        };
+        out.reserve(self.path_capacity(level) + 18);
+        self.write_dir_path(out, level, position);
+        out.push_str("/file_");
+        push_decimal(out, i, 8);
+        out.push_str(".dat");
+        true
     }
 
     /// The index of the file at `path` (relative to the endpoint), if `path` is exactly the
@@ -423,6 +450,27 @@ impl TreeLayout {
         let (_, name) = path.rsplit_once('/')?;
         let i = parse_numbered(name, "file_", ".dat")?;
         (self.file_path(i)? == path).then_some(i)
+    }
+}
+
+/// Appends `n` in decimal, zero-padded to at least `width` digits (what `{n:0width$}` writes,
+/// without the formatting machinery: paths are built millions of times per second).
+fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in digits.len() - at..width {
+        out.push('0');
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
     }
 }
 
@@ -684,6 +732,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn decimals_are_what_format_writes(n in any::<u64>(), width in 1usize..=22) {
+            let mut out = String::from("x");
+            push_decimal(&mut out, n, width);
+            prop_assert_eq!(out, format!("x{n:0width$}"));
+        }
+
         #[test]
         fn path_index_round_trip(t in layout(), pick in any::<prop::sample::Index>()) {
             let i = pick.index(t.total_files() as usize) as u64;
