@@ -5,7 +5,8 @@
 //!    ``### `crates/NAME` `` (or ``### Root package `sai3-cache` ``, whose modules are declared in
 //!    `src/main.rs`) and ends at the next heading of level 1 to 3. A table in it with the header
 //!    row `| module | holds |` lists, one per row, the first cell a backticked `x.rs` or `x/`,
-//!    exactly the modules declared at the top level of the crate's `src/lib.rs`: `mod x;` is
+//!    exactly the modules declared at the top level of the crate's `src/lib.rs` (`src/main.rs`
+//!    for a crate without a library): `mod x;` is
 //!    `x.rs` when `src/x.rs` exists and `x/` when `src/x/mod.rs` exists. In the root section a
 //!    `commands/` row needs a second table, header `| command | does |`, listing the modules of
 //!    `src/commands/mod.rs` the same way (plus an optional `mod.rs` row for the file itself).
@@ -860,11 +861,16 @@ fn described_crate(
 ) -> Option<Described> {
     let (place, heading) = (&tables.place, &tables.heading);
     match target(tables.section) {
-        Target::Crate(name) => Some(Described {
-            file: format!("crates/{name}/src/lib.rs"),
-            label: name,
-            is_root: false,
-        }),
+        Target::Crate(name) => {
+            // A library crate declares its modules in lib.rs, a binary-only crate in main.rs.
+            let lib = format!("crates/{name}/src/lib.rs");
+            let main = format!("crates/{name}/src/main.rs");
+            Some(Described {
+                file: if tree.is_file(&lib) || !tree.is_file(&main) { lib } else { main },
+                label: name,
+                is_root: false,
+            })
+        }
         Target::Root(name) => {
             check_root_package_name(tree, tables, &name, problems);
             Some(Described {
