@@ -3,7 +3,8 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -52,13 +53,14 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
         );
     }
     let progress = Arc::new(Progress::default());
-    let done = Arc::new(AtomicBool::new(false));
-    let reporter = spawn_progress(progress.clone(), done.clone(), flags.json);
+    // Dropping `done` ends the progress thread at once (it never delays the exit).
+    let (done, finished) = channel::<()>();
+    let reporter = spawn_progress(progress.clone(), finished, flags.json);
     let result =
         session
             .runtime
             .block_on(prepare::<D>(&dataset, &options, &SystemClock, &progress));
-    done.store(true, Ordering::SeqCst);
+    drop(done);
     let _ = reporter.join();
     let report = result?;
     if flags.json {
@@ -77,7 +79,7 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
 /// stdout... the bar goes to stderr either way).
 fn spawn_progress(
     progress: Arc<Progress>,
-    done: Arc<AtomicBool>,
+    finished: Receiver<()>,
     quiet: bool,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
@@ -94,8 +96,8 @@ fn spawn_progress(
             b
         });
         let mut ticks = 0u32;
-        while !done.load(Ordering::SeqCst) {
-            std::thread::sleep(Duration::from_millis(200));
+        while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(200))
+        {
             ticks += 1;
             let total = progress.to_create.load(Ordering::Relaxed);
             let created = progress.created.load(Ordering::Relaxed);

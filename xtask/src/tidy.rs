@@ -866,7 +866,11 @@ fn described_crate(
             let lib = format!("crates/{name}/src/lib.rs");
             let main = format!("crates/{name}/src/main.rs");
             Some(Described {
-                file: if tree.is_file(&lib) || !tree.is_file(&main) { lib } else { main },
+                file: if tree.is_file(&lib) || !tree.is_file(&main) {
+                    lib
+                } else {
+                    main
+                },
                 label: name,
                 is_root: false,
             })

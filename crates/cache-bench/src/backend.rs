@@ -10,9 +10,6 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Both engines.
-    pub const ALL: [Backend; 2] = [Backend::Fjall, Backend::Redb];
-
     /// Its name, as `--backend` spells it.
     pub fn name(self) -> &'static str {
         match self {

@@ -5,7 +5,7 @@
 
 use std::io::Write;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -234,9 +234,4 @@ pub fn human(v: f64) -> String {
     } else {
         format!("{v:.3}")
     }
-}
-
-/// Seconds of a duration, for samples.
-pub fn secs(d: Duration) -> f64 {
-    d.as_secs_f64()
 }

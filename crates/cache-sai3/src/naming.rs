@@ -26,7 +26,6 @@
 //! # Ok::<(), cache_sai3::error::ConfigError>(())
 //! ```
 
-
 use crate::error::ConfigError;
 
 /// The default `dir_mask` of sai3-bench.

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod listing;
 pub mod paths;
 pub mod prepare;
+pub mod process;
 pub mod resume;
 pub mod sync;
 

@@ -220,5 +220,5 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     if let Some((_, f)) = memory.iter().find(|(n, _)| *n == cache_n) {
         cache_figures(ctx, cache_n, f)?;
     }
-    Ok(())
+    super::prepare::resume_after_kill(ctx)
 }
