@@ -120,7 +120,11 @@ impl MaskParts {
     }
 }
 
-/// A sai3-bench directory tree, described by its parameters only (tens of bytes).
+/// Most directory names a [`TreeLayout`] keeps precomputed (depth x width).
+const NAME_TABLE_LIMIT: u64 = 1 << 16;
+
+/// A sai3-bench directory tree, described by its parameters (and, for the usual sizes, a table
+/// of its directory names: depth x width strings).
 ///
 /// Any depth that does not overflow is accepted (sai3-bench has no depth limit): a width of 2 or
 /// more overflows 64 bits past depth 63, a width of 1 never does (one directory per level).
@@ -138,6 +142,9 @@ pub struct TreeLayout {
     level_offsets: Vec<u64>,
     total_dirs: u64,
     total_files: u64,
+    /// Every directory name, level-major (`(L-1) * W + (child-1)`), when there are at most
+    /// [`NAME_TABLE_LIMIT`] of them (a width of 2 or more): paths are then concatenations.
+    names: Vec<String>,
     manifest_files: u64,
 }
 
@@ -255,9 +262,29 @@ impl TreeLayout {
             total_dirs: levels.total_dirs,
             total_files,
             manifest_files: total_files,
+            names: Vec::new(),
         };
         tree.manifest_files = tree.manifest_total();
+        tree.names = tree.name_table();
         Ok(tree)
+    }
+
+    /// Every directory name by level and child, if the table is small (see
+    /// [`TreeLayout::names`]); empty otherwise.
+    fn name_table(&self) -> Vec<String> {
+        let entries = u64::from(self.depth).saturating_mul(self.width);
+        if self.width < 2 || entries > NAME_TABLE_LIMIT {
+            return Vec::new();
+        }
+        let mut names = Vec::with_capacity(entries as usize);
+        for level in 1..=self.depth {
+            for child in 1..=self.width {
+                let mut name = String::new();
+                self.mask.push(&mut name, level, child);
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// The number of files sai3-bench's `TreeManifest` names (`compute_file_ranges`).
@@ -362,18 +389,23 @@ impl TreeLayout {
             return;
         }
         // Digits of position-1 in base W, most significant first, exactly `level` of them
-        // (a width of 2 or more has at most 63 levels).
-        let mut digits = [0u64; 64];
-        let mut rest = position - 1;
-        for slot in digits[..level as usize].iter_mut().rev() {
-            *slot = rest % self.width;
-            rest /= self.width;
-        }
-        for (k, d) in digits[..level as usize].iter().enumerate() {
+        // (a width of 2 or more has at most 63 levels): digit k is (position-1) / W^(level-1-k)
+        // mod W, with the powers precomputed in `level_sizes`.
+        let rest = position - 1;
+        for k in 0..level {
+            let below = level - 1 - k;
+            let power = match below {
+                0 => 1,
+                b => self.level_sizes[b as usize - 1],
+            };
             if k > 0 {
                 out.push('/');
             }
-            self.mask.push(out, k as u32 + 1, d + 1);
+            let child = rest / power % self.width;
+            match self.names.get((u64::from(k) * self.width + child) as usize) {
+                Some(name) => out.push_str(name),
+                None => self.mask.push(out, k + 1, child + 1),
+            }
         }
     }
 
@@ -455,6 +487,10 @@ impl TreeLayout {
 /// Appends `n` in decimal, zero-padded to at least `width` digits (what `{n:0width$}` writes,
 /// without the formatting machinery: paths are built millions of times per second).
 fn push_decimal(out: &mut String, mut n: u64, width: usize) {
+    if n < 10 && width <= 1 {
+        out.push(char::from(b'0' + n as u8));
+        return;
+    }
     let mut digits = [b'0'; 20];
     let mut at = digits.len();
     loop {
@@ -468,9 +504,8 @@ fn push_decimal(out: &mut String, mut n: u64, width: usize) {
     for _ in digits.len() - at..width {
         out.push('0');
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
 }
 
 /// The kind of flat pool, which names its files.
