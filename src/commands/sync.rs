@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use cache_sai3::dataset::Dataset;
-use cache_sai3::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_endpoints};
+use cache_sai3::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_shards};
 use cache_sai3::ttl::{Clock, SystemClock};
 use cache_sai3::verify::EndpointDrift;
 
@@ -61,21 +60,9 @@ fn report(done: &[EndpointSync], json: bool) -> Result<()> {
     done.iter().try_for_each(print_sync)
 }
 
-/// Every (view, object-store endpoint) shard `dataset` covers: one agent's, or every agent's.
-fn synced_shards(dataset: &Dataset) -> Vec<(Dataset, u16)> {
-    dataset
-        .writer_views()
-        .into_iter()
-        .flat_map(|v| {
-            let endpoints = synced_endpoints(&v);
-            endpoints.into_iter().map(move |e| (v.clone(), e))
-        })
-        .collect()
-}
-
 pub fn push(session: &Session, view: &View<'_>, json: bool) -> Result<ExitCode> {
-    let dataset = super::load_view(view.config, view.agent)?;
-    let shards = synced_shards(&dataset);
+    let views = super::load_view(view.config, view.agent)?.writer_views();
+    let shards = synced_shards(&views);
     if shards.is_empty() {
         eprintln!(
             "no object-store endpoints in {}: file:// endpoints hold their caches themselves",
@@ -84,8 +71,8 @@ pub fn push(session: &Session, view: &View<'_>, json: bool) -> Result<ExitCode> 
     }
     let now = SystemClock.now();
     let mut done = Vec::new();
-    for (v, e) in &shards {
-        let pushed = push_endpoint(v, *e, view.cache_dir, now);
+    for &(v, e) in &shards {
+        let pushed = push_endpoint(v, e, view.cache_dir, now);
         done.push(session.runtime.block_on(pushed)?);
     }
     report(&done, json)?;
@@ -97,10 +84,10 @@ pub fn pull<D: cache_core::Database>(
     view: &View<'_>,
     json: bool,
 ) -> Result<ExitCode> {
-    let dataset = super::load_view(view.config, view.agent)?;
+    let views = super::load_view(view.config, view.agent)?.writer_views();
     let mut done = Vec::new();
-    for (v, e) in &synced_shards(&dataset) {
-        let pulled = pull_endpoint(v, *e, view.cache_dir, D::BACKEND);
+    for (v, e) in synced_shards(&views) {
+        let pulled = pull_endpoint(v, e, view.cache_dir, D::BACKEND);
         done.push(session.runtime.block_on(pulled)?);
     }
     report(&done, json)?;
@@ -115,9 +102,10 @@ pub fn verify<D: cache_core::Database>(
 ) -> Result<ExitCode> {
     let dataset = super::load_view(view.config, view.agent)?;
     let rt = &session.runtime;
-    let shards = synced_shards(&dataset);
-    for (v, e) in &shards {
-        rt.block_on(pull_endpoint(v, *e, view.cache_dir, D::BACKEND))?;
+    let views = dataset.writer_views();
+    let shards = synced_shards(&views);
+    for &(v, e) in &shards {
+        rt.block_on(pull_endpoint(v, e, view.cache_dir, D::BACKEND))?;
     }
     let now = SystemClock.now();
     let cache_dir = view.cache_dir;
@@ -130,11 +118,11 @@ pub fn verify<D: cache_core::Database>(
         .filter(|d| d.missing + d.extra + d.size_mismatch > 0)
         .map(|d| (d.agent, d.endpoint))
         .collect();
-    for (v, e) in shards
+    for &(v, e) in shards
         .iter()
         .filter(|(v, e)| repaired.contains(&(v.shard(), *e)))
     {
-        rt.block_on(push_endpoint(v, *e, cache_dir, now))?;
+        rt.block_on(push_endpoint(v, e, cache_dir, now))?;
     }
     if json {
         super::print_json(&drift)?;

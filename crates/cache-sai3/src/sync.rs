@@ -55,6 +55,15 @@ pub fn synced_endpoints(dataset: &Dataset) -> Vec<u16> {
         .collect()
 }
 
+/// Every shard of `views` (one agent's view each, [`Dataset::writer_views`]) that is synced:
+/// `(view, object-store endpoint of that view)`.
+pub fn synced_shards(views: &[Dataset]) -> Vec<(&Dataset, u16)> {
+    views
+        .iter()
+        .flat_map(|v| synced_endpoints(v).into_iter().map(move |e| (v, e)))
+        .collect()
+}
+
 /// Pulls the newest remote generation of the view's shard of endpoint `e`'s cache, if it is
 /// newer than the local one (the view is an agent's: [`Dataset::writer_views`]).
 ///

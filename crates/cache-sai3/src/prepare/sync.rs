@@ -5,7 +5,7 @@
 
 use super::PrepareOptions;
 use crate::dataset::Dataset;
-use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_endpoints};
+use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_shards};
 
 /// Pulls every object-store endpoint's shard of every view whose remote generation is newer.
 pub(super) async fn pull_all(
@@ -17,11 +17,9 @@ pub(super) async fn pull_all(
     if options.no_cache || !options.pull {
         return Vec::new();
     }
-    let pulls = views.iter().flat_map(|v| {
-        synced_endpoints(v)
-            .into_iter()
-            .map(move |e| pull_endpoint(v, e, &options.cache_dir, backend))
-    });
+    let pulls = synced_shards(views)
+        .into_iter()
+        .map(|(v, e)| pull_endpoint(v, e, &options.cache_dir, backend));
     collect(
         futures::future::join_all(pulls).await,
         "pull skipped",
@@ -42,12 +40,10 @@ pub(super) async fn push_all(
     if options.no_cache || !options.push {
         return Vec::new();
     }
-    let pushes = views.iter().flat_map(|v| {
-        synced_endpoints(v)
-            .into_iter()
-            .filter(move |e| changed.contains(&(v.shard(), *e)))
-            .map(move |e| push_endpoint(v, e, &options.cache_dir, now_ms))
-    });
+    let pushes = synced_shards(views)
+        .into_iter()
+        .filter(|(v, e)| changed.contains(&(v.shard(), *e)))
+        .map(|(v, e)| push_endpoint(v, e, &options.cache_dir, now_ms));
     collect(
         futures::future::join_all(pushes).await,
         "push failed",
