@@ -161,7 +161,11 @@ impl<D: Database> Caches<'_, D> {
 
     /// The ledger's state and size of the object at `loc` (checking a stored path against
     /// the naming rules, and storing it if none is: lazy population).
-    fn state(&mut self, loc: &mut Location) -> cache_sai3::Result<Option<LedgerEntry>> {
+    fn state(
+        &mut self,
+        loc: &mut Location,
+        rule_size: u64,
+    ) -> cache_sai3::Result<Option<LedgerEntry>> {
         if loc.endpoint.is_none() {
             self.find(loc)?;
         }
@@ -176,7 +180,7 @@ impl<D: Database> Caches<'_, D> {
             return Ok(None);
         };
         c.check_path(d, loc.pool, loc.index, &loc.path)?;
-        c.entry(d, loc.pool, loc.index)
+        c.entry(d, loc.pool, loc.index, rule_size)
     }
 }
 
@@ -230,13 +234,13 @@ pub fn run<D: Database>(
     };
     let mut out = Vec::with_capacity(wanted.len());
     for mut loc in wanted.into_iter().flatten() {
-        let entry = match caches.state(&mut loc) {
+        let pool = d.pool(loc.pool).context("a located pool exists")?;
+        let expected = sizes.of(pool)?.size_of(loc.index).unwrap_or(0);
+        let entry = match caches.state(&mut loc, expected) {
             Ok(entry) => entry,
             Err(e) if e.is_damage() => return damaged(cache_dir, &e),
             Err(e) => return Err(e.into()),
         };
-        let pool = d.pool(loc.pool).context("a located pool exists")?;
-        let expected = sizes.of(pool)?.size_of(loc.index).unwrap_or(0);
         out.push(Found::new(loc, expected, entry));
     }
     for c in caches.open.values().flatten() {

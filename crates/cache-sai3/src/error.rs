@@ -54,6 +54,20 @@ pub enum Sai3Error {
     /// A storage error from the cache stores.
     #[error(transparent)]
     Cache(#[from] cache_core::Error),
+    /// An endpoint cache whose ledger layout this build does not read: an older one is moved
+    /// aside and rebuilt (like damage), a newer one is left alone.
+    #[error(
+        "{path}: ledger layout {found} ({}), this build reads layout {supported}",
+        if .found < .supported { "written by an older sai3-cache" } else { "written by a newer sai3-cache: upgrade, or clear this cache" }
+    )]
+    LedgerLayout {
+        /// The endpoint cache.
+        path: PathBuf,
+        /// Layout found (1 for caches written before layouts were recorded).
+        found: u32,
+        /// The layout this build reads and writes.
+        supported: u32,
+    },
     /// An endpoint operation failed.
     #[error("endpoint {endpoint}: {reason}")]
     Endpoint {

@@ -43,6 +43,42 @@ pub struct LedgerEntry {
     pub at_ms: u64,
 }
 
+/// An exception of the ledger: an object that is not present although the dataset's rule
+/// says it should be (a failed create, a deletion, a wrong size), with why. A present object
+/// needs no row: presence and the size rule describe it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerException {
+    /// `Failed` or `Deleted`.
+    pub state: ObjectState,
+    /// Size in bytes (the intended size of a failed create, the size found of a wrong one).
+    pub size: u64,
+    /// When it was recorded (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Why (the store's error of a failed create; empty when nothing more is known).
+    pub reason: String,
+}
+
+impl LedgerException {
+    /// The entry `lookup` shows for it.
+    pub fn entry(&self) -> LedgerEntry {
+        LedgerEntry {
+            state: self.state,
+            size: self.size,
+            at_ms: self.at_ms,
+        }
+    }
+}
+
+/// One chunk of a pool's presence bitmap: the present indices of one range of
+/// [`crate::caches::PRESENCE_CHUNK`] indices, and when the chunk last changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PresenceChunk {
+    /// Last change (ms since the Unix epoch): the time of the objects created in this chunk.
+    pub at_ms: u64,
+    /// The present indices (roaring's portable format, whole 64-bit indices).
+    pub bitmap: Vec<u8>,
+}
+
 /// The tree parameters (tens of bytes, not a list of directories).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeManifest {

@@ -28,7 +28,6 @@ use crate::error::{Result, Sai3Error};
 use crate::listing::{Candidate, Class, Classifier, Range, discover};
 use crate::object_sizes::DatasetSizes;
 use crate::placement;
-use crate::records::ObjectState;
 use crate::store::open_endpoint;
 
 /// What verify found on one endpoint.
@@ -159,7 +158,9 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             .map(|r| &ranges.ranges[r])
             .collect();
         let (known, unlisted) = self.known_by_range(&sampled);
-        let mut writer = self.cache.ledger_writer(self.dataset, self.stored.clone());
+        let mut writer = self
+            .cache
+            .ledger_writer(self.dataset, self.stored.clone())?;
         for range in sampled {
             let listed = match range {
                 Range::Root => ranges.root_objects.clone(),
@@ -245,7 +246,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             }
         })?;
         for c in wrong_sizes {
-            writer.set(c.pool, c.index, ObjectState::Deleted, c.size, now_ms)?;
+            writer.deleted(c.pool, c.index, c.size, now_ms)?;
         }
         let before = (drift.missing, drift.extra);
         for p in placement::pools_on(self.dataset, self.endpoint) {
@@ -257,12 +258,11 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             for i in &(&(known - &found[id]) - &wrong[id]) {
                 drift.missing += 1;
                 let size = sizes.size_of(i).unwrap_or(0);
-                writer.set(p.id, i, ObjectState::Deleted, size, now_ms)?;
+                writer.deleted(p.id, i, size, now_ms)?;
             }
             for i in &found[id] - known {
                 drift.extra += 1;
-                let size = sizes.size_of(i).unwrap_or(0);
-                writer.set(p.id, i, ObjectState::Created, size, now_ms)?;
+                writer.created(p.id, i, now_ms)?;
             }
         }
         let wrong_sizes: u64 = wrong.iter().map(RoaringTreemap::len).sum();
@@ -291,11 +291,11 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             Ok(meta) if sizes.accepts(i, meta.size) => Ok(()),
             Ok(meta) => {
                 drift.size_mismatch += 1;
-                writer.set(pool, i, ObjectState::Deleted, meta.size, now_ms)
+                writer.deleted(pool, i, meta.size, now_ms)
             }
             Err(object_store::Error::NotFound { .. }) => {
                 drift.missing += 1;
-                writer.set(pool, i, ObjectState::Deleted, expected, now_ms)
+                writer.deleted(pool, i, expected, now_ms)
             }
             Err(e) => Err(self.failed("HEAD", e)),
         }

@@ -1,9 +1,9 @@
 //! Suite `ledger`: recording N objects as created (1M and 10M; `--quick` 100k), per backend.
 //!
 //! * `prepare's ledger`: what `prepare`'s create step does through the public API: per chunk of
-//!   1,000 objects, `Creating` for each, then `Created` for each, committed with the presence
-//!   bitmap whenever 10,000 records are pending or 2 s passed (`Durability::Flushed`); then the
-//!   last checkpoint and the flush of `seal`.
+//!   1,000 objects, each marked in flight, then each recorded present, committed (changed
+//!   presence chunks and the in-flight set) whenever 10,000 records are pending or 2 s passed
+//!   (`Durability::Flushed`); then the last checkpoint and the flush of `seal`.
 //! * `one upsert per object`: sai3-bench's pattern: a `std::sync::Mutex` around the keyspace and
 //!   one `Keyspace::insert` of a 64-byte record per object, then persist and flush.
 //!
@@ -20,7 +20,6 @@ use cache_sai3::caches::EndpointCache;
 use cache_sai3::config::{DEFAULT_CONCURRENCY, Sai3Config};
 use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS};
-use cache_sai3::records::ObjectState;
 
 use crate::backend::Backend;
 use crate::record::{Figure, Samples};
@@ -86,17 +85,17 @@ fn prepare_pattern<D: Database>(dir: &Path, dataset: &Dataset, n: u64) -> anyhow
     let cache = EndpointCache::<D>::open(dir, true)?;
     let pool = pool_of(dataset)?;
     let t = Instant::now();
-    let mut w = cache.ledger_writer(dataset, cache.presence_all(dataset)?);
+    let mut w = cache.ledger_writer(dataset, cache.presence_all(dataset)?)?;
     let chunk = (DEFAULT_CONCURRENCY * 8).max(1000) as u64;
     let mut last_checkpoint = Instant::now();
     let mut start = 0;
     while start < n {
         let end = (start + chunk).min(n);
         for i in start..end {
-            w.set(pool, i, ObjectState::Creating, SIZE, now_ms())?;
+            w.started(pool, i);
         }
         for i in start..end {
-            w.set(pool, i, ObjectState::Created, SIZE, now_ms())?;
+            w.created(pool, i, now_ms())?;
             if w.pending() >= CHECKPOINT_OBJECTS || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             {
                 w.checkpoint(Durability::Flushed)?;

@@ -6,8 +6,7 @@
 //!   (`--quick`: 100k, 1M and 64M: building a 64M bitmap takes a second);
 //! * from an `EndpointCache` per backend at 10M (`--quick` 100k), its ledger written once
 //!   through the `LedgerWriter` as prepare writes it, then closed: opening the cache, loading
-//!   the presence bitmap and computing the set; loading and computing on an open cache; and
-//!   the slow path the bitmap replaces, a scan of every ledger entry.
+//!   the presence chunks and computing the set; and loading and computing on an open cache.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -17,7 +16,6 @@ use cache_core::{Database, Durability};
 use cache_sai3::caches::EndpointCache;
 use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::CHECKPOINT_OBJECTS;
-use cache_sai3::records::ObjectState;
 use roaring::RoaringTreemap;
 
 use super::ledger::{count_label, flat_dataset, pool_of};
@@ -105,10 +103,10 @@ fn write_ledger<D: Database>(
 ) -> anyhow::Result<()> {
     let cache = EndpointCache::<D>::open(dir, true)?;
     let pool = pool_of(dataset)?;
-    let mut w = cache.ledger_writer(dataset, cache.presence_all(dataset)?);
+    let mut w = cache.ledger_writer(dataset, cache.presence_all(dataset)?)?;
     let at = super::ledger::now_ms();
     for i in present {
-        w.set(pool, i, ObjectState::Created, 4096, at)?;
+        w.created(pool, i, at)?;
         if w.pending() >= CHECKPOINT_OBJECTS {
             w.checkpoint(Durability::Buffered)?;
         }
@@ -119,8 +117,8 @@ fn write_ledger<D: Database>(
     Ok(())
 }
 
-/// Samples of the three ways to the missing set from a closed cache of backend `D` (open +
-/// load, load on an open cache, scan on an open cache), in ms.
+/// Samples of the two ways to the missing set from a closed cache of backend `D` (open +
+/// load, load on an open cache), in ms.
 ///
 /// # Errors
 /// Storage failures or a wrong set.
@@ -130,7 +128,7 @@ fn from_cache<D: Database>(
     dataset: &Dataset,
     n: u64,
     expected: u64,
-) -> anyhow::Result<[Samples; 3]> {
+) -> anyhow::Result<[Samples; 2]> {
     let pool = pool_of(dataset)?;
     let opened = Samples::time(ctx.runs(), || {
         let cache = EndpointCache::<D>::open(dir, false)?;
@@ -140,13 +138,7 @@ fn from_cache<D: Database>(
     let loaded = Samples::time(ctx.runs(), || {
         check(missing(&cache.presence(dataset, pool)?, pool, n), expected)
     })?;
-    let scanned = Samples::time(ctx.runs(), || {
-        check(
-            missing(&cache.scan_created(dataset, pool)?, pool, n),
-            expected,
-        )
-    })?;
-    Ok([opened, loaded, scanned].map(|s| s.scaled(1e3)))
+    Ok([opened, loaded].map(|s| s.scaled(1e3)))
 }
 
 /// The cache figures of every backend at `n` objects, compared with `memory` (the in-memory
@@ -161,7 +153,6 @@ fn cache_figures(ctx: &Ctx, n: u64, memory: &Figure) -> anyhow::Result<()> {
     let names = [
         "open cache, load presence, missing set",
         "load presence, missing set (cache open)",
-        "scan ledger entries, missing set (cache open)",
     ];
     for &backend in &ctx.backends {
         let dir = ctx.scratch(&format!("resume-{}", backend.name()))?;
@@ -179,7 +170,6 @@ fn cache_figures(ctx: &Ctx, n: u64, memory: &Figure) -> anyhow::Result<()> {
             figures.push(figure(ctx, name, n, backend, s)?);
         }
         ctx.ratio(memory, &figures[1])?;
-        ctx.ratio(&figures[1], &figures[2])?;
         std::fs::remove_dir_all(&dir)?;
     }
     Ok(())

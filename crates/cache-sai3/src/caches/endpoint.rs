@@ -15,12 +15,13 @@
 use std::path::{Path, PathBuf};
 
 use cache_core::{
-    Compression, Database, Durability, FrameSettings, FramedKeyspace, Keyspace, OpenOptions, frame,
+    Compression, Database, Direction, Durability, FrameSettings, FramedKeyspace, Keyspace,
+    OpenOptions, frame,
 };
 use roaring::RoaringTreemap;
 use serde::{Deserialize, Serialize};
 
-use super::keys;
+use super::{LEDGER_LAYOUT, keys};
 use crate::config_hash::ConfigHash;
 use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
@@ -122,7 +123,7 @@ impl<D: Database> EndpointCache<D> {
             compression: Compression::Zstd(3),
             ..fs
         };
-        Ok(EndpointCache {
+        let cache = EndpointCache {
             objects: FramedKeyspace::open(&db, Self::KEYSPACES[0], fs)?,
             file_paths: FramedKeyspace::open(&db, Self::KEYSPACES[1], fs)?,
             listing_cache: FramedKeyspace::open(&db, Self::KEYSPACES[2], zstd)?,
@@ -130,7 +131,42 @@ impl<D: Database> EndpointCache<D> {
             seeds: FramedKeyspace::open(&db, Self::KEYSPACES[4], fs)?,
             location: location.to_owned(),
             db,
-        })
+        };
+        cache.check_layout(create)?;
+        Ok(cache)
+    }
+
+    /// Checks the ledger layout recorded in the cache against [`LEDGER_LAYOUT`]; records it
+    /// in a new cache (when `create`). A cache with ledger data but no layout is layout 1.
+    fn check_layout(&self, create: bool) -> Result<()> {
+        let found = match self.endpoint_metadata.get_record::<u32>(&[keys::LAYOUT])? {
+            Some(found) => found,
+            None if self
+                .objects
+                .prefix(&[], Direction::Forward)?
+                .next()
+                .is_some() =>
+            {
+                1
+            }
+            None if create => {
+                self.endpoint_metadata.insert_record(
+                    &[keys::LAYOUT],
+                    &LEDGER_LAYOUT,
+                    Durability::Flushed,
+                )?;
+                LEDGER_LAYOUT
+            }
+            None => LEDGER_LAYOUT,
+        };
+        if found != LEDGER_LAYOUT {
+            return Err(Sai3Error::LedgerLayout {
+                path: self.location.clone(),
+                found,
+                supported: LEDGER_LAYOUT,
+            });
+        }
+        Ok(())
     }
 
     /// Where this cache lives.

@@ -6,13 +6,18 @@
 //! | `tree_manifests` | `T dataset` | `TreeManifest` |
 //! | `endpoint_registry` | `R dataset u16:endpoint` | `EndpointEntry` |
 //! | `config_metadata` | `M dataset` | `ConfigMetadata` |
-//! | `objects` | `O dataset u16:pool u64:index` | `LedgerEntry` |
-//! | `objects` | `P dataset u16:pool` | presence bitmap (roaring, Created indices) |
+//! | `objects` | `C dataset u16:pool u64:chunk` | `PresenceChunk` (present indices of one chunk) |
+//! | `objects` | `X dataset u16:pool u64:index` | `LedgerException` (failed, deleted) |
+//! | `objects` | `I dataset u16:pool` | in-flight bitmap at the last checkpoint (roaring) |
 //! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
 //! | `listing_cache` | `L dataset` | `ListingSnapshot` |
 //! | `listing_cache` | `Q dataset` | `ListProgressRecord` (an interrupted LIST) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
+//! | `endpoint_metadata` | `V` | ledger layout version (`u32`) |
+//!
+//! Layout 1 (an `O` row per object and state change, one `P` bitmap per pool) is no longer
+//! read: such a cache is moved aside and rebuilt ([`super::LEDGER_LAYOUT`]).
 
 use cache_core::{DatasetId, KeyBuilder, KeyReader};
 
@@ -22,10 +27,14 @@ pub(super) const TREE_MANIFEST: u8 = b'T';
 pub(super) const ENDPOINT_ENTRY: u8 = b'R';
 /// Tag of config metadata keys.
 pub(super) const CONFIG_METADATA: u8 = b'M';
-/// Tag of ledger entry keys.
-pub(super) const LEDGER_ENTRY: u8 = b'O';
-/// Tag of presence bitmap keys.
-pub(super) const PRESENCE: u8 = b'P';
+/// Tag of presence chunk keys.
+pub(super) const PRESENCE_CHUNK: u8 = b'C';
+/// Tag of ledger exception keys.
+pub(super) const EXCEPTION: u8 = b'X';
+/// Tag of in-flight bitmap keys.
+pub(super) const IN_FLIGHT: u8 = b'I';
+/// Tag of the ledger layout version, whose key is the tag alone.
+pub(super) const LAYOUT: u8 = b'V';
 /// Tag of stored path keys.
 pub(super) const FILE_PATH: u8 = b'F';
 /// Tag of listing snapshot keys.
@@ -92,15 +101,15 @@ mod tests {
     #[test]
     fn object_keys_round_trip_and_order_by_index() {
         let d = DatasetId::from_u64(7);
-        let a = per_object(LEDGER_ENTRY, d, 1, 99_999_999);
-        let b = per_object(LEDGER_ENTRY, d, 1, 100_000_000);
+        let a = per_object(EXCEPTION, d, 1, 99_999_999);
+        let b = per_object(EXCEPTION, d, 1, 100_000_000);
         assert!(a < b);
-        assert!(b.starts_with(&pool_prefix(LEDGER_ENTRY, d, 1)));
+        assert!(b.starts_with(&pool_prefix(EXCEPTION, d, 1)));
         assert_eq!(
-            decode_object(LEDGER_ENTRY, &b).expect("decodes"),
+            decode_object(EXCEPTION, &b).expect("decodes"),
             (d, 1, 100_000_000)
         );
-        assert!(decode_object(PRESENCE, &b).is_err());
-        assert!(decode_object(LEDGER_ENTRY, &b[..b.len() - 1]).is_err());
+        assert!(decode_object(PRESENCE_CHUNK, &b).is_err());
+        assert!(decode_object(EXCEPTION, &b[..b.len() - 1]).is_err());
     }
 }

@@ -1,10 +1,22 @@
-//! The object ledger: per (pool, index) the state, size and time of every object an endpoint
-//! owns, plus a compact presence summary per pool (a roaring bitmap of `Created` indices) so
-//! that "which indices are missing?" needs no scan.
+//! The object ledger, compact: for a regular dataset the config says what every object is
+//! (name, size, placement), so the ledger stores only *which indices exist* and the
+//! *exceptions*.
 //!
-//! Entries and bitmaps change together: a [`LedgerWriter`] collects entries in one batch and
-//! writes the updated bitmaps into the same batch at each checkpoint, so after any crash the
-//! stored bitmap equals the set of stored `Created` entries.
+//! * Presence: per pool a roaring bitmap of the present indices, stored in chunks of
+//!   [`PRESENCE_CHUNK`] indices (one roaring container each), so a checkpoint rewrites only the
+//!   chunks that changed. Each chunk carries the time of its last change (times per checkpoint,
+//!   not per object). Sizes come from the seeds.
+//! * Exceptions: a row per object that should exist but does not: a failed create with the
+//!   store's reason, a deletion or a wrong size found by a LIST or verify.
+//! * In flight: the indices whose create had started at the last checkpoint (a small bitmap
+//!   per pool). They are absent from the presence bitmap, so a resume writes them again (a PUT
+//!   is idempotent); the bitmap only lets a report say how many were interrupted.
+//!
+//! A [`LedgerWriter`] collects changes in one batch and commits them with the changed chunks at
+//! each checkpoint, so after any crash the stored chunks, exceptions and in-flight set are one
+//! checkpoint's state.
+
+use std::collections::BTreeSet;
 
 use cache_core::{Database, DatasetId, Direction, Durability, WriteBatch};
 use roaring::RoaringTreemap;
@@ -13,7 +25,15 @@ use super::endpoint::EndpointCache;
 use super::keys;
 use crate::dataset::Dataset;
 use crate::error::Result;
-use crate::records::{LedgerEntry, ObjectState};
+use crate::records::{LedgerEntry, LedgerException, ObjectState, PresenceChunk};
+
+/// Indices per presence chunk (a power of two: one roaring container, at most 8 KiB).
+pub const PRESENCE_CHUNK: u64 = 1 << 16;
+
+/// The chunk holding index `i`.
+fn chunk_of(i: u64) -> u64 {
+    i / PRESENCE_CHUNK
+}
 
 /// Decodes a bitmap stored by [`encode_bitmap`].
 pub(super) fn decode_bitmap(
@@ -33,17 +53,36 @@ pub(super) fn encode_bitmap(map: &RoaringTreemap) -> Vec<u8> {
     out
 }
 
+/// The indices of `map` in chunk `chunk`.
+fn chunk_bits(map: &RoaringTreemap, chunk: u64) -> RoaringTreemap {
+    let start = chunk * PRESENCE_CHUNK;
+    let mut range = RoaringTreemap::new();
+    range.insert_range(start..start + PRESENCE_CHUNK);
+    range & map
+}
+
 impl<D: Database> EndpointCache<D> {
-    /// The stored presence bitmap of `(dataset, pool)`: every `Created` index (empty if none).
+    /// The stored presence bitmap of `(dataset, pool)`: every present index (empty if none).
     ///
     /// # Errors
-    /// Storage failures; `Corrupt` when the stored bitmap does not decode.
+    /// Storage failures; `Corrupt` when a chunk does not decode or holds indices outside its
+    /// range.
     pub fn presence(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
-        let key = keys::per_pool(keys::PRESENCE, dataset.hash.dataset_id(), pool);
-        match self.objects.get(&key)? {
-            None => Ok(RoaringTreemap::new()),
-            Some(bytes) => Ok(decode_bitmap(self.objects.name(), &key, &bytes)?),
+        let prefix = keys::pool_prefix(keys::PRESENCE_CHUNK, dataset.hash.dataset_id(), pool);
+        let mut out = RoaringTreemap::new();
+        for item in self.objects.prefix(&prefix, Direction::Forward)? {
+            let (k, v) = item?;
+            let (_, _, chunk) = keys::decode_object(keys::PRESENCE_CHUNK, &k)?;
+            let c: PresenceChunk = cache_core::record::decode(self.objects.name(), &k, &v)?;
+            let bits = decode_bitmap(self.objects.name(), &k, &c.bitmap)?;
+            let inside = |i: Option<u64>| i.is_none_or(|i| chunk_of(i) == chunk);
+            if !inside(bits.min()) || !inside(bits.max()) {
+                let why = format!("presence chunk {chunk} holds indices of another chunk");
+                return Err(cache_core::Error::corrupt(self.objects.name(), &k, why).into());
+            }
+            out |= bits;
         }
+        Ok(out)
     }
 
     /// The stored presence bitmaps of every pool of `dataset`, indexed by pool id (empty for ids
@@ -59,100 +98,216 @@ impl<D: Database> EndpointCache<D> {
         Ok(all)
     }
 
-    /// The ledger entry of one object, if recorded.
+    /// What the ledger says of one object: its exception if it has one, else `Created` with
+    /// `rule_size` (the size the dataset's rule gives it) at its chunk's time when present,
+    /// else nothing (planned).
     ///
     /// # Errors
-    /// Storage failures, or an entry that fails verification.
-    pub fn entry(&self, dataset: &Dataset, pool: u16, index: u64) -> Result<Option<LedgerEntry>> {
-        let key = keys::per_object(keys::LEDGER_ENTRY, dataset.hash.dataset_id(), pool, index);
-        Ok(self.objects.get_record(&key)?)
+    /// Storage failures, or a record that fails verification.
+    pub fn entry(
+        &self,
+        dataset: &Dataset,
+        pool: u16,
+        index: u64,
+        rule_size: u64,
+    ) -> Result<Option<LedgerEntry>> {
+        let ds = dataset.hash.dataset_id();
+        let key = keys::per_object(keys::EXCEPTION, ds, pool, index);
+        if let Some(e) = self.objects.get_record::<LedgerException>(&key)? {
+            return Ok(Some(e.entry()));
+        }
+        let key = keys::per_object(keys::PRESENCE_CHUNK, ds, pool, chunk_of(index));
+        let Some(c) = self.objects.get_record::<PresenceChunk>(&key)? else {
+            return Ok(None);
+        };
+        let bits = decode_bitmap(self.objects.name(), &key, &c.bitmap)?;
+        Ok(bits.contains(index).then_some(LedgerEntry {
+            state: ObjectState::Created,
+            size: rule_size,
+            at_ms: c.at_ms,
+        }))
     }
 
-    /// Every `Created` index of `(dataset, pool)` found by scanning the entries (the slow path
-    /// the bitmap exists to avoid; used to verify it).
+    /// Every exception of `(dataset, pool)`, in index order.
     ///
     /// # Errors
-    /// Storage failures, or an entry or key that fails verification.
-    pub fn scan_created(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
-        let prefix = keys::pool_prefix(keys::LEDGER_ENTRY, dataset.hash.dataset_id(), pool);
-        let mut out = RoaringTreemap::new();
+    /// Storage failures, or a key or record that fails verification.
+    pub fn exceptions(&self, dataset: &Dataset, pool: u16) -> Result<Vec<(u64, LedgerException)>> {
+        let prefix = keys::pool_prefix(keys::EXCEPTION, dataset.hash.dataset_id(), pool);
+        let mut out = Vec::new();
         for item in self.objects.prefix(&prefix, Direction::Forward)? {
             let (k, v) = item?;
-            let (_, _, index) = keys::decode_object(keys::LEDGER_ENTRY, &k)?;
-            let e: LedgerEntry = cache_core::record::decode(self.objects.name(), &k, &v)?;
-            if e.state == ObjectState::Created {
-                out.insert(index);
-            }
+            let (_, _, index) = keys::decode_object(keys::EXCEPTION, &k)?;
+            out.push((
+                index,
+                cache_core::record::decode(self.objects.name(), &k, &v)?,
+            ));
         }
         Ok(out)
     }
 
+    /// The indices of `(dataset, pool)` whose create had started but not ended at the last
+    /// checkpoint (non-empty after a prepare was killed).
+    ///
+    /// # Errors
+    /// Storage failures; `Corrupt` when the stored bitmap does not decode.
+    pub fn in_flight(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
+        let key = keys::per_pool(keys::IN_FLIGHT, dataset.hash.dataset_id(), pool);
+        match self.objects.get(&key)? {
+            None => Ok(RoaringTreemap::new()),
+            Some(bytes) => Ok(decode_bitmap(self.objects.name(), &key, &bytes)?),
+        }
+    }
+
     /// A writer of `dataset`'s ledger whose bitmaps start as `present` (one per pool id, as
     /// read by [`EndpointCache::presence_all`]).
+    ///
+    /// # Errors
+    /// Reading the stored exceptions (a writer clears those of objects it records present).
     pub fn ledger_writer(
         &self,
         dataset: &Dataset,
         present: Vec<RoaringTreemap>,
-    ) -> LedgerWriter<'_, D> {
-        LedgerWriter::new(self, dataset.hash.dataset_id(), present)
+    ) -> Result<LedgerWriter<'_, D>> {
+        let mut excepted = vec![RoaringTreemap::new(); present.len()];
+        for p in dataset
+            .pools
+            .iter()
+            .filter(|p| (p.id as usize) < present.len())
+        {
+            excepted[p.id as usize] = self
+                .exceptions(dataset, p.id)?
+                .into_iter()
+                .map(|(i, _)| i)
+                .collect();
+        }
+        Ok(LedgerWriter::new(
+            self,
+            dataset.hash.dataset_id(),
+            present,
+            excepted,
+        ))
     }
 }
 
-/// Collects ledger changes of one dataset and commits them with the bitmaps at checkpoints.
+/// What a writer holds of one pool.
+struct PoolLedger {
+    present: RoaringTreemap,
+    /// Chunks of `present` changed since the last checkpoint.
+    dirty: BTreeSet<u64>,
+    /// Indices with a stored exception row.
+    excepted: RoaringTreemap,
+    in_flight: RoaringTreemap,
+    in_flight_dirty: bool,
+}
+
+/// Collects ledger changes of one dataset and commits them with the changed presence chunks at
+/// checkpoints.
 pub struct LedgerWriter<'c, D: Database> {
     cache: &'c EndpointCache<D>,
     dataset: DatasetId,
-    present: Vec<RoaringTreemap>,
-    dirty: Vec<bool>,
+    pools: Vec<PoolLedger>,
     batch: D::Batch,
     pending: usize,
+    /// Time of the latest change (the time of the chunks written at the next checkpoint).
+    at_ms: u64,
 }
 
 impl<'c, D: Database> LedgerWriter<'c, D> {
-    fn new(cache: &'c EndpointCache<D>, dataset: DatasetId, present: Vec<RoaringTreemap>) -> Self {
-        let pools = present.len();
+    fn new(
+        cache: &'c EndpointCache<D>,
+        dataset: DatasetId,
+        present: Vec<RoaringTreemap>,
+        excepted: Vec<RoaringTreemap>,
+    ) -> Self {
+        let pools = present
+            .into_iter()
+            .zip(excepted)
+            .map(|(present, excepted)| PoolLedger {
+                present,
+                dirty: BTreeSet::new(),
+                excepted,
+                in_flight: RoaringTreemap::new(),
+                in_flight_dirty: true,
+            })
+            .collect();
         LedgerWriter {
             cache,
             dataset,
-            present,
-            dirty: vec![false; pools],
+            pools,
             batch: cache.db.batch(),
             pending: 0,
+            at_ms: 0,
         }
     }
 
-    /// Records a state change (uncommitted until the next checkpoint).
-    pub fn record(&mut self, pool: u16, index: u64, entry: LedgerEntry) -> Result<()> {
-        let key = keys::per_object(keys::LEDGER_ENTRY, self.dataset, pool, index);
-        self.cache
-            .objects
-            .insert_record_into(&mut self.batch, &key, &entry)?;
-        let p = pool as usize;
-        let changed = if entry.state == ObjectState::Created {
-            self.present[p].insert(index)
-        } else {
-            self.present[p].remove(index)
-        };
-        self.dirty[p] |= changed;
+    fn pool(&mut self, pool: u16) -> &mut PoolLedger {
+        &mut self.pools[pool as usize]
+    }
+
+    /// Records that the create of `index` started (in flight until created or failed).
+    pub fn started(&mut self, pool: u16, index: u64) {
+        let p = self.pool(pool);
+        p.in_flight_dirty |= p.in_flight.insert(index);
+    }
+
+    /// Records `index` as present, at `at_ms`; clears its exception, if any.
+    ///
+    /// # Errors
+    /// Encoding into the batch.
+    pub fn created(&mut self, pool: u16, index: u64, at_ms: u64) -> Result<()> {
+        self.at_ms = self.at_ms.max(at_ms);
+        let p = self.pool(pool);
+        p.in_flight_dirty |= p.in_flight.remove(index);
+        if p.present.insert(index) {
+            p.dirty.insert(chunk_of(index));
+        }
+        if p.excepted.remove(index) {
+            let key = keys::per_object(keys::EXCEPTION, self.dataset, pool, index);
+            self.cache.objects.remove_into(&mut self.batch, &key)?;
+        }
         self.pending += 1;
         Ok(())
     }
 
-    /// Records that object `index` of `pool` is in `state` with `size`, at `at_ms`.
-    pub fn set(
-        &mut self,
-        pool: u16,
-        index: u64,
-        state: ObjectState,
-        size: u64,
-        at_ms: u64,
-    ) -> Result<()> {
-        self.record(pool, index, LedgerEntry { state, size, at_ms })
+    /// Records `index` as absent: `Failed` (a create failed) or `Deleted` (found missing or of
+    /// the wrong size), with its size and why.
+    ///
+    /// # Errors
+    /// Encoding into the batch.
+    pub fn absent(&mut self, pool: u16, index: u64, exception: &LedgerException) -> Result<()> {
+        self.at_ms = self.at_ms.max(exception.at_ms);
+        let p = self.pool(pool);
+        p.in_flight_dirty |= p.in_flight.remove(index);
+        if p.present.remove(index) {
+            p.dirty.insert(chunk_of(index));
+        }
+        p.excepted.insert(index);
+        let key = keys::per_object(keys::EXCEPTION, self.dataset, pool, index);
+        self.cache
+            .objects
+            .insert_record_into(&mut self.batch, &key, exception)?;
+        self.pending += 1;
+        Ok(())
+    }
+
+    /// [`LedgerWriter::absent`] as `Deleted` with no reason.
+    ///
+    /// # Errors
+    /// Encoding into the batch.
+    pub fn deleted(&mut self, pool: u16, index: u64, size: u64, at_ms: u64) -> Result<()> {
+        let exception = LedgerException {
+            state: ObjectState::Deleted,
+            size,
+            at_ms,
+            reason: String::new(),
+        };
+        self.absent(pool, index, &exception)
     }
 
     /// The presence bitmap of `pool` including uncommitted changes.
     pub fn present(&self, pool: u16) -> &RoaringTreemap {
-        &self.present[pool as usize]
+        &self.pools[pool as usize].present
     }
 
     /// Changes recorded since the last checkpoint.
@@ -160,17 +315,14 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
         self.pending
     }
 
-    /// Commits recorded changes and the changed bitmaps atomically.
+    /// Commits recorded changes, the changed presence chunks and in-flight sets atomically.
+    ///
+    /// # Errors
+    /// Encoding or committing the batch.
     pub fn checkpoint(&mut self, durability: Durability) -> Result<()> {
-        for (p, dirty) in self.dirty.iter_mut().enumerate() {
-            if *dirty {
-                let key = keys::per_pool(keys::PRESENCE, self.dataset, p as u16);
-                let bytes = encode_bitmap(&self.present[p]);
-                self.cache
-                    .objects
-                    .insert_into(&mut self.batch, &key, &bytes)?;
-                *dirty = false;
-            }
+        for id in 0..self.pools.len() {
+            self.write_chunks(id as u16)?;
+            self.write_in_flight(id as u16)?;
         }
         let batch = std::mem::replace(&mut self.batch, self.cache.db.batch());
         batch.commit(durability)?;
@@ -178,8 +330,47 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
         Ok(())
     }
 
+    /// Puts the changed chunks of `pool` into the batch (an emptied chunk is removed).
+    fn write_chunks(&mut self, pool: u16) -> Result<()> {
+        let dirty = std::mem::take(&mut self.pools[pool as usize].dirty);
+        for chunk in dirty {
+            let key = keys::per_object(keys::PRESENCE_CHUNK, self.dataset, pool, chunk);
+            let bits = chunk_bits(&self.pools[pool as usize].present, chunk);
+            if bits.is_empty() {
+                self.cache.objects.remove_into(&mut self.batch, &key)?;
+                continue;
+            }
+            let record = PresenceChunk {
+                at_ms: self.at_ms,
+                bitmap: encode_bitmap(&bits),
+            };
+            self.cache
+                .objects
+                .insert_record_into(&mut self.batch, &key, &record)?;
+        }
+        Ok(())
+    }
+
+    /// Puts the in-flight set of `pool` into the batch when it changed (removed when empty).
+    fn write_in_flight(&mut self, pool: u16) -> Result<()> {
+        let p = &mut self.pools[pool as usize];
+        if !std::mem::take(&mut p.in_flight_dirty) {
+            return Ok(());
+        }
+        let key = keys::per_pool(keys::IN_FLIGHT, self.dataset, pool);
+        if p.in_flight.is_empty() {
+            self.cache.objects.remove_into(&mut self.batch, &key)?;
+        } else {
+            let bytes = encode_bitmap(&p.in_flight);
+            self.cache
+                .objects
+                .insert_into(&mut self.batch, &key, &bytes)?;
+        }
+        Ok(())
+    }
+
     /// The final bitmaps.
     pub fn into_present(self) -> Vec<RoaringTreemap> {
-        self.present
+        self.pools.into_iter().map(|p| p.present).collect()
     }
 }

@@ -20,11 +20,16 @@ pub mod coordinator;
 pub mod endpoint;
 mod keys;
 pub mod ledger;
+
+/// The layout of the endpoint caches' ledger this build reads and writes (recorded in each
+/// cache; see `keys`). 1: a row per object and state change; 2: presence chunks and
+/// exceptions.
+pub const LEDGER_LAYOUT: u32 = 2;
 pub mod listings;
 
 pub use coordinator::{COORDINATOR_DIR, CoordinatorCache, DatasetSummary, coordinator_location};
 pub use endpoint::{EndpointCache, KeyspaceStats, cache_location, namespace_cache_root, shards_in};
-pub use ledger::LedgerWriter;
+pub use ledger::{LedgerWriter, PRESENCE_CHUNK};
 
 /// How long to wait between attempts to open a cache held by another process.
 const IN_USE_POLL: Duration = Duration::from_millis(200);
@@ -186,6 +191,12 @@ impl Sai3Error {
 
     /// True when stored data failed verification: the cache may be moved aside and rebuilt.
     pub fn is_damage(&self) -> bool {
-        matches!(self, Sai3Error::Cache(e) if e.is_corruption())
+        match self {
+            Sai3Error::Cache(e) => e.is_corruption(),
+            Sai3Error::LedgerLayout {
+                found, supported, ..
+            } => found < supported,
+            _ => false,
+        }
     }
 }

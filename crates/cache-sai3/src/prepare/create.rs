@@ -1,5 +1,5 @@
-//! Step 4: write the missing objects. Each is recorded `Creating` before its PUT and
-//! `Created` or `Failed` after it; entries and bitmaps are committed together every
+//! Step 4: write the missing objects. Each is recorded in flight before its PUT and present
+//! or failed (with the store's reason) after it; the ledger's changes are committed every
 //! [`CHECKPOINT_OBJECTS`] objects or [`CHECKPOINT_INTERVAL`]. A failed PUT keeps the store's
 //! reason for the report. Retries of transient errors are object_store's own (its client
 //! retries with backoff); a PUT that still fails is recorded, never retried here on top.
@@ -18,7 +18,7 @@ use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
 use crate::error::{Result, Sai3Error};
 use crate::object_sizes::SizeChecker;
-use crate::records::{ObjectState, PoolSeeds};
+use crate::records::{LedgerException, ObjectState, PoolSeeds};
 use crate::sizes::Fill;
 
 /// What creation did.
@@ -114,30 +114,29 @@ pub(super) async fn create<D: Database>(
             .collect::<Result<_>>()?;
         if let Some(w) = writer.as_deref_mut() {
             for put in &puts {
-                let now = job.clock.now();
-                w.set(put.pool, put.index, ObjectState::Creating, put.size, now)?;
+                w.started(put.pool, put.index);
             }
         }
         let mut results = futures::stream::iter(puts)
             .map(|put| write_one(job, put))
             .buffer_unordered(concurrency);
         while let Some((put, outcome)) = results.next().await {
-            let state = match outcome {
+            let failure = match outcome {
                 Ok(()) => {
                     out.created += 1;
                     progress.created.fetch_add(1, Ordering::Relaxed);
-                    ObjectState::Created
+                    None
                 }
                 Err(e) => {
                     out.failed += 1;
                     out.failures.add(&put.path, &e);
-                    ObjectState::Failed
+                    Some(e.to_string())
                 }
             };
             let Some(w) = writer.as_deref_mut() else {
                 continue;
             };
-            w.set(put.pool, put.index, state, put.size, job.clock.now())?;
+            record(w, &put, failure, job.clock.now())?;
             if w.pending() >= CHECKPOINT_OBJECTS || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             {
                 off_worker(|| w.checkpoint(Durability::Flushed))?;
@@ -146,6 +145,27 @@ pub(super) async fn create<D: Database>(
         }
     }
     Ok(out)
+}
+
+/// Records the outcome of one PUT: present, or failed with the store's reason.
+fn record<D: Database>(
+    w: &mut LedgerWriter<'_, D>,
+    put: &Put,
+    failure: Option<String>,
+    now: u64,
+) -> Result<()> {
+    match failure {
+        None => w.created(put.pool, put.index, now),
+        Some(reason) => {
+            let exception = LedgerException {
+                state: ObjectState::Failed,
+                size: put.size,
+                at_ms: now,
+                reason,
+            };
+            w.absent(put.pool, put.index, &exception)
+        }
+    }
 }
 
 /// PUTs one object with its deterministic content.

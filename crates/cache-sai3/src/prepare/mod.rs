@@ -177,7 +177,8 @@ impl<D: Database> EndpointJob<'_, D> {
         let mut writer = self
             .cache
             .as_ref()
-            .map(|c| c.ledger_writer(self.dataset, stored));
+            .map(|c| c.ledger_writer(self.dataset, stored))
+            .transpose()?;
         let now = self.clock.now();
         let found = reconcile::reconcile(
             writer.as_mut(),

@@ -1,5 +1,5 @@
 //! Step 3: the ledger follows what a LIST or cached listing found (found objects become
-//! `Created`, vanished ones `Deleted`), and what is missing is computed.
+//! present, vanished ones `Deleted` exceptions), and what is missing is computed.
 
 use roaring::RoaringTreemap;
 
@@ -12,7 +12,6 @@ use crate::caches::LedgerWriter;
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::object_sizes::DatasetSizes;
-use crate::records::ObjectState;
 
 /// What the endpoint holds of what it owns.
 pub(super) struct Found {
@@ -55,12 +54,11 @@ pub(super) fn reconcile<D: Database>(
             let vanished = w.present(p.id) - &here;
             let mut sizes = sizes.of(p)?.checker();
             for i in &found {
-                let size = sizes.size_of(i).unwrap_or(0);
-                w.set(p.id, i, ObjectState::Created, size, now_ms)?;
+                w.created(p.id, i, now_ms)?;
             }
             for i in &vanished {
                 let size = sizes.size_of(i).unwrap_or(0);
-                w.set(p.id, i, ObjectState::Deleted, size, now_ms)?;
+                w.deleted(p.id, i, size, now_ms)?;
             }
         }
         found
