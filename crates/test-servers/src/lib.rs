@@ -7,6 +7,10 @@
 //! * [`S3sFs`]: `s3s-fs` 0.14.1 (S3 protocol over a directory; checks signatures, honours
 //!   conditional puts; survives a restart, so a server can be killed mid-operation).
 //!
+//! * [`DatasetS3`]: an S3 protocol server (`s3s` 0.14.1, in this process) holding huge synthetic
+//!   datasets in a few MB: keys generated from indices, presence in roaring bitmaps, bytes
+//!   synthesized on GET; any other key is stored in memory. Counts requests, can add latency.
+//!
 //! * [`Azurite`]: `azurite-blob` 3.37.0 (Azure Blob protocol; containers are created with a
 //!   request signed by its well-known development key).
 //!
@@ -17,6 +21,7 @@
 #![deny(missing_docs)]
 
 mod azurite;
+mod dataset_s3;
 mod moto;
 mod s3s_fs;
 
@@ -25,6 +30,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use azurite::{AZURITE_ACCOUNT, AZURITE_KEY, Azurite};
+pub use dataset_s3::{
+    DatasetS3, DatasetS3Builder, DatasetS3Stats, FlatObjects, SyntheticObjects,
+    ascending_keys_after, full_presence, presence_with_gaps, synthetic_content,
+};
 pub use moto::Moto;
 pub use s3s_fs::S3sFs;
 
