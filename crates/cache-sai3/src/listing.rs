@@ -25,8 +25,15 @@ use crate::scheme::ENDPOINT_CACHE_DIR;
 /// Top-level prefixes listed at the same time.
 pub const LIST_CONCURRENCY: usize = 8;
 
-/// Keys merged between checkpoints of an ordered range.
+/// Keys merged between checkpoints of an ordered range (at least; see
+/// [`CHECKPOINT_INTERVAL`]).
 pub const CHECKPOINT_KEYS: u64 = 20_000;
+
+/// Least time between checkpoints inside ranges. A checkpoint saves the whole progress, which
+/// grows with the keys listed: spacing them in time keeps their total cost proportional to the
+/// LIST's duration (at 64M keys, tens of checkpoints instead of thousands), while a kill loses
+/// at most this much listing.
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What is known of an endpoint's keys, from a LIST or from the listing cache.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -352,6 +359,8 @@ struct Run<'a> {
     ordered: bool,
     progress: Mutex<ListProgress>,
     save: &'a (dyn Fn(&ListProgress) -> Result<()> + Sync),
+    /// When progress was last saved.
+    saved_at: Mutex<std::time::Instant>,
 }
 
 impl Run<'_> {
@@ -367,11 +376,20 @@ impl Run<'_> {
 
     fn checkpoint(&self) -> Result<()> {
         let snapshot = self.lock().clone();
-        (self.save)(&snapshot)
+        (self.save)(&snapshot)?;
+        *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
+        Ok(())
+    }
+
+    /// True when the last checkpoint is [`CHECKPOINT_INTERVAL`] old.
+    fn checkpoint_due(&self) -> bool {
+        let saved_at = *self.saved_at.lock().unwrap_or_else(|p| p.into_inner());
+        saved_at.elapsed() >= CHECKPOINT_INTERVAL
     }
 
     /// Lists one range to its end, merging as it goes (ordered stores, checkpointed every
-    /// [`CHECKPOINT_KEYS`] keys) or when it is complete (unordered stores).
+    /// [`CHECKPOINT_KEYS`] keys once [`CHECKPOINT_INTERVAL`] passed, and when a LIST fails) or
+    /// when it is complete (unordered stores).
     async fn list_range(&self, range: Range) -> Result<()> {
         let name = range.name();
         let prefix = match &range {
@@ -413,8 +431,10 @@ impl Run<'_> {
             since += 1;
             if since >= CHECKPOINT_KEYS {
                 self.settle(&mut batch)?;
-                self.checkpoint()?;
                 since = 0;
+                if self.checkpoint_due() {
+                    self.checkpoint()?;
+                }
             }
         }
         self.classifier.settle(&mut batch, &mut local)?;
@@ -475,6 +495,7 @@ pub async fn list_endpoint(
         ordered: checkpoints.ordered,
         progress: Mutex::new(progress),
         save: checkpoints.save,
+        saved_at: Mutex::new(std::time::Instant::now()),
         store,
     };
     let ranges = discover(&*run.store, dataset, uri).await?;

@@ -158,6 +158,18 @@ pub struct EndpointState {
     pub created: Vec<u64>,
 }
 
+/// What an unsealed ledger is worth: it describes the endpoint as known at `known_at_ms` (a
+/// LIST, a cached listing or a seal) plus everything the prepare that wrote it recorded since.
+/// Written before a prepare's first PUT, removed by its seal; a killed prepare's successor
+/// trusts the ledger instead of listing again while `known_at_ms` is within the TTL.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeBasis {
+    /// Full config hash (hex) of the dataset.
+    pub config_hash: String,
+    /// When the knowledge the prepare started from was taken (ms since the Unix epoch).
+    pub known_at_ms: u64,
+}
+
 /// Seeds of one pool.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSeeds {

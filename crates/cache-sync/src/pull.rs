@@ -176,9 +176,20 @@ pub async fn pull(
     local: &Path,
     expected_backend: &str,
 ) -> Result<PullReport> {
-    let Some(manifest) = remote.latest().await? else {
+    // One LIST of the generation numbers answers the common case (already up to date)
+    // without fetching the manifest.
+    let Some(&latest) = remote.generations().await?.last() else {
         return Ok(PullReport::default());
     };
+    if let Some(held) = local_generation(local).filter(|l| l.generation >= latest) {
+        return Ok(PullReport {
+            generation: Some(held.generation),
+            up_to_date: true,
+            files: held.files.len(),
+            ..PullReport::default()
+        });
+    }
+    let manifest = remote.manifest(latest).await?;
     if manifest.backend != expected_backend {
         return Err(SyncError::BadManifest {
             location: remote.manifest_path(manifest.generation).to_string(),
@@ -193,12 +204,6 @@ pub async fn pull(
         files: manifest.files.len(),
         ..PullReport::default()
     };
-    if local.exists()
-        && local_generation(local).is_some_and(|l| l.generation >= manifest.generation)
-    {
-        report.up_to_date = true;
-        return Ok(report);
-    }
     // Removed when dropped on any error below; switched in only once complete.
     let staging = Staging::beside(local)?;
     assemble(remote, local, &manifest, &staging.path(), &mut report).await?;

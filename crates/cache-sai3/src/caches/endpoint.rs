@@ -25,7 +25,7 @@ use super::{LEDGER_LAYOUT, keys};
 use crate::config_hash::ConfigHash;
 use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
-use crate::records::{EndpointState, PoolSeeds};
+use crate::records::{EndpointState, PoolSeeds, ResumeBasis};
 use crate::scheme::{ENDPOINT_CACHE_DIR, UriScheme, local_path};
 
 /// The cache of one endpoint.
@@ -248,6 +248,45 @@ impl<D: Database> EndpointCache<D> {
         let key = keys::per_dataset(keys::ENDPOINT_STATE, dataset.hash.dataset_id());
         self.endpoint_metadata
             .insert_record(&key, state, Durability::Flushed)?;
+        Ok(())
+    }
+
+    /// When the knowledge behind `dataset`'s unsealed ledger was taken, if a prepare that
+    /// created objects left one (see [`ResumeBasis`]).
+    ///
+    /// # Errors
+    /// Storage failures, or a record that fails verification.
+    pub fn resume_basis(&self, dataset: &Dataset) -> Result<Option<u64>> {
+        let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
+        let basis: Option<ResumeBasis> = self.endpoint_metadata.get_record(&key)?;
+        Ok(basis
+            .filter(|b| b.config_hash == dataset.hash.full_hex())
+            .map(|b| b.known_at_ms))
+    }
+
+    /// Records that `dataset`'s ledger describes the endpoint as known at `known_at_ms` plus
+    /// what is recorded from now on (before the first PUT of a prepare).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn set_resume_basis(&self, dataset: &Dataset, known_at_ms: u64) -> Result<()> {
+        let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
+        let basis = ResumeBasis {
+            config_hash: dataset.hash.full_hex(),
+            known_at_ms,
+        };
+        self.endpoint_metadata
+            .insert_record(&key, &basis, Durability::Flushed)?;
+        Ok(())
+    }
+
+    /// Removes `dataset`'s resume basis (its seal supersedes it).
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn clear_resume_basis(&self, dataset: &Dataset) -> Result<()> {
+        let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
+        self.endpoint_metadata.remove(&key, Durability::Flushed)?;
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
 //! | `endpoint_metadata` | `V` | ledger layout version (`u32`) |
+//! | `endpoint_metadata` | `B dataset` | `ResumeBasis` (an unsealed ledger a resume may trust) |
 //!
 //! Layout 1 (an `O` row per object and state change, one `P` bitmap per pool) is no longer
 //! read: such a cache is moved aside and rebuilt ([`super::LEDGER_LAYOUT`]).
@@ -33,6 +34,8 @@ pub(super) const PRESENCE_CHUNK: u8 = b'C';
 pub(super) const EXCEPTION: u8 = b'X';
 /// Tag of in-flight bitmap keys.
 pub(super) const IN_FLIGHT: u8 = b'I';
+/// Tag of the resume basis of an unsealed ledger.
+pub(super) const RESUME_BASIS: u8 = b'B';
 /// Tag of the ledger layout version, whose key is the tag alone.
 pub(super) const LAYOUT: u8 = b'V';
 /// Tag of stored path keys.

@@ -13,6 +13,7 @@ use object_store::path::Path as StorePath;
 
 use cache_core::{Database, Durability};
 
+use super::reconcile::Missing;
 use super::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS, EndpointJob, WriteFailures};
 use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
@@ -90,13 +91,13 @@ fn plan<'s, D: Database>(
 pub(super) async fn create<D: Database>(
     job: &EndpointJob<'_, D>,
     mut writer: Option<&mut LedgerWriter<'_, D>>,
-    missing: &[(u16, u64)],
+    missing: &Missing,
     seeds: &[PoolSeeds],
 ) -> Result<Created> {
     let progress = job.progress;
     progress
         .to_create
-        .fetch_add(missing.len() as u64, Ordering::SeqCst);
+        .fetch_add(missing.len(), Ordering::SeqCst);
     progress.set_phase("creating");
     let concurrency = job.options.concurrency.max(1);
     let mut out = Created {
@@ -107,7 +108,13 @@ pub(super) async fn create<D: Database>(
     let mut last_checkpoint = Instant::now();
     let mut checkers: Vec<Option<SizeChecker<'_>>> =
         (0..job.dataset.pool_id_limit()).map(|_| None).collect();
-    for chunk in missing.chunks((concurrency * 8).max(1000)) {
+    let per_chunk = (concurrency * 8).max(1000);
+    let mut todo = missing.iter();
+    loop {
+        let chunk: Vec<(u16, u64)> = todo.by_ref().take(per_chunk).collect();
+        if chunk.is_empty() {
+            break;
+        }
         let puts: Vec<Put> = chunk
             .iter()
             .map(|&(pool, i)| plan(job, seeds, &mut checkers, pool, i))

@@ -2,9 +2,11 @@
 //!
 //! In this order: a seal of this exact dataset that is still trusted (younger than the TTL in
 //! force; `file://` without `--cache-ttl` has none) with every owned object in the presence
-//! bitmaps; an expired seal that the shard's `DATASET` record confirms (one GET); a cached
-//! listing younger than the TTL; else a LIST, resumed from an interrupted one when that is
-//! recent, and stored in the listing cache when a TTL is in force.
+//! bitmaps; an expired seal that the shard's `DATASET` record confirms (one GET); the ledger of
+//! an interrupted prepare whose starting knowledge is still trusted (its resume basis: what it
+//! created it recorded, what was in flight is absent and written again); a cached listing
+//! younger than the TTL; else a LIST, resumed from an interrupted one when that is recent, and
+//! stored in the listing cache when a TTL is in force.
 //!
 //! Shards of one storage namespace that all need a LIST (a run covering several agents'
 //! shares) share one: it is classified as the whole dataset sees the namespace, and each shard
@@ -39,12 +41,20 @@ pub(super) struct Knowledge {
     pub trusted_by_dataset_record: bool,
     /// When the listing stored in the listing cache was taken (`None`: none is stored).
     pub cached_at_ms: Option<u64>,
+    /// When what it says was true of the endpoint: the LIST, cached listing or seal it comes
+    /// from (a resumed ledger keeps the time of the knowledge its prepare started from).
+    pub known_at_ms: u64,
 }
 
 impl Knowledge {
-    fn from_ledger(present: Vec<RoaringTreemap>, by_record: bool) -> Self {
+    fn from_ledger(
+        source: ListingSource,
+        present: Vec<RoaringTreemap>,
+        known_at_ms: u64,
+        by_record: bool,
+    ) -> Self {
         Knowledge {
-            source: ListingSource::Ledger,
+            source,
             listing: Listing {
                 present,
                 ..Listing::default()
@@ -52,7 +62,17 @@ impl Knowledge {
             resumed_ranges: 0,
             trusted_by_dataset_record: by_record,
             cached_at_ms: None,
+            known_at_ms,
         }
+    }
+
+    /// True when it comes from outside the ledger (a LIST or a cached listing), which the
+    /// ledger must then follow.
+    pub fn changes_ledger(&self) -> bool {
+        matches!(
+            self.source,
+            ListingSource::List | ListingSource::ListingCache
+        )
     }
 }
 
@@ -149,16 +169,24 @@ async fn from_cache<D: Database>(
         .zip(&job.stored)
         .all(|(want, have)| want.is_subset(have));
     if let Some(at) = sealed_at.filter(|_| complete) {
-        let trusted = match policy.effective_ttl(job.scheme) {
-            None => true,
-            Some(_) => policy.judge(job.scheme, at, now).is_usable(),
+        let sealed = |by_record| {
+            let present = job.stored.clone();
+            Knowledge::from_ledger(ListingSource::Ledger, present, at, by_record)
         };
-        if trusted {
-            return Ok(Some(Knowledge::from_ledger(job.stored.clone(), false)));
+        if trusts(job, at, now) {
+            return Ok(Some(sealed(false)));
         }
         if job.scheme.is_object_store() && record_confirms(job, at).await? {
-            return Ok(Some(Knowledge::from_ledger(job.stored.clone(), true)));
+            return Ok(Some(sealed(true)));
         }
+    }
+    if let Some(at) = cache
+        .resume_basis(job.dataset)?
+        .filter(|&at| trusts(job, at, now))
+    {
+        let present = job.stored.clone();
+        let resumed = Knowledge::from_ledger(ListingSource::Resumed, present, at, false);
+        return Ok(Some(resumed));
     }
     if let Some((listing, at)) = cache.cached_listing(job.dataset)? {
         if policy.judge(job.scheme, at, now).is_usable() {
@@ -168,11 +196,22 @@ async fn from_cache<D: Database>(
                 resumed_ranges: 0,
                 trusted_by_dataset_record: false,
                 cached_at_ms: Some(at),
+                known_at_ms: at,
             }));
         }
         cache.remove_listing(job.dataset)?;
     }
     Ok(None)
+}
+
+/// True when knowledge taken at `at` is still trusted: always without a TTL (`file://`: until
+/// the config changes), else while younger than the TTL.
+fn trusts<D: Database>(job: &EndpointJob<'_, D>, at: u64, now: u64) -> bool {
+    let policy = &job.options.ttl;
+    match policy.effective_ttl(job.scheme) {
+        None => true,
+        Some(_) => policy.judge(job.scheme, at, now).is_usable(),
+    }
 }
 
 /// The seal is too old to trust alone: true if the endpoint's `DATASET` record names the very
@@ -231,6 +270,7 @@ fn settle<D: Database>(
     resumed_ranges: u64,
 ) -> Result<Knowledge> {
     let mut cached_at_ms = None;
+    let known_at_ms = job.clock.now();
     if let Some(cache) = &job.cache {
         cache.clear_list_progress(job.dataset)?;
         if job.options.ttl.effective_ttl(job.scheme).is_some() {
@@ -245,5 +285,6 @@ fn settle<D: Database>(
         resumed_ranges,
         trusted_by_dataset_record: false,
         cached_at_ms,
+        known_at_ms,
     })
 }

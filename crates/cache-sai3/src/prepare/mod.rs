@@ -52,10 +52,12 @@ mod sync;
 
 pub use report::{EndpointReport, ListingSource, Phases, PrepareReport, Progress, WriteFailures};
 
-/// Objects between ledger checkpoints.
-pub const CHECKPOINT_OBJECTS: usize = 10_000;
+/// Objects between ledger checkpoints. A checkpoint writes only the presence chunks it changed
+/// (one or two of at most 8 KiB while objects are created in index order), so it is cheap; what
+/// a kill loses is what was created since the last one (written again by the resume).
+pub const CHECKPOINT_OBJECTS: usize = 1_000;
 /// Longest time between ledger checkpoints.
-pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(2);
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How `file_paths` is filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,10 +192,12 @@ impl<D: Database> EndpointJob<'_, D> {
         )?;
         report.already_present = found.already_present;
         // A cached listing stops describing the endpoint at the first PUT: it is removed
-        // now, so a run killed while creating never trusts it, and stored again, up to date,
-        // when creation ends (`seal`).
+        // now, and stored again, up to date, when creation ends (`seal`). From here on the
+        // ledger is the knowledge: a run killed while creating is resumed from it, as far as
+        // the knowledge this run started from is trusted (its resume basis).
         if let Some(cache) = self.cache.as_ref().filter(|_| !found.missing.is_empty()) {
             cache.remove_listing(self.dataset)?;
+            cache.set_resume_basis(self.dataset, knowledge.known_at_ms)?;
         }
         let t_create = Instant::now();
         let created = create::create(&self, writer.as_mut(), &found.missing, &seeds).await?;

@@ -5,7 +5,6 @@ use roaring::RoaringTreemap;
 
 use cache_core::{Database, Durability};
 
-use super::ListingSource;
 use super::learn::Knowledge;
 use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
@@ -17,8 +16,32 @@ use crate::object_sizes::DatasetSizes;
 pub(super) struct Found {
     /// Owned objects present.
     pub already_present: u64,
-    /// Owned objects missing, as (pool, index), in pool and index order.
-    pub missing: Vec<(u16, u64)>,
+    /// Owned objects missing.
+    pub missing: Missing,
+}
+
+/// Owned objects missing, per pool: bitmaps, iterated in pool and index order and never
+/// materialized per object (a first prepare of 64M objects would need 1 GiB as pairs).
+#[derive(Debug, Default)]
+pub(super) struct Missing(Vec<(u16, RoaringTreemap)>);
+
+impl Missing {
+    /// How many.
+    pub fn len(&self) -> u64 {
+        self.0.iter().map(|(_, m)| m.len()).sum()
+    }
+
+    /// True when nothing is missing.
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(|(_, m)| m.is_empty())
+    }
+
+    /// Every missing object as (pool, index), in pool and index order.
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u64)> + '_ {
+        self.0
+            .iter()
+            .flat_map(|(p, m)| m.iter().map(move |i| (*p, i)))
+    }
 }
 
 /// Reconciles the ledger (when there is one) with `known` and returns what is present and
@@ -36,7 +59,7 @@ pub(super) fn reconcile<D: Database>(
 ) -> Result<Found> {
     let mut found = Found {
         already_present: 0,
-        missing: Vec::new(),
+        missing: Missing::default(),
     };
     for p in dataset
         .pools
@@ -46,10 +69,7 @@ pub(super) fn reconcile<D: Database>(
         let id = p.id as usize;
         let here = &known.listing.present[id] & &owned[id];
         found.already_present += here.len();
-        if let Some(w) = writer
-            .as_deref_mut()
-            .filter(|_| known.source != ListingSource::Ledger)
-        {
+        if let Some(w) = writer.as_deref_mut().filter(|_| known.changes_ledger()) {
             let found = &here - w.present(p.id);
             let vanished = w.present(p.id) - &here;
             let mut sizes = sizes.of(p)?.checker();
@@ -61,9 +81,7 @@ pub(super) fn reconcile<D: Database>(
                 w.deleted(p.id, i, size, now_ms)?;
             }
         }
-        found
-            .missing
-            .extend((&owned[id] - &here).iter().map(|i| (p.id, i)));
+        found.missing.0.push((p.id, &owned[id] - &here));
     }
     if let Some(w) = writer.filter(|w| w.pending() > 0) {
         off_worker(|| w.checkpoint(Durability::Flushed))?;

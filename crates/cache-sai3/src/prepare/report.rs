@@ -21,6 +21,9 @@ pub enum ListingSource {
     ListingCache,
     /// The sealed object ledger.
     Ledger,
+    /// The unsealed ledger of an interrupted prepare: what it started from (a LIST, a cached
+    /// listing or a seal, within the TTL) plus what it recorded as created.
+    Resumed,
 }
 
 impl ListingSource {
@@ -30,6 +33,7 @@ impl ListingSource {
             ListingSource::List => "LIST",
             ListingSource::ListingCache => "listing cache",
             ListingSource::Ledger => "sealed ledger",
+            ListingSource::Resumed => "ledger of the interrupted prepare",
         }
     }
 }
@@ -217,10 +221,14 @@ impl PrepareReport {
     ) -> Self {
         let sum = |f: fn(&EndpointReport) -> u64| endpoints.iter().map(f).sum::<u64>();
         let used = |s: ListingSource| endpoints.iter().any(|e| e.listing_source == s);
-        let listing_source = [ListingSource::List, ListingSource::ListingCache]
-            .into_iter()
-            .find(|&s| used(s))
-            .unwrap_or(ListingSource::Ledger);
+        let listing_source = [
+            ListingSource::List,
+            ListingSource::ListingCache,
+            ListingSource::Resumed,
+        ]
+        .into_iter()
+        .find(|&s| used(s))
+        .unwrap_or(ListingSource::Ledger);
         let list_calls = sum(|e| e.list_calls);
         PrepareReport {
             config_hash,

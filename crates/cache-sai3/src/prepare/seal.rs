@@ -53,6 +53,9 @@ pub(super) async fn seal<D: Database>(
     };
     off_worker(|| -> Result<()> {
         cache.seal(job.dataset, &state)?;
+        if complete {
+            cache.clear_resume_basis(job.dataset)?;
+        }
         if job.options.populate == Populate::Eager {
             cache.populate_paths(job.dataset, &job.pools(), owned)?;
         }
