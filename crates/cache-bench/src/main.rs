@@ -5,18 +5,24 @@
 //!   ([`record::Record`]), one JSON object per line; progress goes to stderr.
 //! * `cache-bench report --input FILE.jsonl --out DIR [--docs FILE]` writes the markdown
 //!   table, CSV and SVG plots of a results file, and, with `--docs`, `docs/PERFORMANCE.md`.
+//! * `cache-bench serve-dataset --config FILE [--present full|empty|gaps:FRACTION[:SEED]]
+//!   [--latency-ms N] [--port P]` serves the S3 endpoints of a sai3-bench config
+//!   (`s3://127.0.0.1:PORT/bucket/prefix/`) from the dataset-shaped server
+//!   ([`dataset_objects`]) until killed.
 //!
 //! Every figure is the median of several runs with min and max; every ratio compares two
 //! figures of the same run. Nothing here asserts a speed: a run fails only when a suite fails.
 
 mod backend;
+mod dataset_objects;
 mod machine;
 mod record;
 mod report;
 mod suites;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
@@ -71,6 +77,22 @@ enum Command {
         #[arg(long)]
         docs: Option<PathBuf>,
     },
+    /// Serves the S3 endpoints of a sai3-bench config from the dataset-shaped server until
+    /// killed.
+    ServeDataset {
+        /// The sai3-bench config; every endpoint `s3://127.0.0.1:PORT/bucket/prefix/`, one port.
+        #[arg(long)]
+        config: PathBuf,
+        /// Which objects exist at the start: full, empty or gaps:FRACTION[:SEED].
+        #[arg(long, default_value = "full")]
+        present: String,
+        /// Milliseconds waited before every response.
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        /// The port to listen on [default: the endpoints' port].
+        #[arg(long)]
+        port: Option<u16>,
+    },
 }
 
 fn run_suites(
@@ -120,6 +142,31 @@ fn run_suites(
     Ok(())
 }
 
+/// `serve-dataset`: starts the server, says what it serves, then waits to be killed.
+fn serve_dataset(
+    config: &Path,
+    present: &str,
+    latency_ms: u64,
+    port: Option<u16>,
+) -> anyhow::Result<()> {
+    let present = dataset_objects::Present::parse(present)?;
+    let dataset = cache_sai3::dataset::Dataset::load(config)?;
+    let port = port.unwrap_or(dataset_objects::dataset_port(&dataset)?);
+    dataset_objects::check_port(port)?;
+    let latency = Duration::from_millis(latency_ms);
+    let sets = dataset_objects::dataset_sets(&dataset, |_, _, o| present.of(o))?;
+    let server = sets.builder.latency(latency).port(port).start();
+    eprintln!(
+        "serving {} objects of {} on {} (latency {latency_ms} ms)",
+        sets.present,
+        config.display(),
+        server.url()
+    );
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -133,6 +180,12 @@ fn main() -> ExitCode {
             out,
         } => run_suites(suites, cli, quick, files, &backend, work, out),
         Command::Report { input, out, docs } => report::write(&input, &out, docs.as_deref()),
+        Command::ServeDataset {
+            config,
+            present,
+            latency_ms,
+            port,
+        } => serve_dataset(&config, &present, latency_ms, port),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -28,20 +28,20 @@ const DESCRIPTIONS: [(&str, &str); 7] = [
     (
         "ledger",
         "Recording N objects as created, per backend: what `prepare`'s create step writes \
-         (the object states, checkpointed with the presence bitmap) against sai3-bench's own \
-         pattern of one locked upsert per object; objects per second, and bytes on disk per \
-         object once the cache is closed.",
+         (the compact ledger: changed presence chunks and the in-flight set, per checkpoint) \
+         against sai3-bench's own pattern of one locked upsert per object; objects per second, \
+         and bytes on disk per object once the cache is closed.",
     ),
     (
         "resume",
         "Resuming an interrupted prepare: the set of missing objects of a ledger with 1% random \
          gaps, as prepare's reconcile step computes it: from the presence bitmap in memory, \
-         from a closed cache of each backend (open, load the bitmap, compute), and by the slow \
-         path the bitmap replaces, a scan of every ledger entry.",
+         and from a closed cache of each backend (open, load the presence chunks, compute).",
     ),
     (
         "listing",
-        "A LIST of N keys from a loopback S3 server (`s3s-fs`) against what replaces it on the \
+        "A LIST of N keys from the dataset-shaped S3 server on 127.0.0.1 (S3 protocol, pages \
+         of 1,000 keys) against what replaces it on the \
          next run: a prepare that learns from the listing cache, and the listing cache loaded \
          through the library; per backend, with the encoded size of the stored listings. This \
          is the proposal's \"LIST operation\" row at the sizes of this run.",
@@ -56,8 +56,7 @@ const DESCRIPTIONS: [(&str, &str); 7] = [
     (
         "sync",
         "Moving closed cache directories to and from an object store (an S3 server on \
-         127.0.0.1): time and bytes of a push, of an incremental push after a small change, \
-         and of a verified pull.",
+         127.0.0.1): time, bytes and peak memory of a push and of a verified pull.",
     ),
     (
         "backends",

@@ -167,7 +167,7 @@ impl Method {
     /// Figure name.
     fn name(self) -> &'static str {
         match self {
-            Method::Prepare => "prepare's ledger (checkpoint every 10,000)",
+            Method::Prepare => "prepare's ledger (checkpoint every 1,000)",
             Method::Upsert => "one upsert per object (Mutex)",
         }
     }
@@ -311,6 +311,26 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
         super::backends::rank(ctx, &pick(|b| &b.prepare))?;
         super::backends::rank(ctx, &pick(|b| &b.prepare_bytes))?;
         super::backends::rank(ctx, &pick(|b| &b.upsert_bytes))?;
+        for (backend, figures) in ctx.backends.iter().zip(&all) {
+            bytes_goal(ctx, *backend, &figures.prepare_bytes, n)?;
+        }
     }
     Ok(())
+}
+
+/// The compact ledger's goal: at most one byte on disk per object of a regular dataset.
+///
+/// # Errors
+/// The report.
+fn bytes_goal(ctx: &Ctx, backend: Backend, bytes: &Figure, n: u64) -> anyhow::Result<()> {
+    let per_object = bytes.median;
+    ctx.goal(
+        SUITE,
+        &format!(
+            "<= 1 byte on disk per object of a regular dataset, closed cache ({})",
+            backend.name()
+        ),
+        format!("{per_object:.2} bytes/object at {} objects", count_label(n)),
+        per_object <= 1.0,
+    )
 }

@@ -1,22 +1,20 @@
-//! Suite `listing`: a LIST of N keys from a loopback S3 server (`s3s-fs`) against loading the
-//! cached listing of the same keys, per backend.
+//! Suite `listing`: a LIST of N keys from a loopback S3 server against loading the cached
+//! listing of the same keys, per backend.
 //!
-//! The dataset is flat (64 key-prefix shards) over as many buckets as it takes to hold at most
-//! [`KEYS_PER_BUCKET`] keys each: `s3s-fs` walks a whole bucket for every page of a LIST, so a
-//! LIST of one bucket costs O(keys^2 / 1000) on the server, and 1M keys in one bucket take
-//! tens of minutes. Its objects are written straight into the server's directory (one file
-//! each; a PUT would leave two more metadata files per object in the server's root), then one
-//! `prepare --cache-ttl 86400` LISTs and adopts them, sealing the endpoints and storing the
-//! listings. Measured then:
+//! The server is the dataset-shaped S3 server of `test-servers`, in this process: it holds the
+//! dataset of the config (flat, 64 key-prefix shards, one endpoint) as keys generated from
+//! indices and a presence bitmap, every object present, and answers LIST pages in key order
+//! at any size (a page costs the same at 1M keys as at 10k). One
+//! `prepare --cache-ttl 86400` LISTs and adopts them, sealing the endpoint and storing its
+//! listing. Measured then:
 //!
 //! * the LIST: `prepare --refresh-cache` (whole process, and its `phases.list_s`);
-//! * a prepare that learns from the listing cache (every endpoint unsealed first through the
+//! * a prepare that learns from the listing cache (the endpoint unsealed first through the
 //!   library, so the listing cache is what the prepare trusts);
 //! * the listing cache loaded through the library: `EndpointCache::open` and
-//!   `cached_listing` of every endpoint, one after another;
-//! * the encoded size of the stored listings (keys plus framed, compressed values).
+//!   `cached_listing` of the endpoint;
+//! * the encoded size of the stored listing (keys plus framed, compressed values).
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -25,18 +23,20 @@ use cache_core::{Database, Direction, Keyspace, OpenOptions};
 use cache_sai3::caches::{EndpointCache, cache_location};
 use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{ListingSource, PrepareReport};
+use test_servers::DatasetS3;
 
 use crate::backend::Backend;
+use crate::dataset_objects::Present;
 use crate::record::{Figure, Samples};
 use crate::suites::Ctx;
-use crate::suites::process::{self, DatasetConfig, S3Server, count_label};
+use crate::suites::process::{self, DatasetConfig, count_label};
 use crate::with_db;
 
 /// Suite name.
 const SUITE: &str = "listing";
 
-/// At most this many keys per bucket (see the module docs).
-const KEYS_PER_BUCKET: u64 = 50_000;
+/// The endpoint's bucket.
+const BUCKET: &str = "listing";
 
 /// TTL of the listing cache for every prepare of the suite (a day).
 const TTL: &str = "86400";
@@ -49,17 +49,10 @@ const OBJECT_SIZE: u64 = 1;
 /// # Errors
 /// Any failure of the suite.
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
-    let root = ctx.scratch("listing-s3")?;
-    let server = match S3Server::start(&root) {
-        Ok(s) => s,
-        Err(e) => return ctx.note(SUITE, format!("skipped: {e:#}")),
-    };
     ctx.note(SUITE, method())?;
     for n in sizes(ctx) {
-        one_size(ctx, &server, n)?;
+        one_size(ctx, n)?;
     }
-    drop(server);
-    std::fs::remove_dir_all(&root)?;
     Ok(())
 }
 
@@ -72,39 +65,31 @@ fn sizes(ctx: &Ctx) -> Vec<u64> {
     }
 }
 
-/// Samples per figure: fewer for LISTs of more than 200k keys (a minute or more each).
-fn runs_for(ctx: &Ctx, n: u64) -> usize {
-    if n > 200_000 {
-        ctx.runs().min(3)
-    } else {
-        ctx.runs()
-    }
-}
-
 /// How the suite measures (its first note).
 fn method() -> String {
     format!(
         "LIST: `prepare --refresh-cache --cache-ttl {TTL} --no-push --no-pull` of a flat dataset \
-         (64 key-prefix shards, {OBJECT_SIZE}-byte objects written straight into s3s-fs's \
-         directory) over buckets of at most {KEYS_PER_BUCKET} keys (s3s-fs walks the whole \
-         bucket for every LIST page: O(keys^2) per bucket); whole-process wall time and the \
-         report's phases.list_s. Listing cache: `EndpointCache::open` + `cached_listing` of \
-         every endpoint through the library, one after another (closing is not timed), and a \
-         whole prepare that learns from the listing cache (each endpoint unsealed through the \
-         library first). Bytes per key: the encoded size of the stored listings (keys plus \
-         framed, zstd-compressed values, read back from the raw `listing_cache` keyspace): the \
-         keyspace cannot be told apart on disk; the whole shard's size on disk is in a note."
+         (64 key-prefix shards, {OBJECT_SIZE}-byte objects) on one endpoint of the \
+         dataset-shaped S3 server (test-servers, in the harness's process, no added latency: \
+         keys generated from the config in key order, every object present, pages of 1000 \
+         keys); whole-process wall time and the report's phases.list_s. Listing cache: \
+         `EndpointCache::open` + `cached_listing` of the endpoint through the library (closing \
+         is not timed), and a whole prepare that learns from the listing cache (the endpoint \
+         unsealed through the library first). Bytes per key: the encoded size of the stored \
+         listing (keys plus framed, zstd-compressed values, read back from the raw \
+         `listing_cache` keyspace): the keyspace cannot be told apart on disk; the whole \
+         shard's size on disk is in a note."
     )
 }
 
-/// One dataset of `n` keys: its config, its view and where it lives.
+/// One dataset of `n` keys: its config, its view, its server.
 struct Setup {
     /// The config file.
     config: PathBuf,
     /// The dataset as the prepare works through it (shard 0).
     view: Dataset,
-    /// Its buckets.
-    buckets: Vec<String>,
+    /// The server holding it.
+    server: DatasetS3,
     /// Keys in all.
     n: u64,
     /// The variant of its figures.
@@ -112,129 +97,40 @@ struct Setup {
 }
 
 /// Measures `n` keys with every backend.
-fn one_size(ctx: &Ctx, server: &S3Server, n: u64) -> anyhow::Result<()> {
-    let setup = create(ctx, server, n)?;
-    if runs_for(ctx, n) < ctx.runs() {
-        ctx.note(
-            SUITE,
-            format!(
-                "{}: {} samples per figure (each LIST of s3s-fs takes a minute or more)",
-                setup.variant,
-                runs_for(ctx, n)
-            ),
-        )?;
-    }
+fn one_size(ctx: &Ctx, n: u64) -> anyhow::Result<()> {
+    let setup = create(ctx, n)?;
     for &backend in &ctx.backends {
-        with_db!(backend, per_backend(ctx, server, &setup, backend))?;
-    }
-    for b in &setup.buckets {
-        server.remove_bucket(b)?;
+        with_db!(backend, per_backend(ctx, &setup, backend))?;
     }
     Ok(())
 }
 
-/// Writes the config and the `n` objects of a dataset.
-fn create(ctx: &Ctx, server: &S3Server, n: u64) -> anyhow::Result<Setup> {
-    let buckets: Vec<String> = (0..n.div_ceil(KEYS_PER_BUCKET).max(1))
-        .map(|b| format!("list-{}-{b}", count_label(n).to_lowercase()))
-        .collect();
-    let uris: Vec<String> = buckets.iter().map(|b| server.uri(b, "data")).collect();
+/// Writes the config of `n` objects and starts the server holding them all.
+fn create(ctx: &Ctx, n: u64) -> anyhow::Result<Setup> {
+    let port = test_servers::free_port();
+    let uri = process::s3_uri(port, BUCKET, "data");
     let dir = ctx.scratch(&format!("listing-config-{n}"))?;
-    let config = DatasetConfig::flat(n, OBJECT_SIZE, uris).write(&dir, "listing")?;
+    let config = DatasetConfig::flat(n, OBJECT_SIZE, vec![uri]).write(&dir, "listing")?;
     let view = Dataset::load(&config)?
         .writer_views()
         .into_iter()
         .next()
         .context("the dataset has no view")?;
-    let started = Instant::now();
-    eprintln!(
-        "  listing: writing {n} objects into {} buckets",
-        buckets.len()
-    );
-    let dirs: Vec<PathBuf> = buckets
-        .iter()
-        .map(|b| Ok(server.bucket(b)?.join("data")))
-        .collect::<anyhow::Result<_>>()?;
-    write_objects(&view, &dirs)?;
-    eprintln!(
-        "  listing: objects written in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let variant = format!(
-        "{} keys, {} s3s-fs bucket{}",
-        count_label(n),
-        buckets.len(),
-        if buckets.len() == 1 { "" } else { "s" }
-    );
+    let server = process::serve(&config, Present::Full)?;
     Ok(Setup {
         config,
         view,
-        buckets,
+        server,
         n,
-        variant,
+        variant: format!("{} keys, 1 S3 endpoint", count_label(n)),
     })
-}
-
-/// Writes every object of `view`'s first pool into the directory of its endpoint (`dirs[e]`),
-/// two endpoints at a time.
-fn write_objects(view: &Dataset, dirs: &[PathBuf]) -> anyhow::Result<()> {
-    let pool = view.pools.first().context("the dataset has no pool")?;
-    let size = usize::try_from(OBJECT_SIZE)?;
-    std::thread::scope(|s| {
-        let workers: Vec<_> = (0..2usize)
-            .map(|w| {
-                s.spawn(move || -> anyhow::Result<()> {
-                    for (e, dir) in dirs.iter().enumerate().skip(w).step_by(2) {
-                        let owned =
-                            cache_sai3::placement::owned_by_endpoint(pool, u16::try_from(e)?);
-                        write_endpoint(view, pool, owned.iter(), dir, size)?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .try_for_each(|w| w.join().map_err(|_| anyhow::anyhow!("a writer panicked"))?)
-    })
-}
-
-/// Writes objects `indices` of `pool` under `dir`, `size` zero bytes each.
-fn write_endpoint(
-    view: &Dataset,
-    pool: &cache_sai3::dataset::Pool,
-    indices: impl Iterator<Item = u64>,
-    dir: &Path,
-    size: usize,
-) -> anyhow::Result<()> {
-    let content = vec![0u8; size];
-    let mut made: HashSet<PathBuf> = HashSet::new();
-    for i in indices {
-        let name = view
-            .path_of(pool, i)
-            .with_context(|| format!("object {i} has no name"))?;
-        let path = dir.join(name);
-        let parent = path.parent().context("an object path has no parent")?;
-        if !made.contains(parent) {
-            std::fs::create_dir_all(parent)?;
-            made.insert(parent.to_owned());
-        }
-        std::fs::write(&path, &content)?;
-    }
-    Ok(())
 }
 
 /// The samples of one backend.
-fn per_backend<D: Database>(
-    ctx: &Ctx,
-    server: &S3Server,
-    setup: &Setup,
-    backend: Backend,
-) -> anyhow::Result<()> {
+fn per_backend<D: Database>(ctx: &Ctx, setup: &Setup, backend: Backend) -> anyhow::Result<()> {
     let cache_dir = ctx.scratch(&format!("listing-cache-{}-{}", setup.n, backend.name()))?;
     let p = Prepare {
         ctx,
-        server,
         setup,
         backend,
         cache_dir: &cache_dir,
@@ -251,7 +147,7 @@ fn per_backend<D: Database>(
         setup.n,
         first.created
     );
-    let runs = runs_for(ctx, setup.n);
+    let runs = ctx.runs();
     let list = list_figures(&p, runs)?;
     let cached = cached_prepare_figure::<D>(&p, runs)?;
     ctx.ratio(&cached, &list.whole)?;
@@ -265,7 +161,6 @@ fn per_backend<D: Database>(
 /// The prepare runs of one backend.
 struct Prepare<'a> {
     ctx: &'a Ctx,
-    server: &'a S3Server,
     setup: &'a Setup,
     backend: Backend,
     cache_dir: &'a Path,
@@ -283,7 +178,7 @@ impl Prepare<'_> {
             .arg(self.cache_dir)
             .args(["--cache-ttl", TTL, "--no-push", "--no-pull", "--json"])
             .args(extra)
-            .envs(self.server.env());
+            .envs(process::s3_env());
         let done = process::run(&mut c)?.checked("prepare")?;
         Ok((done.seconds, done.json()?))
     }
@@ -313,6 +208,7 @@ fn list_figures(p: &Prepare<'_>, runs: usize) -> anyhow::Result<ListFigures> {
     eprintln!("  listing: {} LIST x{runs}", p.backend.name());
     let mut whole = Vec::new();
     let mut phase = Vec::new();
+    p.setup.server.reset_stats();
     for _ in 0..runs.max(1) {
         let (secs, report) = p.run(&["--refresh-cache"])?;
         anyhow::ensure!(
@@ -324,12 +220,28 @@ fn list_figures(p: &Prepare<'_>, runs: usize) -> anyhow::Result<ListFigures> {
         whole.push(secs);
         phase.push(report.phases.list_s);
     }
+    requests_note(p, runs.max(1) as u64)?;
     let n = p.setup.n as f64;
     let whole = p.figure("LIST: prepare --refresh-cache", "s", &Samples(whole), true)?;
     let rate = Samples(phase.iter().map(|s| n / s).collect());
     let phase = p.figure("LIST (list phase)", "s", &Samples(phase), true)?;
     p.figure("LIST rate (list phase)", "keys/s", &rate, false)?;
     Ok(ListFigures { whole, phase })
+}
+
+/// A note with what the server saw of one LIST (of `runs`): LIST requests and keys listed.
+fn requests_note(p: &Prepare<'_>, runs: u64) -> anyhow::Result<()> {
+    let stats = p.setup.server.stats();
+    p.ctx.note(
+        SUITE,
+        format!(
+            "{} {}: one LIST made {} LIST requests returning {} keys",
+            p.setup.variant,
+            p.backend.name(),
+            stats.list_pages / runs,
+            stats.list_keys / runs
+        ),
+    )
 }
 
 /// `runs` prepares that learn from the listing cache (every endpoint unsealed before each).

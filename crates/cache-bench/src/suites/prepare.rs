@@ -1,10 +1,11 @@
 //! Suite `prepare`: the release CLI's `prepare` run as a user runs it, per backend, on two
 //! datasets of tiny objects: a tree (width 32, depth 2, the shape of
 //! `examples/local-1m.yaml`) on 4 local endpoints, and a flat dataset (64 key-prefix shards)
-//! on 4 buckets of a loopback S3 server (`s3s-fs`). Per dataset and backend, on a fresh
-//! dataset: the first prepare (it creates every object: one sample), then second (reattach),
-//! `--refresh-cache` and `--no-cache` runs. Figures are whole-process wall times; the second
-//! run's `phases.open_s` is the reattach (open) time.
+//! on 4 buckets of the dataset-shaped S3 server of `test-servers` (in this process; it keeps
+//! presence bitmaps, not bytes, so 100k objects cost nothing to hold). Per dataset and
+//! backend, on a fresh dataset: the first prepare (it creates every object: one sample), then
+//! second (reattach), `--refresh-cache` and `--no-cache` runs. Figures are whole-process wall
+//! times; the second run's `phases.open_s` is the reattach (open) time.
 //!
 //! [`resume_after_kill`] (reported under suite `resume`): a first prepare killed when about
 //! half its objects exist, and the rerun that finishes it.
@@ -18,9 +19,10 @@ use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{ListingSource, PrepareReport};
 
 use crate::backend::Backend;
+use crate::dataset_objects::Present;
 use crate::record::{Figure, Samples};
 use crate::suites::Ctx;
-use crate::suites::process::{self, DatasetConfig, S3Server, count_label};
+use crate::suites::process::{self, DatasetConfig, count_label};
 
 /// Suite name.
 const SUITE: &str = "prepare";
@@ -184,39 +186,42 @@ fn remove_dataset(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The flat dataset on 4 buckets of s3s-fs, per backend.
+/// The flat dataset on 4 buckets of the dataset-shaped S3 server, per backend (a fresh
+/// server, empty at the start, for each).
 fn s3(ctx: &Ctx) -> anyhow::Result<()> {
     let root = ctx.scratch("prepare-s3")?;
-    let server = match S3Server::start(&root.join("server")) {
-        Ok(s) => s,
-        Err(e) => return ctx.note(SUITE, format!("S3 part skipped: {e:#}")),
-    };
     let n = ctx.size(100_000, 2_000);
+    ctx.note(
+        SUITE,
+        format!(
+            "{} objects on S3: a flat dataset (64 key-prefix shards) on {ENDPOINTS} buckets of \
+             the dataset-shaped S3 server (test-servers, in the harness's process, no added \
+             latency: keys generated from the config, presence in a bitmap, PUT bodies \
+             counted and dropped), empty at the start of each backend",
+            count_label(n)
+        ),
+    )?;
     let mut seconds = Vec::new();
     for &backend in &ctx.backends {
-        let buckets: Vec<String> = (0..ENDPOINTS)
-            .map(|e| format!("prep-{}-{e}", backend.name()))
+        let port = test_servers::free_port();
+        let uris = (0..ENDPOINTS)
+            .map(|e| process::s3_uri(port, &format!("prep-{}-{e}", backend.name()), "data"))
             .collect();
-        for b in &buckets {
-            server.bucket(b)?;
-        }
-        let uris = buckets.iter().map(|b| server.uri(b, "data")).collect();
         let cfg = DatasetConfig::flat(n, OBJECT_SIZE, uris);
+        let config = cfg.write(&root, &format!("s3-{}", backend.name()))?;
+        let server = process::serve(&config, Present::Empty)?;
         let t = Target {
             ctx,
             backend,
-            config: cfg.write(&root, &format!("s3-{}", backend.name()))?,
+            config,
             cache_dir: root.join(format!("cache-{}", backend.name())),
-            env: server.env().to_vec(),
+            env: process::s3_env().to_vec(),
             objects: cfg.count,
-            variant: format!("{} objects, {ENDPOINTS} s3s-fs buckets", count_label(n)),
+            variant: format!("{} objects, {ENDPOINTS} S3 buckets", count_label(n)),
         };
         seconds.push(measure(&t)?);
-        for b in &buckets {
-            server.remove_bucket(b)?;
-        }
+        drop(server);
     }
-    drop(server);
     backend_ratio(ctx, &seconds)?;
     remove_dataset(&root)
 }

@@ -1,6 +1,8 @@
 //! Child processes of the suites: the release CLI run as a user runs it (wall time, exit
-//! status, its typed JSON report, its peak RSS), a loopback S3 server (`s3s-fs` over a
-//! directory of the work dir), and the sai3-bench configs they work on.
+//! status, its typed JSON report, its peak RSS), the S3 server it talks to (the
+//! dataset-shaped server of `test-servers`, in this process: keys generated from a config,
+//! presence in bitmaps, any size of dataset in a few MB), and the sai3-bench configs they work
+//! on.
 //!
 //! Peak RSS is the kernel's `ru_maxrss` of the child, read by GNU time (`/usr/bin/time -f
 //! %M`, which waits for its child with `wait4`): the workspace forbids `unsafe` code, so this
@@ -9,15 +11,18 @@
 //! than one poll).
 
 use std::io::Read;
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use cache_sai3::dataset::Dataset;
+use futures::{StreamExt, TryStreamExt};
 use serde::de::DeserializeOwned;
+use test_servers::DatasetS3;
 
 use crate::backend::Backend;
+use crate::dataset_objects::{self, Present};
 use crate::suites::Ctx;
 
 /// GNU time, which reports the `ru_maxrss` of its child.
@@ -223,130 +228,47 @@ pub fn spawn_quiet(cmd: &mut Command) -> anyhow::Result<Child> {
         .with_context(|| format!("cannot start {:?}", cmd.get_program()))
 }
 
-/// A loopback S3 server: `s3s-fs` (the binary the tests use, from `test-servers`) serving a
-/// directory of the work dir on 127.0.0.1, killed by its PID when dropped. Its objects are
-/// plain files under `{root}/{bucket}/`, so a suite can also write a dataset's objects
-/// straight into that directory, or remove them, behind the server's back.
-pub struct S3Server {
-    child: Child,
-    root: PathBuf,
-    /// Its port on 127.0.0.1.
-    pub port: u16,
+/// The environment the CLI needs to reach the dataset-shaped S3 server (its credentials).
+pub fn s3_env() -> [(&'static str, &'static str); 3] {
+    [
+        ("AWS_ACCESS_KEY_ID", test_servers::ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", test_servers::SECRET_KEY),
+        ("AWS_REGION", "us-east-1"),
+    ]
 }
 
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The endpoint URI of `prefix` in `bucket` on port `port` of 127.0.0.1, in sai3-bench's
+/// `s3://host:port/...` form.
+pub fn s3_uri(port: u16, bucket: &str, prefix: &str) -> String {
+    format!("s3://127.0.0.1:{port}/{bucket}/{prefix}/")
 }
 
-impl S3Server {
-    /// Starts `s3s-fs` over `root` and waits until it accepts connections.
-    ///
-    /// # Errors
-    /// `root` cannot be created, `s3s-fs` is not installed or does not start within 30 s.
-    pub fn start(root: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(root)?;
-        let port = test_servers::free_port();
-        let child = Command::new("s3s-fs")
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", test_servers::ACCESS_KEY])
-            .args(["--secret-key", test_servers::SECRET_KEY])
-            .arg(root)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .context("s3s-fs is not installed (cargo xtask test installs it)")?;
-        let mut server = S3Server {
-            child,
-            root: root.to_owned(),
-            port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = server.child.try_wait()? {
-                anyhow::bail!("s3s-fs exited at once ({status})");
-            }
-            anyhow::ensure!(Instant::now() < deadline, "s3s-fs did not start in 30 s");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(server)
-    }
-
-    /// The directory it serves (`{root}/{bucket}/{key}` holds each object).
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// The environment the CLI needs to reach it.
-    pub fn env(&self) -> [(&'static str, &'static str); 3] {
-        [
-            ("AWS_ACCESS_KEY_ID", test_servers::ACCESS_KEY),
-            ("AWS_SECRET_ACCESS_KEY", test_servers::SECRET_KEY),
-            ("AWS_REGION", "us-east-1"),
-        ]
-    }
-
-    /// Creates `bucket` (at least 3 characters) and returns its directory.
-    ///
-    /// # Errors
-    /// The directory cannot be created.
-    pub fn bucket(&self, bucket: &str) -> anyhow::Result<PathBuf> {
-        let dir = self.root.join(bucket);
-        std::fs::create_dir_all(&dir)?;
-        Ok(dir)
-    }
-
-    /// Removes `bucket` and everything in it (files only the server reads, behind its back).
-    ///
-    /// # Errors
-    /// The directory cannot be removed.
-    pub fn remove_bucket(&self, bucket: &str) -> anyhow::Result<()> {
-        let dir = self.root.join(bucket);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)?;
-        }
-        Ok(())
-    }
-
-    /// The endpoint URI of `prefix` in `bucket`, in sai3-bench's `s3://host:port/...` form.
-    pub fn uri(&self, bucket: &str, prefix: &str) -> String {
-        format!("s3://127.0.0.1:{}/{bucket}/{prefix}/", self.port)
-    }
-
-    /// The two metadata files `s3s-fs` keeps in its root for an object it received by PUT
-    /// (`.bucket-B.object-K.metadata.json` and `.internal.json`, base64url-named).
-    pub fn metadata_files(&self, bucket: &str, key: &str) -> [PathBuf; 2] {
-        let stem = format!(
-            ".bucket-{}.object-{}",
-            base64url(bucket.as_bytes()),
-            base64url(key.as_bytes())
-        );
-        [
-            self.root.join(format!("{stem}.metadata.json")),
-            self.root.join(format!("{stem}.internal.json")),
-        ]
-    }
+/// The dataset-shaped S3 server (in this process, on the port of the config's endpoints)
+/// holding the dataset of the config at `config`, `present` at the start.
+///
+/// # Errors
+/// The config cannot be loaded or served (see [`dataset_objects::dataset_server`]).
+pub fn serve(config: &Path, present: Present) -> anyhow::Result<DatasetS3> {
+    let dataset = Dataset::load(config)?;
+    let (server, _) =
+        dataset_objects::dataset_server(&dataset, |_, _, o| present.of(o), Duration::ZERO)?;
+    Ok(server)
 }
 
-/// Base64url without padding (how `s3s-fs` names metadata files).
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
+/// Deletes every object under `prefix` (a directory, without trailing `/`) of `bucket` through
+/// the S3 protocol; returns how many there were.
+///
+/// # Errors
+/// A LIST or DELETE fails.
+pub fn remove_prefix(server: &DatasetS3, bucket: &str, prefix: &str) -> anyhow::Result<usize> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let store = server.store(bucket);
+    let prefix = object_store::path::Path::from(prefix);
+    let locations = store.list(Some(&prefix)).map_ok(|o| o.location).boxed();
+    let deleted: Vec<_> = runtime.block_on(store.delete_stream(locations).try_collect())?;
+    Ok(deleted.len())
 }
 
 /// The shape of a sai3-bench dataset config of one pool of tiny objects.

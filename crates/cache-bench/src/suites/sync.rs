@@ -1,22 +1,13 @@
-//! Suite `sync`: `push` and `pull` of the cache of a dataset on a loopback S3 server
-//! (`s3s-fs`), per backend, with the peak RSS of the child process against an idle one.
+//! Suite `sync`: `push` and `pull` of the cache of a dataset on a loopback S3 server, per
+//! backend, with the peak RSS of the child process against an idle one.
 //!
-//! Per size, one dataset (flat, 64 key-prefix shards, 1-byte objects, one bucket). Each
-//! backend needs a cache of its own, built by its own first prepare (`--no-push`):
+//! Per size, one dataset (flat, 64 key-prefix shards, 1-byte objects, one endpoint) held by
+//! the dataset-shaped S3 server of `test-servers` (in this process: keys generated from the
+//! config, every object present, any size in a few MB). Each backend's cache is built by its
+//! own first prepare (`--no-push`), which adopts the objects with a LIST. The cache's remote
+//! copy lives in the same bucket as real objects (in the server's memory). Then, per backend:
 //!
-//! * the first backend creates the objects (PUT, `--concurrency 64`);
-//! * a later backend adopts them with a LIST when the dataset has at most
-//!   [`LIST_LIMIT`] objects; above that it creates them again in the emptied bucket, because
-//!   `s3s-fs` walks the whole bucket for every page of a LIST (O(keys^2): a LIST of 1M keys in
-//!   one bucket takes tens of minutes), while a PUT-created dataset is never listed.
-//!
-//! While a prepare PUTs, the two metadata files `s3s-fs` keeps per received object in its
-//! root are removed as they appear (nothing here reads them; 1M objects would leave 2M files).
-//! Once every backend's cache is built the objects are removed: push and pull move only the
-//! cache, and a bucket of a million files would make every LIST of the cache's remote
-//! directory walk them all. Then, per backend:
-//!
-//! * `push --json` (the remote cache directory removed before each sample, so every push
+//! * `push --json` (the remote cache directory deleted before each sample, so every push
 //!   uploads the whole cache): wall time, bytes sent, peak RSS;
 //! * `pull --json` into an empty cache dir: wall time, bytes received, peak RSS;
 //!
@@ -24,19 +15,19 @@
 //! as well as 1M, so that an RSS independent of the cache size can be seen.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use anyhow::Context;
 use cache_sai3::caches::cache_location;
-use cache_sai3::dataset::Dataset;
 use cache_sai3::prepare::{ListingSource, PrepareReport};
+use cache_sai3::scheme::ENDPOINT_CACHE_DIR;
 use cache_sai3::sync::EndpointSync;
+use test_servers::DatasetS3;
 
 use crate::backend::Backend;
+use crate::dataset_objects::Present;
 use crate::record::{Figure, Samples};
 use crate::suites::Ctx;
-use crate::suites::process::{self, DatasetConfig, Finished, S3Server, count_label};
+use crate::suites::process::{self, DatasetConfig, Finished, count_label};
 
 /// Suite name.
 const SUITE: &str = "sync";
@@ -44,11 +35,11 @@ const SUITE: &str = "sync";
 /// Object size in bytes.
 const OBJECT_SIZE: u64 = 1;
 
+/// The endpoint's bucket.
+const BUCKET: &str = "sync";
+
 /// The endpoint's prefix in its bucket.
 const PREFIX: &str = "data";
-
-/// Datasets up to this size are adopted by a LIST for the later backends.
-const LIST_LIMIT: u64 = 100_000;
 
 /// The RSS goal, MiB above the idle process.
 const RSS_GOAL_MIB: f64 = 64.0;
@@ -62,24 +53,20 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// Any failure of the suite.
 pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
     let root = ctx.scratch("sync-s3")?;
-    let server = match S3Server::start(&root.join("server")) {
-        Ok(s) => s,
-        Err(e) => return ctx.note(SUITE, format!("skipped: {e:#}")),
-    };
     ctx.note(SUITE, method())?;
-    let idle = idle(ctx, &server, &root)?;
+    let idle = idle(ctx, &root)?;
     let mut above: Vec<(Backend, Above)> = Vec::new();
     for n in sizes(ctx) {
-        let data = SyncData::new(ctx, &server, &root, n)?;
-        for (i, &backend) in ctx.backends.iter().enumerate() {
-            data.build_cache(backend, i == 0 || n > LIST_LIMIT)?;
+        let data = SyncData::new(ctx, &root, n)?;
+        for &backend in &ctx.backends {
+            data.build_cache(backend)?;
         }
-        std::fs::remove_dir_all(data.objects())?;
         for &backend in &ctx.backends {
             above.push((backend, data.transfers(backend, &idle)?));
         }
-        server.remove_bucket(&data.bucket)?;
-        std::fs::remove_dir_all(&data.dir)?;
+        let dir = data.dir.clone();
+        drop(data);
+        std::fs::remove_dir_all(&dir)?;
     }
     for &backend in &ctx.backends {
         let mine: Vec<&Above> = above
@@ -89,7 +76,6 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
             .collect();
         rss_goal(ctx, backend, &idle, &mine)?;
     }
-    drop(server);
     std::fs::remove_dir_all(&root)?;
     Ok(())
 }
@@ -97,14 +83,12 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<()> {
 /// How the suite measures (its first note).
 fn method() -> String {
     format!(
-        "per size one dataset: the first backend's first prepare creates it (PUT, \
-         --concurrency 64 --no-push; s3s-fs's per-object metadata files removed as they \
-         appear); later backends adopt it with a LIST up to {LIST_LIMIT} objects, above that \
-         they create it again (s3s-fs LISTs are O(keys^2) per bucket); then the objects are \
-         removed (push and pull move only the cache). push: the remote cache directory is \
-         removed before each sample (a full upload every time); pull: into an empty cache \
-         dir; peak RSS: {}; idle process: `plan --json` of a tiny config; cache size: the \
-         shard's allocated bytes on disk",
+        "per size one dataset on one endpoint of the dataset-shaped S3 server (test-servers, in \
+         the harness's process, no added latency: keys generated from the config, every object \
+         present); each backend's first prepare (--concurrency 64 --no-push) adopts it with a \
+         LIST. push: the remote cache directory is deleted before each sample (a full upload \
+         every time); pull: into an empty cache dir; peak RSS: {}; idle process: `plan --json` \
+         of a tiny config; cache size: the shard's allocated bytes on disk",
         if process::rss_is_exact() {
             "ru_maxrss of the child (GNU time, wait4)"
         } else {
@@ -123,12 +107,12 @@ fn sizes(ctx: &Ctx) -> Vec<u64> {
     }
 }
 
-/// The peak RSS of the idle process (`plan` of a tiny config), MiB.
-fn idle(ctx: &Ctx, server: &S3Server, root: &Path) -> anyhow::Result<Figure> {
+/// The peak RSS of the idle process (`plan` of a tiny config, which reaches no endpoint), MiB.
+fn idle(ctx: &Ctx, root: &Path) -> anyhow::Result<Figure> {
     let dir = root.join("idle");
     std::fs::create_dir_all(&dir)?;
-    let config = DatasetConfig::flat(100, OBJECT_SIZE, vec![server.uri("idle", PREFIX)])
-        .write(&dir, "idle")?;
+    let uri = process::s3_uri(test_servers::free_port(), "idle", PREFIX);
+    let config = DatasetConfig::flat(100, OBJECT_SIZE, vec![uri]).write(&dir, "idle")?;
     let backend = ctx.backends.first().copied().unwrap_or(Backend::Fjall);
     let samples = Samples::collect(ctx.runs(), || {
         let mut c = process::cli(ctx, backend);
@@ -158,14 +142,15 @@ struct Above {
     pull: f64,
 }
 
-/// The dataset of one size: its bucket, config and scratch directory.
+/// The dataset of one size: its server, config and scratch directory.
 struct SyncData<'a> {
     ctx: &'a Ctx,
-    server: &'a S3Server,
+    /// The server holding the dataset (and the remote cache).
+    server: DatasetS3,
     /// Objects.
     n: u64,
-    /// Its bucket.
-    bucket: String,
+    /// The endpoint URI.
+    uri: String,
     /// Config and cache dirs.
     dir: PathBuf,
     /// The config file.
@@ -175,28 +160,22 @@ struct SyncData<'a> {
 }
 
 impl<'a> SyncData<'a> {
-    /// The bucket, directory and config of `n` objects.
-    fn new(ctx: &'a Ctx, server: &'a S3Server, root: &Path, n: u64) -> anyhow::Result<Self> {
-        let bucket = format!("sync-{}", count_label(n).to_lowercase());
-        server.bucket(&bucket)?;
-        let dir = root.join(&bucket);
+    /// The config of `n` objects and the server holding them all.
+    fn new(ctx: &'a Ctx, root: &Path, n: u64) -> anyhow::Result<Self> {
+        let dir = root.join(format!("sync-{}", count_label(n).to_lowercase()));
         std::fs::create_dir_all(&dir)?;
-        let uri = server.uri(&bucket, PREFIX);
-        let config = DatasetConfig::flat(n, OBJECT_SIZE, vec![uri]).write(&dir, "sync")?;
+        let uri = process::s3_uri(test_servers::free_port(), BUCKET, PREFIX);
+        let config = DatasetConfig::flat(n, OBJECT_SIZE, vec![uri.clone()]).write(&dir, "sync")?;
+        let server = process::serve(&config, Present::Full)?;
         Ok(SyncData {
             ctx,
             server,
             n,
-            bucket,
+            uri,
             dir,
             config,
-            variant: format!("{} objects, 1 s3s-fs bucket", count_label(n)),
+            variant: format!("{} objects, 1 S3 endpoint", count_label(n)),
         })
-    }
-
-    /// The directory of the endpoint (objects and the remote cache) in the server's root.
-    fn objects(&self) -> PathBuf {
-        self.server.root().join(&self.bucket).join(PREFIX)
     }
 
     /// The cache dir of `backend`.
@@ -225,96 +204,44 @@ impl<'a> SyncData<'a> {
             .arg("--cache-dir")
             .arg(cache_dir)
             .arg("--json")
-            .envs(self.server.env());
+            .envs(process::s3_env());
         c
     }
 
-    /// Builds `backend`'s cache with its first prepare: creating every object (`create`, in
-    /// an emptied bucket) or adopting them with a LIST. One sample, reported.
-    fn build_cache(&self, backend: Backend, create: bool) -> anyhow::Result<()> {
-        let how = if create {
-            "creating"
-        } else {
-            "adopting (LIST)"
-        };
+    /// Builds `backend`'s cache with its first prepare, which adopts every object with a
+    /// LIST. One sample, reported.
+    fn build_cache(&self, backend: Backend) -> anyhow::Result<()> {
         eprintln!(
-            "  sync: {} {how} {} objects on s3s-fs",
+            "  sync: {} adopting {} objects (LIST)",
             backend.name(),
             self.n
         );
-        if create && self.objects().exists() {
-            std::fs::remove_dir_all(self.objects())?;
-        }
         let mut c = self.command(backend, "prepare", &self.cache_dir(backend));
         c.args(["--concurrency", "64", "--no-push"]);
-        let finished = if create {
-            self.run_sweeping(&mut c)?
-        } else {
-            process::run(&mut c)?
-        }
-        .checked("prepare")?;
+        let finished = process::run(&mut c)?.checked("prepare")?;
         let report: PrepareReport = finished.json()?;
-        let done = if create {
-            report.created
-        } else {
-            report.already_present
-        };
         anyhow::ensure!(
-            done == self.n && report.failed == 0,
-            "the first prepare ({how}) reached {done} of {} objects ({} failed)",
+            report.already_present == self.n
+                && report.created == 0
+                && report.failed == 0
+                && report.listing_source == ListingSource::List,
+            "the first prepare found {} of {} objects by {:?} ({} created, {} failed)",
+            report.already_present,
             self.n,
+            report.listing_source,
+            report.created,
             report.failed
         );
-        anyhow::ensure!(create || report.listing_source == ListingSource::List);
-        eprintln!("  sync: {how} took {:.1} s", finished.seconds);
-        let name = if create {
-            "build the cache: first prepare creating the dataset (PUT)"
-        } else {
-            "build the cache: first prepare adopting the dataset (LIST)"
-        };
+        eprintln!("  sync: adopting took {:.1} s", finished.seconds);
+        let name = "build the cache: first prepare adopting the dataset (LIST)";
         self.figure(backend, name, "s", &Samples(vec![finished.seconds]))?;
-        Ok(())
-    }
-
-    /// Runs a creating prepare while [`SyncData::sweep_metadata`] removes what s3s-fs keeps.
-    fn run_sweeping(&self, c: &mut std::process::Command) -> anyhow::Result<Finished> {
-        let done = AtomicBool::new(false);
-        std::thread::scope(|s| {
-            let sweeper = s.spawn(|| self.sweep_metadata(&done));
-            let finished = process::run(c);
-            done.store(true, Ordering::SeqCst);
-            let swept = sweeper
-                .join()
-                .map_err(|_| anyhow::anyhow!("the metadata sweeper panicked"))?;
-            swept?;
-            finished
-        })
-    }
-
-    /// Removes the metadata files s3s-fs writes for every object a prepare PUTs, in index
-    /// order as they appear, until `done` (then the rest at once).
-    fn sweep_metadata(&self, done: &AtomicBool) -> anyhow::Result<()> {
-        let view = Dataset::load(&self.config)?;
-        let pool = view.pools.first().context("the dataset has no pool")?;
-        for i in 0..pool.count {
-            let name = view.path_of(pool, i).context("an object has no name")?;
-            let key = format!("{PREFIX}/{name}");
-            let [meta, internal] = self.server.metadata_files(&self.bucket, &key);
-            // `internal.json` is written last: once it exists, both are final.
-            while !internal.exists() && !done.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = std::fs::remove_file(&meta);
-            let _ = std::fs::remove_file(&internal);
-        }
         Ok(())
     }
 
     /// Cache size, pushes and pulls of `backend`; returns the RSS above idle.
     fn transfers(&self, backend: Backend, idle: &Figure) -> anyhow::Result<Above> {
         let cache_dir = self.cache_dir(backend);
-        let uri = self.server.uri(&self.bucket, PREFIX);
-        let shard = cache_location(&uri, &cache_dir, 0)?;
+        let shard = cache_location(&self.uri, &cache_dir, 0)?;
         let disk = cache_core::database::directory_size(&shard)?;
         let per_object = Samples(vec![disk as f64 / self.n as f64]);
         self.figure(backend, "cache size on disk", "bytes/object", &per_object)?;
@@ -332,14 +259,12 @@ impl<'a> SyncData<'a> {
     fn pushes(&self, backend: Backend, cache_dir: &Path, idle: &Figure) -> anyhow::Result<f64> {
         let runs = self.ctx.runs();
         eprintln!("  sync: {} push x{runs}", backend.name());
-        let remote = self.objects().join("sai3-kv-cache");
+        let remote = format!("{PREFIX}/{ENDPOINT_CACHE_DIR}");
         let mut done = Vec::new();
         let mut sent = Vec::new();
         let mut total = 0;
         for _ in 0..runs {
-            if remote.exists() {
-                std::fs::remove_dir_all(&remote)?;
-            }
+            process::remove_prefix(&self.server, BUCKET, &remote)?;
             let c = self.command(backend, "push", cache_dir);
             let f = process::run_with_rss(&c, &self.dir)?.checked("push")?;
             let pushed = one_report(&f)?.pushed.context("a push reported no push")?;

@@ -1,4 +1,5 @@
-//! The server: its own thread and tokio runtime on a free port of 127.0.0.1, stopped on drop.
+//! The server: its own thread and tokio runtime on a port of 127.0.0.1 (a free one unless told),
+//! stopped on drop.
 
 use std::net::TcpListener as StdListener;
 use std::sync::Arc;
@@ -22,6 +23,7 @@ use crate::{ACCESS_KEY, S3Server, SECRET_KEY, s3_client};
 pub struct DatasetS3Builder {
     buckets: Vec<(String, Vec<SyntheticSet>)>,
     latency: Duration,
+    port: u16,
     access_key: String,
     secret_key: String,
 }
@@ -31,6 +33,7 @@ impl Default for DatasetS3Builder {
         DatasetS3Builder {
             buckets: Vec::new(),
             latency: Duration::ZERO,
+            port: 0,
             access_key: ACCESS_KEY.to_owned(),
             secret_key: SECRET_KEY.to_owned(),
         }
@@ -72,6 +75,12 @@ impl DatasetS3Builder {
         self
     }
 
+    /// Listens on `port` of 127.0.0.1 (default 0: a free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
     /// Accepts requests signed with this key pair only (default: [`ACCESS_KEY`], [`SECRET_KEY`]).
     pub fn credentials(
         mut self,
@@ -98,7 +107,7 @@ impl DatasetS3Builder {
     /// Starts the server.
     ///
     /// # Panics
-    /// When no port of 127.0.0.1 can be bound or the thread cannot start.
+    /// When the port of 127.0.0.1 cannot be bound or the thread cannot start.
     pub fn start(self) -> DatasetS3 {
         let shared = Arc::new(Shared {
             latency: self.latency,
@@ -112,7 +121,7 @@ impl DatasetS3Builder {
             self.access_key.clone(),
             self.secret_key.clone(),
         ));
-        let listener = StdListener::bind(("127.0.0.1", 0)).expect("a port of 127.0.0.1");
+        let listener = StdListener::bind(("127.0.0.1", self.port)).expect("a port of 127.0.0.1");
         let port = listener.local_addr().expect("the bound address").port();
         let (stop, stopped) = oneshot::channel();
         let service = service.build();
