@@ -13,7 +13,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use roaring::RoaringTreemap;
@@ -29,6 +29,29 @@ use crate::listing::{Candidate, Class, Classifier, Range, discover};
 use crate::object_sizes::DatasetSizes;
 use crate::placement;
 use crate::store::open_endpoint;
+
+/// Candidates whose sizes are checked together while a range streams in.
+const CHECK_BATCH: usize = 10_000;
+
+/// What one listed range holds of the dataset.
+struct RangeFound {
+    /// Per pool id: objects present with the dataset's size.
+    found: Vec<RoaringTreemap>,
+    /// Objects present with another size.
+    wrong: Vec<Candidate>,
+}
+
+impl RangeFound {
+    /// Checks the sizes of `batch` (emptied) into `found` and `wrong`.
+    fn check(&mut self, classifier: &Classifier<'_>, batch: &mut Vec<Candidate>) -> Result<()> {
+        classifier.check(batch, |c, ok| match ok {
+            true => _ = self.found[c.pool as usize].insert(c.index),
+            false => self.wrong.push(c),
+        })?;
+        batch.clear();
+        Ok(())
+    }
+}
 
 /// What verify found on one endpoint.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -162,14 +185,10 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             .cache
             .ledger_writer(self.dataset, self.stored.clone())?;
         for range in sampled {
-            let listed = match range {
-                Range::Root => ranges.root_objects.clone(),
-                Range::Prefix(p) => self.list(Some(p)).await?,
-                Range::Whole => self.list(None).await?,
-            };
+            let listed = self.list_range(range, &ranges.root_objects).await?;
             let known = known.get(&range.name()).cloned().unwrap_or_default();
             drift.ranges_sampled += 1;
-            let differs = self.compare(&listed, &known, &mut writer, &mut drift, now_ms)?;
+            let differs = self.compare(listed, &known, &mut writer, &mut drift, now_ms)?;
             drift.ranges_differing += usize::from(differs);
         }
         let picks = sample(
@@ -185,9 +204,34 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
         Ok(drift)
     }
 
-    async fn list(&self, prefix: Option<&StorePath>) -> Result<Vec<ObjectMeta>> {
-        let listed = self.store.list(prefix).try_collect().await;
-        listed.map_err(|e| self.failed("LIST", e))
+    /// Lists one range (the root's objects are known from discovery), classifying keys as they
+    /// stream in: memory holds bitmaps and wrong-size objects, never the range's listing.
+    async fn list_range(&self, range: &Range, root: &[ObjectMeta]) -> Result<RangeFound> {
+        let classifier = Classifier::new(self.dataset, self.endpoint, self.sizes);
+        let mut out = RangeFound {
+            found: vec![RoaringTreemap::new(); self.dataset.pool_id_limit()],
+            wrong: Vec::new(),
+        };
+        let mut stream = match range {
+            Range::Root => futures::stream::iter(root.iter().cloned().map(Ok)).boxed(),
+            Range::Prefix(p) => self.store.list(Some(p)),
+            Range::Whole => self.store.list(None),
+        };
+        let mut batch = Vec::new();
+        while let Some(meta) = stream
+            .try_next()
+            .await
+            .map_err(|e| self.failed("LIST", e))?
+        {
+            if let Class::Candidate(c) = classifier.classify(&meta) {
+                batch.push(c);
+            }
+            if batch.len() >= CHECK_BATCH {
+                out.check(&classifier, &mut batch)?;
+            }
+        }
+        out.check(&classifier, &mut batch)?;
+        Ok(out)
     }
 
     /// The created objects of each sampled range (per pool id), and those of no sampled range
@@ -220,32 +264,19 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
     /// whether they differed.
     fn compare(
         &self,
-        listed: &[ObjectMeta],
+        listed: RangeFound,
         known: &[RoaringTreemap],
         writer: &mut LedgerWriter<'_, D>,
         drift: &mut EndpointDrift,
         now_ms: u64,
     ) -> Result<bool> {
-        let classifier = Classifier::new(self.dataset, self.endpoint, self.sizes);
-        let pools = self.dataset.pool_id_limit();
-        let mut found = vec![RoaringTreemap::new(); pools];
-        let mut wrong = vec![RoaringTreemap::new(); pools];
-        let mut candidates: Vec<Candidate> = listed
-            .iter()
-            .filter_map(|meta| match classifier.classify(meta) {
-                Class::Candidate(c) => Some(c),
-                Class::Cache | Class::Elsewhere | Class::Other => None,
-            })
-            .collect();
-        let mut wrong_sizes = Vec::new();
-        classifier.check(&mut candidates, |c, ok| match ok {
-            true => _ = found[c.pool as usize].insert(c.index),
-            false => {
-                wrong[c.pool as usize].insert(c.index);
-                wrong_sizes.push(c);
-            }
-        })?;
+        let RangeFound {
+            found,
+            wrong: wrong_sizes,
+        } = listed;
+        let mut wrong = vec![RoaringTreemap::new(); self.dataset.pool_id_limit()];
         for c in wrong_sizes {
+            wrong[c.pool as usize].insert(c.index);
             writer.deleted(c.pool, c.index, c.size, now_ms)?;
         }
         let before = (drift.missing, drift.extra);
