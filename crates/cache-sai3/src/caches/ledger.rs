@@ -170,6 +170,7 @@ impl<D: Database> EndpointCache<D> {
         present: Vec<RoaringTreemap>,
     ) -> Result<LedgerWriter<'_, D>> {
         let mut excepted = vec![RoaringTreemap::new(); present.len()];
+        let mut stale_in_flight = vec![false; present.len()];
         for p in dataset
             .pools
             .iter()
@@ -180,13 +181,14 @@ impl<D: Database> EndpointCache<D> {
                 .into_iter()
                 .map(|(i, _)| i)
                 .collect();
+            stale_in_flight[p.id as usize] = !self.in_flight(dataset, p.id)?.is_empty();
         }
-        Ok(LedgerWriter::new(
-            self,
-            dataset.hash.dataset_id(),
-            present,
-            excepted,
-        ))
+        let mut writer = LedgerWriter::new(self, dataset.hash.dataset_id(), present, excepted);
+        for (pool, stale) in writer.pools.iter_mut().zip(stale_in_flight) {
+            // A killed run's in-flight set is cleared at the first checkpoint.
+            pool.in_flight_dirty = stale;
+        }
+        Ok(writer)
     }
 }
 
@@ -228,7 +230,7 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
                 dirty: BTreeSet::new(),
                 excepted,
                 in_flight: RoaringTreemap::new(),
-                in_flight_dirty: true,
+                in_flight_dirty: false,
             })
             .collect();
         LedgerWriter {
@@ -315,11 +317,16 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
         self.pending
     }
 
-    /// Commits recorded changes, the changed presence chunks and in-flight sets atomically.
+    /// Commits recorded changes, the changed presence chunks and in-flight sets atomically
+    /// (nothing at all when nothing changed).
     ///
     /// # Errors
     /// Encoding or committing the batch.
     pub fn checkpoint(&mut self, durability: Durability) -> Result<()> {
+        let unchanged = |p: &PoolLedger| p.dirty.is_empty() && !p.in_flight_dirty;
+        if self.pending == 0 && self.pools.iter().all(unchanged) {
+            return Ok(());
+        }
         for id in 0..self.pools.len() {
             self.write_chunks(id as u16)?;
             self.write_in_flight(id as u16)?;

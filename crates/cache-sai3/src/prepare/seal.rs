@@ -51,6 +51,15 @@ pub(super) async fn seal<D: Database>(
         sealed_at_ms,
         created: present.iter().map(RoaringTreemap::len).collect(),
     };
+    // A run that only trusted the sealed ledger and wrote nothing leaves the cache untouched
+    // (no write, no flush, no new `DATASET` record): the next open finds it as it was.
+    let untouched = !wrote
+        && known.source == ListingSource::Ledger
+        && job.options.populate != Populate::Eager
+        && cache.state(job.dataset)?.as_ref() == Some(&state);
+    if untouched {
+        return Ok(complete);
+    }
     off_worker(|| -> Result<()> {
         cache.seal(job.dataset, &state)?;
         if complete {
