@@ -732,7 +732,7 @@ fn index_in(key: &str) -> u64 {
 fn killed_agent(ep: &Endpoint, backend: &'static str) {
     // Agent 1's share (4,000 objects of 1 byte, 4 PUTs at a time per endpoint) takes some
     // seconds on s3s-fs; it is killed once 100 of its objects are in one shard directory (about
-    // half its share: past its first ledger checkpoints, every 1,000 objects or 1 s).
+    // half its share: past its first ledger checkpoints, every 10,000 objects or 1 s).
     const COUNT: u64 = 8_000;
     const AGENTS: u64 = KILLED_AGENTS;
     const KILL_AT: usize = 100;

@@ -149,12 +149,13 @@ fn resume_after_kill(ep: &Endpoint, backend: &'static str) {
     let sai3 = ep.tool(backend);
     let places = ep.places(2);
     let dir = ep.scratch();
-    // Local files are fast: 40,000 of 4 KiB, killed after 6,000. Object stores (servers on this
-    // machine) are slower: 4,000 of 1 KiB, killed after 1,500 (past the first checkpoint).
+    // Killed past the first ledger checkpoint (10,000 objects or 1 s). Local files are fast:
+    // 40,000 of 4 KiB, killed after 15,000. Object stores (servers on this machine) are slower:
+    // 4,000 of 1 KiB, killed after 1,500.
     let (config, kill_at) = if ep.is_object_store() {
         (Config::tree(4, 2, 250).size("1KiB"), 1_500)
     } else {
-        (Config::tree(4, 2, 2500).size("4KiB"), 6_000)
+        (Config::tree(4, 2, 2500).size("4KiB"), 15_000)
     };
     let total = config.total() as usize;
     let config = config.endpoints(&uris(&places)).write(&dir);

@@ -2,7 +2,7 @@
 //!
 //! * `prepare's ledger`: what `prepare`'s create step does through the public API: per chunk of
 //!   1,000 objects, each marked in flight, then each recorded present, committed (changed
-//!   presence chunks and the in-flight set) whenever 1,000 records are pending or 1 s passed
+//!   presence chunks and the in-flight set) whenever 10,000 records are pending or 1 s passed
 //!   (`Durability::Flushed`); then the last checkpoint and the flush of `seal`.
 //! * `one upsert per object`: sai3-bench's pattern: a `std::sync::Mutex` around the keyspace and
 //!   one `Keyspace::insert` of a 64-byte record per object, then persist and flush.
@@ -167,7 +167,7 @@ impl Method {
     /// Figure name.
     fn name(self) -> &'static str {
         match self {
-            Method::Prepare => "prepare's ledger (checkpoint every 1,000)",
+            Method::Prepare => "prepare's ledger (checkpoint every 10,000)",
             Method::Upsert => "one upsert per object (Mutex)",
         }
     }

@@ -53,9 +53,10 @@ mod sync;
 pub use report::{EndpointReport, ListingSource, Phases, PrepareReport, Progress, WriteFailures};
 
 /// Objects between ledger checkpoints. A checkpoint writes only the presence chunks it changed
-/// (one or two of at most 8 KiB while objects are created in index order), so it is cheap; what
-/// a kill loses is what was created since the last one (written again by the resume).
-pub const CHECKPOINT_OBJECTS: usize = 1_000;
+/// (one or two of at most 8 KiB while objects are created in index order), but it is a durable
+/// commit (an `fsync` for redb), so it is spaced: what a kill loses is what was created since
+/// the last one, written again by the resume.
+pub const CHECKPOINT_OBJECTS: usize = 10_000;
 /// Longest time between ledger checkpoints.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
