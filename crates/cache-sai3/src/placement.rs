@@ -25,7 +25,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use roaring::RoaringTreemap;
+use roaring::{RoaringBitmap, RoaringTreemap};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Dataset, Pool};
@@ -168,7 +168,13 @@ pub fn pools_on(dataset: &Dataset, endpoint: u16) -> impl Iterator<Item = &Pool>
         .filter(move |p| p.endpoints.contains(&endpoint))
 }
 
-/// The indices `first, first + step, ...` below `count`.
+/// Bits of one block of [`stride`]'s bitset (2 MiB; a divisor of 2^32, so a block never
+/// straddles two 32-bit halves of a treemap).
+const STRIDE_BLOCK_BITS: u64 = 1 << 24;
+
+/// The indices `first, first + step, ...` below `count`. Built as bitsets of
+/// [`STRIDE_BLOCK_BITS`] turned into containers at once: an insert per index costs seconds at
+/// 64M objects, and every prepare computes these sets.
 fn stride(first: u64, step: u64, count: u64) -> RoaringTreemap {
     let mut out = RoaringTreemap::new();
     if first >= count {
@@ -176,9 +182,25 @@ fn stride(first: u64, step: u64, count: u64) -> RoaringTreemap {
     }
     if step == 1 {
         out.insert_range(first..count);
-    } else {
-        let last = first + (count - 1 - first) / step * step;
-        out.extend((first..=last).step_by(step as usize));
+        return out;
+    }
+    let mut start = first - first % STRIDE_BLOCK_BITS;
+    let mut bits = vec![0u8; (count - start).min(STRIDE_BLOCK_BITS).div_ceil(8) as usize];
+    let mut next = Some(first);
+    while let Some(i) = next.filter(|&i| i < count) {
+        let end = count.min(start.saturating_add(STRIDE_BLOCK_BITS));
+        bits.fill(0);
+        next = Some(i);
+        while let Some(i) = next.filter(|&i| i < end) {
+            let bit = i - start;
+            bits[(bit / 8) as usize] |= 1 << (bit % 8);
+            next = i.checked_add(step);
+        }
+        let used = (end - start).div_ceil(8) as usize;
+        let low =
+            RoaringBitmap::from_lsb0_bytes((start & u64::from(u32::MAX)) as u32, &bits[..used]);
+        out |= RoaringTreemap::from_bitmaps([((start >> 32) as u32, low)]);
+        start = end;
     }
     out
 }
@@ -301,6 +323,44 @@ mod tests {
     use crate::naming::PoolKind;
     use crate::sizes::{Fill, SizeSpec};
     use proptest::prelude::*;
+
+    /// What [`stride`] must equal: one insert per index.
+    fn naive_stride(first: u64, step: u64, count: u64) -> RoaringTreemap {
+        let mut out = RoaringTreemap::new();
+        let mut i = first;
+        while i < count {
+            out.insert(i);
+            i += step;
+        }
+        out
+    }
+
+    #[test]
+    fn stride_across_blocks_and_the_32_bit_boundary() {
+        let cases = [
+            (0, 4, 3 * STRIDE_BLOCK_BITS + 17),
+            (3, 4, 1_000),
+            (7, 193, 2 * STRIDE_BLOCK_BITS),
+            (STRIDE_BLOCK_BITS - 1, 2, STRIDE_BLOCK_BITS + 5),
+            ((1 << 32) - 5, 3, (1 << 32) + STRIDE_BLOCK_BITS + 9),
+            (5, 7, 5),
+            (0, 1, 100),
+        ];
+        for (first, step, count) in cases {
+            assert_eq!(
+                stride(first, step, count),
+                naive_stride(first, step, count),
+                "stride({first}, {step}, {count})"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn stride_is_every_step_th_index(first in 0u64..5_000, step in 1u64..300, count in 0u64..200_000) {
+            prop_assert_eq!(stride(first, step, count), naive_stride(first, step, count));
+        }
+    }
 
     fn pool(count: u64, endpoints: Vec<u16>, share: Share, rule: Rule) -> Pool {
         Pool {
