@@ -14,11 +14,12 @@ pub mod paths;
 pub mod prepare;
 pub mod process;
 pub mod resume;
+pub mod scale;
 pub mod sync;
 
 /// Every suite, in the order `cargo xtask bench` runs them.
-pub const SUITES: [&str; 7] = [
-    "paths", "ledger", "resume", "listing", "prepare", "sync", "backends",
+pub const SUITES: [&str; 8] = [
+    "paths", "ledger", "resume", "listing", "prepare", "sync", "backends", "scale",
 ];
 
 /// What a suite runs with.
@@ -154,6 +155,7 @@ pub fn run(name: &str, ctx: &Ctx) -> anyhow::Result<()> {
         "prepare" => prepare::run(ctx),
         "sync" => sync::run(ctx),
         "backends" => backends::run(ctx),
+        "scale" => scale::run(ctx),
         other => anyhow::bail!("unknown suite {other:?} (suites: {})", SUITES.join(", ")),
     }
 }

@@ -1,6 +1,6 @@
 //! Suite `paths`: index -> path of a sai3-bench tree, four ways, at 1M files (width 32,
 //! depth 2, 1,024 files per leaf, as `examples/local-1m.yaml`) and 64M files (width 24,
-//! depth 4, 193 files per leaf: 64,012,032 files).
+//! depth 4, 193 files per leaf: 64,032,768 files).
 //!
 //! * `linear scan`: the original proposal's `TreeManifest::get_file_path`, a scan of the
 //!   `(directory, file range)` list until the range holding the index;

@@ -26,7 +26,7 @@ use crate::suites::Ctx;
 /// Suite name.
 const SUITE: &str = "resume";
 /// The 64M dataset (the 64M tree of suite `paths`: 24^4 x 193 objects).
-const N64: u64 = 64_012_032;
+const N64: u64 = 64_032_768;
 /// The goal from the issue tracker.
 const GOAL: &str = "missing set of a 64M dataset with 1% random gaps: <= 25 ms";
 
