@@ -3,10 +3,10 @@
 /// A storage engine compiled into this build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum BackendChoice {
-    /// fjall: LSM-tree, smaller files, fastest bulk loads.
+    /// fjall: LSM-tree; records the ledger fastest (the quickest first prepare).
     #[cfg(feature = "fjall")]
     Fjall,
-    /// redb: copy-on-write B-tree in one file, fastest point reads.
+    /// redb: B-tree in one file; smallest caches and fastest reattach (each checkpoint is an fsync).
     #[cfg(feature = "redb")]
     Redb,
 }
