@@ -730,12 +730,13 @@ fn index_in(key: &str) -> u64 {
 }
 
 fn killed_agent(ep: &Endpoint, backend: &'static str) {
-    // Agent 1's share (4,000 objects of 1 byte, 1 PUT at a time per endpoint) takes some
-    // seconds on s3s-fs; it is killed once 100 of its objects are in one shard directory (about
-    // half its share: past its first ledger checkpoints, every 10,000 objects or 1 s).
-    const COUNT: u64 = 8_000;
+    // Agent 1's share (8,000 objects of 1 byte, 1 PUT at a time per endpoint) takes some
+    // seconds on s3s-fs; it is killed once 250 of its objects are in one shard directory (about
+    // 40% of its 8,000: seconds in, past its first ledger checkpoints, every 10,000 objects or
+    // 1 s).
+    const COUNT: u64 = 16_000;
     const AGENTS: u64 = KILLED_AGENTS;
-    const KILL_AT: usize = 100;
+    const KILL_AT: usize = 250;
     // One PUT at a time per endpoint: the kill comes seconds into creation, after the ledger's
     // first time-based checkpoints (every 1 s), so the resume has something to trust.
     const SLOW: [&str; 2] = ["--concurrency", "1"];
