@@ -41,6 +41,12 @@ struct Cli {
     #[arg(long, global = true, value_name = "SECS", default_value_t = 0)]
     wait: u64,
 
+    /// Log what happens on stderr: -v for steps such as each ledger checkpoint, -vv for
+    /// more.
+    /// RUST_LOG (e.g. `RUST_LOG=cache_sai3=debug`) overrides it.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -234,6 +240,12 @@ pub struct PrepareArgs {
     /// Objects created at the same time per endpoint.
     #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
+    /// Commit the ledger after at most N objects created per endpoint (and at least once a
+    /// second): a killed run writes at most that many again when resumed. Lower values cost a
+    /// durable commit (an fsync) each.
+    #[arg(long, value_name = "N", default_value_t = cache_sai3::prepare::CHECKPOINT_OBJECTS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub checkpoint_every: usize,
     /// Do not pull object-store endpoint caches before starting.
     #[arg(long)]
     pub no_pull: bool,
@@ -256,10 +268,28 @@ pub enum PopulateArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
     let wait = (cli.wait > 0).then(|| std::time::Duration::from_secs(cli.wait));
     let result = commands::run(cli.backend, wait, cli.command);
     match result {
         Ok(code) => code,
         Err(e) => commands::exit_code_of(&e),
     }
+}
+
+/// Logs through `tracing` on stderr: warnings by default, more with `-v`; `RUST_LOG` wins.
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
 }

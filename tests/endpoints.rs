@@ -11,6 +11,8 @@
 //!   ledger, and the next prepare recreates exactly those.
 //! * [`push_pull_reattach`] (object stores): caches pushed by one agent are pulled by another
 //!   with an empty cache dir, which then looks up, verifies and prepares without a LIST.
+//!   A run's changes are pushed by a later run when its own push did not happen
+//!   ([`pushed_until_published`]).
 //! * [`dataset_record`] (object stores): an expired seal is renewed by one GET of the
 //!   endpoint's `DATASET` record, and only when the record matches.
 //! * [`missing_bucket`] (object stores): a bucket or container that does not exist stops the
@@ -19,7 +21,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cache_sai3::dataset::Dataset;
 use cache_sai3::placement;
@@ -149,45 +151,34 @@ fn resume_after_kill(ep: &Endpoint, backend: &'static str) {
     let sai3 = ep.tool(backend);
     let places = ep.places(2);
     let dir = ep.scratch();
-    // Killed past the first ledger checkpoint (10,000 objects or 1 s). Local files are fast:
-    // 40,000 of 4 KiB, killed after 15,000. Object stores (servers on this machine) are slower:
-    // 4,000 of 1 KiB, killed after 1,500.
-    let (config, kill_at) = if ep.is_object_store() {
-        (Config::tree(4, 2, 250).size("1KiB"), 1_500)
+    // Killed right after its first ledger checkpoint (every 500 objects here) is logged. Local
+    // files are fast: 40,000 of 4 KiB. Object stores (servers on this machine) are slower:
+    // 4,000 of 1 KiB.
+    let config = if ep.is_object_store() {
+        Config::tree(4, 2, 250).size("1KiB")
     } else {
-        (Config::tree(4, 2, 2500).size("4KiB"), 15_000)
+        Config::tree(4, 2, 2500).size("4KiB")
     };
     let total = config.total() as usize;
     let config = config.endpoints(&uris(&places)).write(&dir);
     let cache = dir.join("cache");
-    let mut child = sai3
-        .command()
-        .args(["prepare", "--json", "--concurrency", "4", "--config"])
-        .arg(&config)
-        .arg("--cache-dir")
-        .arg(&cache)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn prepare");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        if count_objects(&places) >= kill_at {
-            break;
-        }
-        assert!(Instant::now() < deadline, "prepare made no progress");
-        assert!(
-            child.try_wait().expect("poll").is_none(),
-            "prepare finished before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(if ep.is_object_store() {
-            50
-        } else {
-            10
-        }));
-    }
-    child.kill().expect("kill -9 the prepare");
-    child.wait().expect("reap");
+    let mut running = sai3.spawn_config(
+        "prepare",
+        "prepare",
+        &config,
+        &cache,
+        &[
+            "--json",
+            "--concurrency",
+            "4",
+            "--checkpoint-every",
+            "500",
+            "-v",
+        ],
+        &dir.join("logs"),
+    );
+    running.wait_for_checkpoint(Duration::from_secs(120));
+    running.kill();
     // A server may still finish PUTs it had fully received: wait until the store is quiet.
     let mut before = identities(&places);
     while ep.is_object_store() {
@@ -427,6 +418,55 @@ fn push_pull_reattach(ep: &Endpoint, backend: &'static str) {
         assert!(generation >= 1, "{pushed:?}");
         let p = pull.pulled.as_ref().expect("a pull");
         assert_eq!(p.generation, Some(generation), "{pulled:?}");
+    }
+    pushed_until_published(ep, backend);
+}
+
+/// Generations pushed by a prepare, per endpoint.
+fn pushes(r: &cache_sai3::prepare::PrepareReport) -> Vec<u64> {
+    r.sync
+        .iter()
+        .filter_map(|s| s.pushed.as_ref().map(|p| p.generation))
+        .collect()
+}
+
+/// A prepare whose push did not happen (here `--no-push`; a kill after sealing is the same)
+/// leaves its shards marked unpublished: the next run pushes them although it changes
+/// nothing, and the run after that pushes nothing.
+fn pushed_until_published(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(2);
+    let dir = ep.scratch();
+    let config = Config::flat(40)
+        .size("1")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+    let first = sai3.prepare(&config, &cache, &["--no-push"]);
+    assert_eq!(first.created, 40, "{first:?}");
+    assert_eq!(pushes(&first), [] as [u64; 0], "{first:?}");
+    let second = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(second.created, 0, "{second:?}");
+    assert_eq!(second.listing_source, ListingSource::Ledger, "{second:?}");
+    assert_eq!(
+        pushes(&second),
+        [1, 1],
+        "expected the first run's unpublished changes pushed: {second:?}"
+    );
+    let third = sai3.prepare(&config, &cache, &[]);
+    assert_eq!(
+        pushes(&third),
+        [] as [u64; 0],
+        "expected a run that changed nothing, after a push, to push nothing: {third:?}"
+    );
+    // Another cache dir pulls what the second run published.
+    let pulled = sai3.pull(&config, &dir.join("other"));
+    for s in &pulled {
+        assert_eq!(
+            s.pulled.as_ref().and_then(|p| p.generation),
+            Some(1),
+            "{pulled:?}"
+        );
     }
 }
 

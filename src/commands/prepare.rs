@@ -31,6 +31,7 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
             PopulateArg::Lazy => Populate::Lazy,
         },
         concurrency: flags.concurrency,
+        checkpoint_objects: flags.checkpoint_every,
         test_name: config
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())

@@ -340,6 +340,37 @@ impl Running {
         self.output(status)
     }
 
+    /// Waits (up to `limit`) until the process, run with `-v`, has logged a ledger checkpoint
+    /// that recorded at least one created object, and returns that count: from then on a kill
+    /// leaves a ledger that a resume trusts. Fails when the process ends first.
+    pub fn wait_for_checkpoint(&mut self, limit: std::time::Duration) -> u64 {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let stderr = std::fs::read_to_string(&self.stderr).unwrap_or_default();
+            let recorded = stderr
+                .lines()
+                .filter(|l| l.contains("ledger checkpoint"))
+                .filter_map(|l| l.rsplit("recorded=").next()?.trim().parse::<u64>().ok())
+                .max();
+            if let Some(n) = recorded.filter(|&n| n > 0) {
+                return n;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll the child") {
+                panic!(
+                    "expected {} still running after its first ledger checkpoint, found it \
+                     ended ({status}) without one: make the dataset larger; its stderr: {stderr}",
+                    self.what
+                );
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "expected {} to log a ledger checkpoint within {limit:?}; its stderr: {stderr}",
+                self.what
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     /// Kills the process (SIGKILL), reaps it and returns what it had printed.
     pub fn kill(mut self) -> Output {
         self.child.kill().expect("kill the child");

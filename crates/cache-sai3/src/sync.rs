@@ -93,6 +93,23 @@ pub async fn pull_endpoint(
     })
 }
 
+/// True when the view's local shard of endpoint `e` holds changes no pushed generation holds
+/// (a run changed it and its push has not succeeded yet).
+pub fn unpublished(dataset: &Dataset, e: u16, cache_dir: &Path) -> bool {
+    let uri = &dataset.endpoints[e as usize];
+    cache_location(uri, cache_dir, dataset.shard())
+        .is_ok_and(|local| cache_sync::local::is_unpublished(&local))
+}
+
+/// Marks the local shard at `location` of endpoint `uri` as changed before it is changed: it
+/// stays to be pushed until a push succeeds, even when this run is killed first.
+///
+/// # Errors
+/// I/O failures.
+pub fn mark_unpublished(uri: &str, location: &Path) -> Result<()> {
+    cache_sync::local::mark_unpublished(location).map_err(|err| sync_err(uri, err))
+}
+
 /// Pushes the view's closed local shard of endpoint `e`'s cache as a new generation.
 ///
 /// # Errors

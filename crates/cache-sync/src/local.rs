@@ -14,13 +14,19 @@ use crate::manifest::{FileEntry, Manifest};
 /// File in a pulled cache recording which generation it holds (never pushed).
 pub const GENERATION_FILE: &str = "SYNC-GENERATION";
 
+/// File in a cache directory whose content has changes that no pushed generation holds
+/// (never pushed). Whoever changes a synced cache creates it first ([`mark_unpublished`]); a
+/// push removes it once its generation is published, so a run killed between its change and
+/// its push leaves a directory that the next run still pushes.
+pub const UNPUBLISHED_FILE: &str = "SYNC-UNPUBLISHED";
+
 /// Staging directories of killed pulls older than this are removed by the next pull beside them
 /// (younger ones may belong to a pull still running).
 pub const STALE_STAGING: Duration = Duration::from_secs(24 * 3600);
 
 /// Files never pushed: sync bookkeeping and temporary files.
 fn skipped(rel: &str) -> bool {
-    rel == GENERATION_FILE || rel == LOCK_FILE || rel.ends_with(".tmp")
+    rel == GENERATION_FILE || rel == UNPUBLISHED_FILE || rel == LOCK_FILE || rel.ends_with(".tmp")
 }
 
 /// Takes the directory lock of the cache at `dir` (see [`cache_core::lock`]), so that no
@@ -110,7 +116,33 @@ pub fn record_generation(dir: &Path, manifest: &Manifest) -> Result<()> {
     tmp.write_all(&body).map_err(io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(io(tmp.path()))?;
     tmp.persist(&path).map_err(|e| io(&path)(e.error))?;
-    Ok(())
+    let unpublished = dir.join(UNPUBLISHED_FILE);
+    match std::fs::remove_file(&unpublished) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&unpublished)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Marks `dir` (an existing cache directory) as holding changes that no pushed generation
+/// holds, durably (the file and its directory entry are synced), before the changes are made.
+///
+/// # Errors
+/// I/O failures.
+pub fn mark_unpublished(dir: &Path) -> Result<()> {
+    let path = dir.join(UNPUBLISHED_FILE);
+    if path.exists() {
+        return Ok(());
+    }
+    let file = std::fs::File::create(&path).map_err(io(&path))?;
+    file.sync_all().map_err(io(&path))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+/// True when `dir` holds changes that no pushed generation holds ([`mark_unpublished`]).
+pub fn is_unpublished(dir: &Path) -> bool {
+    dir.join(UNPUBLISHED_FILE).exists()
 }
 
 /// The manifest a pulled directory was switched to, if it records one.

@@ -4,7 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use cache_sync::local::{GENERATION_FILE, STALE_STAGING, Staging, scan};
+use cache_sync::Manifest;
+use cache_sync::local::{
+    GENERATION_FILE, STALE_STAGING, Staging, UNPUBLISHED_FILE, is_unpublished, mark_unpublished,
+    record_generation, scan,
+};
 
 fn write(path: &Path, content: &[u8]) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
@@ -29,12 +33,37 @@ fn scan_lists_files_and_dirs_in_path_order_without_bookkeeping() {
     write(&dir.join("a/b"), b"1");
     write(&dir.join("a.b"), b"2");
     write(&dir.join(GENERATION_FILE), b"{}");
+    write(&dir.join(UNPUBLISHED_FILE), b"");
     write(&dir.join("x.tmp"), b"3");
     std::fs::create_dir_all(dir.join("empty")).expect("mkdir");
     let (files, dirs) = scan(&dir).expect("scan");
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["a.b", "a/b"], "string order of `/`-joined paths");
     assert_eq!(dirs, ["a", "empty"]);
+}
+
+#[test]
+fn unpublished_mark_lasts_until_a_generation_is_recorded() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("cache");
+    write(&dir.join("data"), b"1");
+    assert!(!is_unpublished(&dir), "a new directory carries no mark");
+    mark_unpublished(&dir).expect("mark");
+    mark_unpublished(&dir).expect("marking twice is fine");
+    assert!(is_unpublished(&dir));
+    let manifest = Manifest {
+        format: 1,
+        generation: 3,
+        backend: "redb".to_owned(),
+        cache_format: 1,
+        config_hash: String::new(),
+        pushed_ms: 0,
+        files: Vec::new(),
+        dirs: Vec::new(),
+    };
+    record_generation(&dir, &manifest).expect("record");
+    assert!(!is_unpublished(&dir), "a recorded generation clears the mark");
+    assert!(dir.join(GENERATION_FILE).exists());
 }
 
 #[cfg(unix)]

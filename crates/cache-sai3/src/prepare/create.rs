@@ -1,6 +1,7 @@
 //! Step 4: write the missing objects. Each is recorded in flight before its PUT and present
 //! or failed (with the store's reason) after it; the ledger's changes are committed every
-//! [`CHECKPOINT_OBJECTS`] objects or [`CHECKPOINT_INTERVAL`]. A failed PUT keeps the store's
+//! `--checkpoint-every` objects ([`super::CHECKPOINT_OBJECTS`] by default) or
+//! [`CHECKPOINT_INTERVAL`]. A failed PUT keeps the store's
 //! reason for the report. Retries of transient errors are object_store's own (its client
 //! retries with backoff); a PUT that still fails is recorded, never retried here on top.
 
@@ -14,7 +15,7 @@ use object_store::path::Path as StorePath;
 use cache_core::{Database, Durability};
 
 use super::reconcile::Missing;
-use super::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS, EndpointJob, WriteFailures};
+use super::{CHECKPOINT_INTERVAL, EndpointJob, WriteFailures};
 use crate::blocking::off_worker;
 use crate::caches::LedgerWriter;
 use crate::error::{Result, Sai3Error};
@@ -144,14 +145,26 @@ pub(super) async fn create<D: Database>(
                 continue;
             };
             record(w, &put, failure, job.clock.now())?;
-            if w.pending() >= CHECKPOINT_OBJECTS || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
+            if w.pending() >= job.options.checkpoint_objects.max(1)
+                || last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL
             {
                 off_worker(|| w.checkpoint(Durability::Flushed))?;
                 last_checkpoint = Instant::now();
+                checkpointed(job, out.created);
             }
         }
     }
     Ok(out)
+}
+
+/// Says that every object created so far on this endpoint (`durable` of them) is recorded
+/// durably: a killed run will not write them again.
+fn checkpointed<D: Database>(job: &EndpointJob<'_, D>, durable: u64) {
+    tracing::info!(
+        endpoint = job.uri,
+        recorded = durable,
+        "ledger checkpoint: {durable} objects created on this endpoint are recorded"
+    );
 }
 
 /// Records the outcome of one PUT: present, or failed with the store's reason.

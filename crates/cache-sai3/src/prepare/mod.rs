@@ -83,6 +83,9 @@ pub struct PrepareOptions {
     pub populate: Populate,
     /// Objects created at the same time per endpoint.
     pub concurrency: usize,
+    /// Objects created per endpoint between ledger checkpoints (at most; also every
+    /// [`CHECKPOINT_INTERVAL`]); [`CHECKPOINT_OBJECTS`] unless the user chose otherwise.
+    pub checkpoint_objects: usize,
     /// Name recorded in the coordinator (the config's file stem).
     pub test_name: String,
     /// Pull object-store endpoint caches before starting (if the remote is newer).
@@ -166,15 +169,13 @@ impl<D: Database> EndpointJob<'_, D> {
         Ok(seeds)
     }
 
-    /// Steps 3 to 5 on this endpoint (reconcile, create, seal), given what it owns. Also
-    /// returns whether the shard learned or recorded anything new (else it needs no push).
+    /// Steps 3 to 5 on this endpoint (reconcile, create, seal), given what it owns.
     async fn finish(
         mut self,
         knowledge: learn::Knowledge,
         owned: Vec<RoaringTreemap>,
         seeds: Vec<PoolSeeds>,
-    ) -> Result<(EndpointReport, Phases, bool)> {
-        let changed = knowledge.source != ListingSource::Ledger || self.cache_rebuilt.is_some();
+    ) -> Result<(EndpointReport, Phases)> {
         let mut report = self.new_report(&owned, &knowledge);
         let stored = std::mem::take(&mut self.stored);
         let mut writer = self
@@ -192,6 +193,10 @@ impl<D: Database> EndpointJob<'_, D> {
             now,
         )?;
         report.already_present = found.already_present;
+        let changes = knowledge.source != ListingSource::Ledger
+            || self.cache_rebuilt.is_some()
+            || !found.missing.is_empty();
+        self.mark_unpublished(changes)?;
         // A cached listing stops describing the endpoint at the first PUT: it is removed
         // now, and stored again, up to date, when creation ends (`seal`). From here on the
         // ledger is the knowledge: a run killed while creating is resumed from it, as far as
@@ -213,8 +218,19 @@ impl<D: Database> EndpointJob<'_, D> {
         }
         self.phases.persist_s = secs(t_persist.elapsed());
         report.list_calls = self.counts.lists();
-        let changed = changed || !found.missing.is_empty();
-        Ok((report, self.phases, changed))
+        Ok((report, self.phases))
+    }
+
+    /// Before a synced shard learns or records anything new, marks it to be pushed (until a
+    /// push succeeds, even if this run is killed first). A shard that only trusted its sealed
+    /// ledger is left as it is.
+    fn mark_unpublished(&self, changes: bool) -> Result<()> {
+        match &self.cache {
+            Some(c) if changes && self.scheme.is_object_store() => {
+                crate::sync::mark_unpublished(self.uri, c.location())
+            }
+            _ => Ok(()),
+        }
     }
 
     fn new_report(&mut self, owned: &[RoaringTreemap], k: &learn::Knowledge) -> EndpointReport {
@@ -292,18 +308,14 @@ pub async fn prepare<D: Database>(
     )
     .await;
     let mut endpoints = Vec::with_capacity(results.len());
-    let mut changed = Vec::new();
     let mut phases = Phases::default();
     for r in results {
-        let (report, p, shard_changed) = r?;
+        let (report, p) = r?;
         phases.slowest(&p);
-        if shard_changed {
-            changed.push((report.agent, report.endpoint));
-        }
         endpoints.push(report);
     }
     let t_push = Instant::now();
-    let pushed = sync::push_all(&views, &changed, options, clock.now(), &mut warnings).await;
+    let pushed = sync::push_all(&views, options, clock.now(), &mut warnings).await;
     syncs.extend(pushed);
     phases.sync_s = secs(pull_s + t_push.elapsed());
     phases.total_s = secs(started.elapsed());

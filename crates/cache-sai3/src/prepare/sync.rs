@@ -1,11 +1,12 @@
 //! Step 6: the shards of object-store endpoint caches live under the cache dir and follow
 //! their data: a newer remote generation of each shard is pulled before the caches are opened,
-//! and a new one is pushed after they are closed, for the shards this run changed. A refused or failed sync is a warning: the local cache (or a
-//! LIST) still gives correct answers.
+//! and a new one is pushed after they are closed, for every shard with changes no pushed
+//! generation holds (made by this run, or by one killed before its push). A refused or failed
+//! sync is a warning: the local cache (or a LIST) still gives correct answers.
 
 use super::PrepareOptions;
 use crate::dataset::Dataset;
-use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_shards};
+use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_shards, unpublished};
 
 /// Pulls every object-store endpoint's shard of every view whose remote generation is newer.
 pub(super) async fn pull_all(
@@ -27,12 +28,10 @@ pub(super) async fn pull_all(
     )
 }
 
-/// Pushes every object-store endpoint's (closed) shard that this run changed, `(agent,
-/// endpoint in the agent's view)`, as a new generation. An unchanged shard is not pushed: its
-/// last generation already says what it knows.
+/// Pushes every object-store endpoint's (closed) shard marked unpublished as a new generation.
+/// Any other shard is not pushed: its last generation already says what it knows.
 pub(super) async fn push_all(
     views: &[Dataset],
-    changed: &[(u32, u16)],
     options: &PrepareOptions,
     now_ms: u64,
     warnings: &mut Vec<String>,
@@ -42,7 +41,7 @@ pub(super) async fn push_all(
     }
     let pushes = synced_shards(views)
         .into_iter()
-        .filter(|(v, e)| changed.contains(&(v.shard(), *e)))
+        .filter(|(v, e)| unpublished(v, *e, &options.cache_dir))
         .map(|(v, e)| push_endpoint(v, e, &options.cache_dir, now_ms));
     collect(
         futures::future::join_all(pushes).await,
