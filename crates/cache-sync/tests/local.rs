@@ -62,7 +62,10 @@ fn unpublished_mark_lasts_until_a_generation_is_recorded() {
         dirs: Vec::new(),
     };
     record_generation(&dir, &manifest).expect("record");
-    assert!(!is_unpublished(&dir), "a recorded generation clears the mark");
+    assert!(
+        !is_unpublished(&dir),
+        "a recorded generation clears the mark"
+    );
     assert!(dir.join(GENERATION_FILE).exists());
 }
 
