@@ -374,9 +374,10 @@ impl Run<'_> {
         self.classifier.settle(batch, &mut p.listing)
     }
 
+    /// Saves the progress under its lock (no copy of the bitmaps; an incremental save writes
+    /// only what grew since the last one).
     fn checkpoint(&self) -> Result<()> {
-        let snapshot = self.lock().clone();
-        (self.save)(&snapshot)?;
+        (self.save)(&self.lock())?;
         *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         Ok(())
     }

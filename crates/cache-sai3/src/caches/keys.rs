@@ -12,6 +12,7 @@
 //! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
 //! | `listing_cache` | `L dataset` | `ListingSnapshot` |
 //! | `listing_cache` | `Q dataset` | `ListProgressRecord` (an interrupted LIST) |
+//! | `listing_cache` | `q dataset u16:pool u64:chunk` | present indices of one chunk found by it (roaring) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
 //! | `endpoint_metadata` | `V` | ledger layout version (`u32`) |
@@ -44,6 +45,8 @@ pub(super) const FILE_PATH: u8 = b'F';
 pub(super) const LISTING: u8 = b'L';
 /// Tag of the progress record of an interrupted LIST.
 pub(super) const LIST_PROGRESS: u8 = b'Q';
+/// Tag of the presence chunks of an interrupted LIST (written when they change).
+pub(super) const LIST_PROGRESS_CHUNK: u8 = b'q';
 /// Tag of endpoint state keys.
 pub(super) const ENDPOINT_STATE: u8 = b'E';
 /// Tag of seed keys.

@@ -31,7 +31,7 @@ use crate::records::{LedgerEntry, LedgerException, ObjectState, PresenceChunk};
 pub const PRESENCE_CHUNK: u64 = 1 << 16;
 
 /// The chunk holding index `i`.
-fn chunk_of(i: u64) -> u64 {
+pub(super) fn chunk_of(i: u64) -> u64 {
     i / PRESENCE_CHUNK
 }
 
@@ -54,7 +54,7 @@ pub(super) fn encode_bitmap(map: &RoaringTreemap) -> Vec<u8> {
 }
 
 /// The indices of `map` in chunk `chunk`.
-fn chunk_bits(map: &RoaringTreemap, chunk: u64) -> RoaringTreemap {
+pub(super) fn chunk_bits(map: &RoaringTreemap, chunk: u64) -> RoaringTreemap {
     let start = chunk * PRESENCE_CHUNK;
     let mut range = RoaringTreemap::new();
     range.insert_range(start..start + PRESENCE_CHUNK);

@@ -1,12 +1,20 @@
 //! The listing cache of an endpoint: the last complete LIST of a dataset (with its time, for
 //! the TTL) and the progress of an interrupted one. Both are [`Listing`]s to callers; the
 //! stored records are this module's business.
+//!
+//! The progress of a LIST is saved incrementally: a small record (ranges done, offsets,
+//! counts) and the found indices in chunks of [`PRESENCE_CHUNK`] indices, of which a save
+//! writes only those that grew since the last save ([`SavedChunks`]). A LIST only adds
+//! indices, so a chunk changed exactly when its count did.
 
-use cache_core::{Database, Durability};
+use std::collections::HashMap;
+
+use cache_core::{Database, Direction, Durability, WriteBatch};
+use roaring::RoaringTreemap;
 
 use super::endpoint::EndpointCache;
 use super::keys;
-use super::ledger::{decode_bitmap, encode_bitmap};
+use super::ledger::{PRESENCE_CHUNK, chunk_bits, chunk_of, decode_bitmap, encode_bitmap};
 use crate::dataset::Dataset;
 use crate::error::Result;
 use crate::listing::{ListProgress, Listing};
@@ -86,11 +94,21 @@ impl<D: Database> EndpointCache<D> {
         let Some(r): Option<ListProgressRecord> = self.listing_cache.get_record(&key)? else {
             return Ok(None);
         };
-        if r.config_hash != dataset.hash.full_hex() || r.present.len() < dataset.pool_id_limit() {
+        // Chunked progress stores no bitmap in the record; older progress stores all of them.
+        let whole = !r.present.is_empty();
+        if r.config_hash != dataset.hash.full_hex()
+            || (whole && r.present.len() < dataset.pool_id_limit())
+        {
             return Ok(None);
         }
+        let mut present = if whole {
+            self.bitmaps(&key, &r.present)?
+        } else {
+            vec![RoaringTreemap::new(); dataset.pool_id_limit()]
+        };
+        self.progress_chunks(dataset, &mut present)?;
         let listing = Listing {
-            present: self.bitmaps(&key, &r.present)?,
+            present,
             wrong_size: r.wrong_size,
             other_keys: r.other_keys,
             listed: r.listed,
@@ -103,11 +121,39 @@ impl<D: Database> EndpointCache<D> {
         }))
     }
 
-    /// Saves the progress of a LIST of `dataset`.
+    /// Adds the stored progress chunks of `dataset` to `present` (one bitmap per pool id).
+    fn progress_chunks(&self, dataset: &Dataset, present: &mut [RoaringTreemap]) -> Result<()> {
+        let name = self.listing_cache.name();
+        let prefix = keys::per_dataset(keys::LIST_PROGRESS_CHUNK, dataset.hash.dataset_id());
+        for item in self.listing_cache.prefix(&prefix, Direction::Forward)? {
+            let (k, v) = item?;
+            let (_, pool, chunk) = keys::decode_object(keys::LIST_PROGRESS_CHUNK, &k)?;
+            let bits = decode_bitmap(name, &k, &v)?;
+            let inside = |i: Option<u64>| i.is_none_or(|i| chunk_of(i) == chunk);
+            let slot = present.get_mut(pool as usize);
+            match slot {
+                Some(slot) if inside(bits.min()) && inside(bits.max()) => *slot |= bits,
+                _ => {
+                    let why = format!("LIST progress chunk {chunk} of pool {pool} does not fit");
+                    return Err(cache_core::Error::corrupt(name, &k, why).into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the progress of a LIST of `dataset`: its record and the chunks of found indices
+    /// that grew since the last save (`saved`, updated), in one atomic batch.
     ///
     /// # Errors
     /// Storage failures.
-    pub fn save_list_progress(&self, dataset: &Dataset, p: &ListProgress) -> Result<()> {
+    pub fn save_list_progress(
+        &self,
+        dataset: &Dataset,
+        p: &ListProgress,
+        saved: &mut SavedChunks,
+    ) -> Result<()> {
+        let ds = dataset.hash.dataset_id();
         let record = ListProgressRecord {
             config_hash: dataset.hash.full_hex(),
             started_ms: p.started_ms,
@@ -117,14 +163,24 @@ impl<D: Database> EndpointCache<D> {
                 .iter()
                 .map(|(a, b)| (a.clone(), b.clone()))
                 .collect(),
-            present: p.listing.present.iter().map(encode_bitmap).collect(),
+            present: Vec::new(),
             wrong_size: p.listing.wrong_size,
             other_keys: p.listing.other_keys.clone(),
             listed: p.listing.listed,
         };
-        let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
+        let mut batch = self.db.batch();
+        for (pool, map) in p.listing.present.iter().enumerate() {
+            let pool = u16::try_from(pool).unwrap_or(u16::MAX);
+            for chunk in saved.grown(pool, map) {
+                let key = keys::per_object(keys::LIST_PROGRESS_CHUNK, ds, pool, chunk);
+                let bytes = encode_bitmap(&chunk_bits(map, chunk));
+                self.listing_cache.insert_into(&mut batch, &key, &bytes)?;
+            }
+        }
+        let key = keys::per_dataset(keys::LIST_PROGRESS, ds);
         self.listing_cache
-            .insert_record(&key, &record, Durability::Flushed)?;
+            .insert_record_into(&mut batch, &key, &record)?;
+        batch.commit(Durability::Flushed)?;
         Ok(())
     }
 
@@ -133,8 +189,71 @@ impl<D: Database> EndpointCache<D> {
     /// # Errors
     /// Storage failures.
     pub fn clear_list_progress(&self, dataset: &Dataset) -> Result<()> {
-        let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
-        self.listing_cache.remove(&key, Durability::Flushed)?;
+        let ds = dataset.hash.dataset_id();
+        let prefix = keys::per_dataset(keys::LIST_PROGRESS_CHUNK, ds);
+        let mut batch = self.db.batch();
+        for item in self.listing_cache.prefix(&prefix, Direction::Forward)? {
+            let (k, _) = item?;
+            self.listing_cache.remove_into(&mut batch, &k)?;
+        }
+        let key = keys::per_dataset(keys::LIST_PROGRESS, ds);
+        self.listing_cache.remove_into(&mut batch, &key)?;
+        batch.commit(Durability::Flushed)?;
         Ok(())
+    }
+}
+
+/// What the last saves of a LIST's progress wrote: the count of found indices per (pool,
+/// chunk). A LIST only adds indices, so a chunk whose count grew is one to write again.
+#[derive(Debug, Default)]
+pub struct SavedChunks {
+    counts: HashMap<(u16, u64), u64>,
+}
+
+impl SavedChunks {
+    /// What is already stored of `progress` (loaded to be resumed).
+    pub fn of(progress: &ListProgress) -> Self {
+        let mut saved = SavedChunks::default();
+        for (pool, map) in progress.listing.present.iter().enumerate() {
+            let pool = u16::try_from(pool).unwrap_or(u16::MAX);
+            saved.grown(pool, map);
+        }
+        saved
+    }
+
+    /// The chunks of `pool` whose count in `map` differs from the last save, now recorded.
+    fn grown(&mut self, pool: u16, map: &RoaringTreemap) -> Vec<u64> {
+        let mut out = Vec::new();
+        let (Some(min), Some(max)) = (map.min(), map.max()) else {
+            return out;
+        };
+        for chunk in chunk_of(min)..=chunk_of(max) {
+            let start = chunk * PRESENCE_CHUNK;
+            let count = map.range_cardinality(start..start + PRESENCE_CHUNK);
+            let before = self.counts.insert((pool, chunk), count).unwrap_or(0);
+            if count != before {
+                out.push(chunk);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_grown_chunks_are_written_again() {
+        let c = PRESENCE_CHUNK;
+        let mut saved = SavedChunks::default();
+        let mut map: RoaringTreemap = (0..10).chain(3 * c..3 * c + 5).collect();
+        assert_eq!(saved.grown(0, &map), [0, 3]);
+        assert_eq!(saved.grown(0, &map), [] as [u64; 0], "nothing grew");
+        map.insert(3 * c + 100);
+        map.insert(5 * c);
+        assert_eq!(saved.grown(0, &map), [3, 5]);
+        assert_eq!(saved.grown(1, &map), [0, 3, 5], "pools are counted apart");
+        assert_eq!(saved.grown(0, &RoaringTreemap::new()), [] as [u64; 0]);
     }
 }

@@ -20,6 +20,7 @@ use roaring::RoaringTreemap;
 use cache_core::Database;
 
 use super::{EndpointJob, ListingSource};
+use crate::caches::listings::SavedChunks;
 use crate::dataset::{Dataset, namespace_of};
 use crate::dataset_record::DatasetRecord;
 use crate::error::Result;
@@ -242,8 +243,12 @@ async fn list<D: Database>(
             .filter(|p| now.saturating_sub(p.started_ms) < window_ms),
         None => None,
     };
+    let saved = std::sync::Mutex::new(resume.as_ref().map(SavedChunks::of).unwrap_or_default());
     let save = |p: &ListProgress| match &job.cache {
-        Some(c) => c.save_list_progress(job.dataset, p),
+        Some(c) => {
+            let mut saved = saved.lock().unwrap_or_else(|e| e.into_inner());
+            c.save_list_progress(job.dataset, p, &mut saved)
+        }
         None => Ok(()),
     };
     let checkpoints = Checkpoints {
