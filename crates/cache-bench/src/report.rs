@@ -17,6 +17,7 @@
 mod csv;
 mod docs;
 mod markdown;
+mod plan;
 mod plot;
 #[cfg(test)]
 mod tests;
@@ -27,6 +28,9 @@ use anyhow::Context;
 
 use crate::record::{Figure, Goal, Machine, Ratio, Record};
 use crate::suites::SUITES;
+
+/// The suite name of notes about the whole run rather than one suite.
+pub(crate) const RUN_NOTES: &str = "run";
 
 /// Writes the report of `input` into `out` (and `docs`).
 ///
@@ -109,6 +113,16 @@ impl Results {
         Ok(results)
     }
 
+    /// Notes about the whole run (suite [`RUN_NOTES`]): how it was run, when that matters for
+    /// reading it (for example, passes merged from several runs).
+    pub fn run_notes(&self) -> Vec<&str> {
+        self.notes
+            .iter()
+            .filter(|(suite, _)| suite == RUN_NOTES)
+            .map(|(_, text)| text.as_str())
+            .collect()
+    }
+
     /// Names of the suites that have any record: those of [`SUITES`] in its order, then the
     /// others in the order they first appear.
     pub fn suite_names(&self) -> Vec<&str> {
@@ -119,7 +133,12 @@ impl Results {
             .map(|f| f.suite.as_str())
             .chain(self.ratios.iter().map(|r| r.suite.as_str()))
             .chain(self.goals.iter().map(|g| g.suite.as_str()))
-            .chain(self.notes.iter().map(|(s, _)| s.as_str()));
+            .chain(
+                self.notes
+                    .iter()
+                    .map(|(s, _)| s.as_str())
+                    .filter(|s| *s != RUN_NOTES),
+            );
         for name in all {
             if !seen.contains(&name) {
                 seen.push(name);

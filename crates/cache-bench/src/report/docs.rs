@@ -346,12 +346,17 @@ pub(crate) fn document(results: &Results, plots: &[String]) -> String {
             );
             let _ = writeln!(
                 out,
-                "* Run: {}",
+                "* Run: {}{}",
                 if m.quick {
                     "quick (`--quick`: small sizes and few runs; a smoke run, not representative)"
                 } else {
                     "full"
-                }
+                },
+                results
+                    .run_notes()
+                    .iter()
+                    .map(|n| format!(". {n}"))
+                    .collect::<String>()
             );
         }
         None => out.push_str("* Machine: not recorded\n"),
@@ -417,6 +422,8 @@ pub(crate) fn document(results: &Results, plots: &[String]) -> String {
             );
         }
     }
+
+    out.push_str(&super::plan::section(results));
 
     out.push_str("## The proposal's expected performance, measured\n\n");
     out.push_str(
