@@ -213,6 +213,13 @@ fn resume_after_kill(ep: &Endpoint, backend: &'static str) {
         resumed.already_present > 0,
         "the killed run checkpointed nothing: {resumed:?}"
     );
+    // Objects in flight at the last checkpoint are among those written again.
+    let in_flight: u64 = resumed.endpoints.iter().map(|e| e.resumed_in_flight).sum();
+    assert!(
+        in_flight <= resumed.created,
+        "{in_flight} objects reported in flight, {} created: {resumed:?}",
+        resumed.created
+    );
     let after = identities(&places);
     assert_eq!(after.len(), total);
     let rewritten = before.iter().filter(|(f, id)| after.get(*f) != Some(*id));

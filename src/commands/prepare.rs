@@ -148,13 +148,21 @@ fn print_report(r: &PrepareReport) -> Result<()> {
     }
     for e in &r.endpoints {
         outln!(
-            "  [agent {} endpoint {}] {:<44} {}: {} present, {} created{}",
+            "  [agent {} endpoint {}] {:<44} {}: {} present, {} created{}{}",
             e.agent,
             e.endpoint,
             e.uri,
             e.listing_source.describe(),
             e.already_present,
             e.created,
+            if e.resumed_in_flight > 0 {
+                format!(
+                    " ({} in flight when interrupted, written again)",
+                    e.resumed_in_flight
+                )
+            } else {
+                String::new()
+            },
             if e.sealed { ", sealed" } else { "" }
         );
         print_failures(e)?;

@@ -38,6 +38,9 @@ pub(super) struct Knowledge {
     pub listing: Listing,
     /// Ranges an interrupted earlier LIST had finished (skipped by this one).
     pub resumed_ranges: u64,
+    /// Objects in flight when an interrupted prepare last checkpointed and not recorded
+    /// since (resumed ledgers only): written again, a PUT being idempotent.
+    pub resumed_in_flight: u64,
     /// An expired seal was renewed by the endpoint's `DATASET` record.
     pub trusted_by_dataset_record: bool,
     /// When the listing stored in the listing cache was taken (`None`: none is stored).
@@ -61,6 +64,7 @@ impl Knowledge {
                 ..Listing::default()
             },
             resumed_ranges: 0,
+            resumed_in_flight: 0,
             trusted_by_dataset_record: by_record,
             cached_at_ms: None,
             known_at_ms,
@@ -186,7 +190,8 @@ async fn from_cache<D: Database>(
         .filter(|&at| trusts(job, at, now))
     {
         let present = job.stored.clone();
-        let resumed = Knowledge::from_ledger(ListingSource::Resumed, present, at, false);
+        let mut resumed = Knowledge::from_ledger(ListingSource::Resumed, present, at, false);
+        resumed.resumed_in_flight = in_flight_not_present(job, cache)?;
         return Ok(Some(resumed));
     }
     if let Some((listing, at)) = cache.cached_listing(job.dataset)? {
@@ -195,6 +200,7 @@ async fn from_cache<D: Database>(
                 source: ListingSource::ListingCache,
                 listing,
                 resumed_ranges: 0,
+                resumed_in_flight: 0,
                 trusted_by_dataset_record: false,
                 cached_at_ms: Some(at),
                 known_at_ms: at,
@@ -203,6 +209,22 @@ async fn from_cache<D: Database>(
         cache.remove_listing(job.dataset)?;
     }
     Ok(None)
+}
+
+/// Objects of the job's ledger that were in flight at its last checkpoint and are not present.
+fn in_flight_not_present<D: Database>(
+    job: &EndpointJob<'_, D>,
+    cache: &crate::caches::EndpointCache<D>,
+) -> Result<u64> {
+    let mut n = 0;
+    for p in &job.dataset.pools {
+        let in_flight = cache.in_flight(job.dataset, p.id)?;
+        n += match job.stored.get(p.id as usize) {
+            Some(present) => in_flight.difference_len(present),
+            None => in_flight.len(),
+        };
+    }
+    Ok(n)
 }
 
 /// True when knowledge taken at `at` is still trusted: always without a TTL (`file://`: until
@@ -288,6 +310,7 @@ fn settle<D: Database>(
         source: ListingSource::List,
         listing,
         resumed_ranges,
+        resumed_in_flight: 0,
         trusted_by_dataset_record: false,
         cached_at_ms,
         known_at_ms,

@@ -254,6 +254,7 @@ impl<D: Database> EndpointJob<'_, D> {
             cache_rebuilt: self.cache_rebuilt.take(),
             sealed: false,
             list_resumed_ranges: k.resumed_ranges,
+            resumed_in_flight: k.resumed_in_flight,
             trusted_by_dataset_record: k.trusted_by_dataset_record,
         }
     }

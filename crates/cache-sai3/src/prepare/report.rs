@@ -144,6 +144,10 @@ pub struct EndpointReport {
     pub sealed: bool,
     /// Ranges of this LIST that an interrupted earlier LIST had finished (skipped).
     pub list_resumed_ranges: u64,
+    /// Resumed from the ledger of an interrupted prepare: objects it had in flight at its
+    /// last checkpoint and did not record since (written again; a PUT is idempotent).
+    #[serde(default)]
+    pub resumed_in_flight: u64,
     /// True when the seal had outlived its TTL and one GET of the endpoint's `DATASET` record
     /// (same sealing, complete) renewed the trust instead of a LIST.
     pub trusted_by_dataset_record: bool,
