@@ -154,9 +154,10 @@ pub fn exit_code_of(e: &anyhow::Error) -> ExitCode {
         Some(cache_core::Error::WrongBackend { found, .. }) => Some(found.clone()),
         _ => None,
     });
+    let message = render(e);
     match other_backend {
-        Some(found) => eprintln!("sai3-cache: {e:#}; reopen it with --backend {found}"),
-        None => eprintln!("sai3-cache: {e:#}"),
+        Some(found) => eprintln!("sai3-cache: {message}; reopen it with --backend {found}"),
+        None => eprintln!("sai3-cache: {message}"),
     }
     let in_use = e.chain().any(|c| {
         c.downcast_ref::<cache_sai3::Sai3Error>()
@@ -218,4 +219,38 @@ fn cache_dir(flag: Option<PathBuf>) -> PathBuf {
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     outln!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
+}
+
+/// An error and its causes on one line, `: `-separated, without repeating a cause that a
+/// message already quotes (many errors name their cause in their own text).
+fn render(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::render;
+
+    #[test]
+    fn causes_quoted_by_a_message_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let quoted = anyhow::Error::new(cache_sai3::Sai3Error::ReadConfig {
+            path: "x.yaml".into(),
+            source: io,
+        });
+        assert_eq!(render(&quoted), "cannot read config x.yaml: no such file");
+        let wrapped = anyhow::anyhow!("disk full").context("cannot write cache");
+        assert_eq!(render(&wrapped), "cannot write cache: disk full");
+    }
 }
