@@ -159,3 +159,49 @@ fn damaged_caches_never_give_wrong_answers() {
         }
     }
 }
+
+/// The case that once made `lookup` panic inside fjall: one bit flipped at offset 9 of a
+/// keyspace manifest of an endpoint cache (fjall checks no checksum of its own there). Now the
+/// checksums of the closed cache refuse it before fjall reads it.
+#[test]
+fn flipped_fjall_manifest_bit_is_damage_not_a_panic() {
+    if !backends().contains(&"fjall") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let config = Config::tree(5, 2, 200)
+        .size("100")
+        .local_endpoints(tmp.path(), 1)
+        .write(tmp.path());
+    prepare("fjall", &config, &cache, &[]);
+    let baseline = lookup("fjall", &config, &cache);
+    assert!(baseline.status.success());
+    let engine = tmp.path().join("ep0/sai3-kv-cache/agents/0/fjall");
+    let mut files = Vec::new();
+    files_under(&engine.join("keyspaces"), &mut files);
+    let manifests: Vec<&PathBuf> = files
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "v0"))
+        .collect();
+    assert!(!manifests.is_empty(), "no keyspace manifest in {files:?}");
+    for manifest in manifests {
+        let pristine = std::fs::read(manifest).expect("read");
+        let mut bytes = pristine.clone();
+        if bytes.len() <= 9 {
+            continue;
+        }
+        bytes[9] ^= 1;
+        std::fs::write(manifest, &bytes).expect("write");
+        let what = format!("{} flipped at offset 9", manifest.display());
+        let out = lookup("fjall", &config, &cache);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert_eq!(out.status.code(), Some(3), "{what}: {stderr}");
+        assert!(stderr.contains("cannot be trusted"), "{what}: {stderr}");
+        std::fs::write(manifest, &pristine).expect("restore");
+    }
+    // Restored byte for byte: the same answers.
+    let again = lookup("fjall", &config, &cache);
+    assert_eq!(again.stdout, baseline.stdout);
+}

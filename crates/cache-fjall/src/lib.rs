@@ -13,7 +13,15 @@
 //! <dir>/SAI3-CACHE-FORMAT   backend = fjall, format version (cache-core::marker)
 //! <dir>/SAI3-CACHE-LOCK     empty; an open database holds an exclusive lock on it
 //! <dir>/fjall/              the fjall database (journals, keyspaces, version, lock)
+//! <dir>/fjall.xxh3          checksums of the cleanly closed database (absent while open)
 //! ```
+//!
+//! ## Damage
+//! A clean close (the last handle of a database, its keyspaces, batches and scans dropped)
+//! writes the checksums of every file of the closed database; the next open verifies them
+//! before fjall reads a byte ([`CHECKSUM_FILE`], module `checksum`). fjall panics on some
+//! damaged files (its manifests); a panic while opening is caught and reported as
+//! [`Error::Damaged`] too.
 //!
 //! ## A cache in use
 //! An open [`FjallDatabase`] holds an exclusive advisory lock (`flock`) on
@@ -81,6 +89,9 @@ pub const BACKEND: &str = "fjall";
 /// Sub-directory that holds the fjall database.
 pub const ENGINE_DIR: &str = "fjall";
 
+mod checksum;
+pub use checksum::CHECKSUM_FILE;
+
 use cache_core::lock::DirectoryLock;
 pub use cache_core::lock::LOCK_FILE;
 
@@ -108,12 +119,36 @@ impl Default for FjallTuning {
     }
 }
 
+/// The open database. Keyspaces, batches and scans hold it (after their fjall handles, which
+/// drop first), so it drops last and closes the engine for good.
 struct Inner {
-    db: fjall::Database,
+    /// Always `Some` until `drop` closes it to checksum the files.
+    db: Option<fjall::Database>,
     path: PathBuf,
     tuning: FjallTuning,
-    /// Dropped after `db` (fields drop in order), so the directory is unlocked last.
-    lock: Arc<DirectoryLock>,
+    /// Released when the fields drop, after `drop` has closed the engine and checksummed it.
+    _lock: DirectoryLock,
+}
+
+impl Inner {
+    fn db(&self) -> &fjall::Database {
+        self.db
+            .as_ref()
+            .expect("the engine is open until the last handle drops")
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let Some(db) = self.db.take() else { return };
+        // Nothing may stay buffered: the journal's own drop would write it after the checksum.
+        let clean = db.persist(PersistMode::SyncAll).is_ok();
+        // The last engine handle: its workers finish before this returns.
+        drop(db);
+        if clean && !std::thread::panicking() {
+            let _ = checksum::write(&self.path);
+        }
+    }
 }
 
 /// An open fjall-backed cache database. Cheap to clone; clones share one database.
@@ -125,19 +160,40 @@ pub struct FjallDatabase {
 /// A keyspace of a [`FjallDatabase`].
 #[derive(Clone)]
 pub struct FjallKeyspace {
-    db: fjall::Database,
     ks: fjall::Keyspace,
     name: Arc<str>,
-    path: Arc<Path>,
-    /// Keeps the directory locked while the keyspace outlives its database handle.
-    _lock: Arc<DirectoryLock>,
+    /// Keeps the database open (and locked) while the keyspace outlives its database handle;
+    /// dropped after `ks`.
+    inner: Arc<Inner>,
 }
 
 /// An atomic batch of a [`FjallDatabase`].
 pub struct FjallBatch {
     batch: fjall::OwnedWriteBatch,
-    path: Arc<Path>,
-    _lock: Arc<DirectoryLock>,
+    /// Dropped after `batch`.
+    inner: Arc<Inner>,
+}
+
+/// Runs an engine call that may panic on damaged files, turning a panic into
+/// [`Error::Damaged`].
+fn unless_panics<T>(
+    path: &Path,
+    keyspace: Option<&str>,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(Error::damaged(
+            BACKEND,
+            path,
+            keyspace,
+            format!("fjall panicked reading its files ({why})"),
+        ))
+    })
 }
 
 /// Maps a fjall error to the [`Error`] a caller can act on (see the crate docs).
@@ -201,7 +257,8 @@ impl FjallDatabase {
     pub fn open_tuned(path: &Path, options: &OpenOptions, tuning: &FjallTuning) -> Result<Self> {
         cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
         // Locked before fjall reads anything, so a cache in use is never mistaken for damage.
-        let lock = Arc::new(DirectoryLock::acquire(path, BACKEND)?);
+        let lock = DirectoryLock::acquire(path, BACKEND)?;
+        checksum::verify_and_forget(path)?;
         let engine = path.join(ENGINE_DIR);
         if !engine.join("version").exists() && !options.create_if_missing {
             return Err(Error::NotACache {
@@ -210,19 +267,20 @@ impl FjallDatabase {
                 reason: format!("{} holds no fjall database", engine.display()),
             });
         }
-        let db = fjall::Database::builder(&engine)
+        let builder = fjall::Database::builder(&engine)
             .cache_size(options.cache_size_bytes)
             .worker_threads(tuning.worker_threads.max(2))
             .max_journaling_size(tuning.max_journal_bytes)
-            .manual_journal_persist(true)
-            .open()
-            .map_err(|e| fjall_err(path, None, e))?;
+            .manual_journal_persist(true);
+        let db = unless_panics(path, None, || {
+            builder.open().map_err(|e| fjall_err(path, None, e))
+        })?;
         Ok(FjallDatabase {
             inner: Arc::new(Inner {
-                db,
+                db: Some(db),
                 path: path.to_owned(),
                 tuning: tuning.clone(),
-                lock,
+                _lock: lock,
             }),
         })
     }
@@ -237,10 +295,6 @@ impl FjallDatabase {
             opts = opts.with_kv_separation(Some(KvSeparationOptions::default()));
         }
         opts
-    }
-
-    fn path_arc(&self) -> Arc<Path> {
-        Arc::from(self.inner.path.as_path())
     }
 
     fn err(&self, keyspace: Option<&str>, e: fjall::Error) -> Error {
@@ -263,24 +317,23 @@ impl Database for FjallDatabase {
 
     fn keyspace(&self, name: &str) -> Result<FjallKeyspace> {
         validate_internal_keyspace_name(name)?;
-        let ks = self
-            .inner
-            .db
-            .keyspace(name, || self.create_options(name))
-            .map_err(|e| self.err(Some(name), e))?;
+        let ks = unless_panics(&self.inner.path, Some(name), || {
+            self.inner
+                .db()
+                .keyspace(name, || self.create_options(name))
+                .map_err(|e| self.err(Some(name), e))
+        })?;
         Ok(FjallKeyspace {
-            db: self.inner.db.clone(),
             ks,
             name: Arc::from(name),
-            path: self.path_arc(),
-            _lock: self.inner.lock.clone(),
+            inner: self.inner.clone(),
         })
     }
 
     fn keyspace_names(&self) -> Result<Vec<String>> {
         let mut names: Vec<String> = self
             .inner
-            .db
+            .db()
             .list_keyspace_names()
             .iter()
             .map(|n| n.to_string())
@@ -291,16 +344,16 @@ impl Database for FjallDatabase {
 
     fn drop_keyspace(&self, name: &str) -> Result<bool> {
         validate_internal_keyspace_name(name)?;
-        if !self.inner.db.keyspace_exists(name) {
+        if !self.inner.db().keyspace_exists(name) {
             return Ok(false);
         }
         let handle = self
             .inner
-            .db
+            .db()
             .keyspace(name, KeyspaceCreateOptions::default)
             .map_err(|e| self.err(Some(name), e))?;
         self.inner
-            .db
+            .db()
             .delete_keyspace(handle)
             .map_err(|e| self.err(Some(name), e))?;
         Ok(true)
@@ -308,16 +361,15 @@ impl Database for FjallDatabase {
 
     fn batch(&self) -> FjallBatch {
         FjallBatch {
-            batch: self.inner.db.batch(),
-            path: self.path_arc(),
-            _lock: self.inner.lock.clone(),
+            batch: self.inner.db().batch(),
+            inner: self.inner.clone(),
         }
     }
 
     fn persist(&self, durability: Durability) -> Result<()> {
         match persist_mode(durability) {
             None => Ok(()),
-            Some(mode) => self.inner.db.persist(mode).map_err(|e| self.err(None, e)),
+            Some(mode) => self.inner.db().persist(mode).map_err(|e| self.err(None, e)),
         }
     }
 
@@ -327,10 +379,10 @@ impl Database for FjallDatabase {
 
     fn flush(&self) -> Result<()> {
         self.persist(Durability::Synced)?;
-        for name in self.inner.db.list_keyspace_names() {
+        for name in self.inner.db().list_keyspace_names() {
             let ks = self
                 .inner
-                .db
+                .db()
                 .keyspace(&name, KeyspaceCreateOptions::default)
                 .map_err(|e| self.err(Some(&name), e))?;
             ks.rotate_memtable_and_wait()
@@ -361,7 +413,7 @@ impl Database for FjallDatabase {
 
 impl FjallKeyspace {
     fn err(&self, e: fjall::Error) -> Error {
-        fjall_err(&self.path, Some(&self.name), e)
+        fjall_err(&self.inner.path, Some(&self.name), e)
     }
 }
 
@@ -399,12 +451,17 @@ impl Keyspace for FjallKeyspace {
             return Ok(Box::new(std::iter::empty()));
         }
         // A plain keyspace range reads at its first `next()`; a snapshot pins the view now.
-        let iter = self.db.snapshot().range::<&[u8], _>(&self.ks, (start, end));
-        let (path, name) = (self.path.clone(), self.name.clone());
+        let iter = self
+            .inner
+            .db()
+            .snapshot()
+            .range::<&[u8], _>(&self.ks, (start, end));
+        // The scan holds the database open (the closure drops after the iterator).
+        let (inner, name) = (self.inner.clone(), self.name.clone());
         let map = move |g: fjall::Guard| {
             g.into_inner()
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
-                .map_err(|e| fjall_err(&path, Some(&name), e))
+                .map_err(|e| fjall_err(&inner.path, Some(&name), e))
         };
         Ok(match direction {
             Direction::Forward => Box::new(iter.map(map)),
@@ -433,10 +490,8 @@ impl WriteBatch for FjallBatch {
     }
 
     fn commit(self, durability: Durability) -> Result<()> {
-        let path = self.path;
-        self.batch
-            .durability(persist_mode(durability))
-            .commit()
-            .map_err(|e| fjall_err(&path, None, e))
+        let FjallBatch { batch, inner } = self;
+        let done = batch.durability(persist_mode(durability)).commit();
+        done.map_err(|e| fjall_err(&inner.path, None, e))
     }
 }
