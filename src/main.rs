@@ -168,6 +168,11 @@ enum Command {
         /// Archive to read.
         #[arg(long, short = 'i')]
         input: PathBuf,
+        /// The config whose file:// endpoints receive their caches (needed when the archive
+        /// holds file:// endpoint caches: they go where this config puts them, never to a path
+        /// the archive names).
+        #[arg(long, short = 'c')]
+        config: Option<PathBuf>,
         /// Cache dir to install the coordinator and object-store endpoint caches into.
         #[arg(long)]
         cache_dir: Option<PathBuf>,

@@ -52,10 +52,31 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
         assert!(!tmp.path().join("ep0/sai3-kv-cache").exists());
         assert!(!cache.join(".sai3-coordinator-cache").exists());
 
+        // The archive holds file:// endpoint caches: they go where a config puts them.
         let out = run(
             backend,
             &["import", "--input", &s(&archive), "--cache-dir", &s(&cache)],
         );
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("pass --config"),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let import = |extra: &[&str]| {
+            let mut args = vec![
+                "import",
+                "--input",
+                archive.to_str().expect("utf-8"),
+                "--config",
+                config.to_str().expect("utf-8"),
+                "--cache-dir",
+                cache.to_str().expect("utf-8"),
+            ];
+            args.extend_from_slice(extra);
+            run(backend, &args)
+        };
+        let out = import(&[]);
         assert!(
             out.status.success(),
             "{backend}: {}",
@@ -66,23 +87,10 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
         assert_eq!(again.created, 0);
 
         // Importing over existing caches needs --force, which keeps the old ones aside.
-        let out = run(
-            backend,
-            &["import", "--input", &s(&archive), "--cache-dir", &s(&cache)],
-        );
+        let out = import(&[]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
-        let out = run(
-            backend,
-            &[
-                "import",
-                "--force",
-                "--input",
-                &s(&archive),
-                "--cache-dir",
-                &s(&cache),
-            ],
-        );
+        let out = import(&["--force"]);
         assert!(
             out.status.success(),
             "{}",
@@ -256,6 +264,8 @@ fn clear_export_and_import_print_json() {
                 "--json",
                 "--input",
                 &archive,
+                "--config",
+                &config,
                 "--cache-dir",
                 &cache,
             ],
@@ -279,4 +289,113 @@ fn clear_export_and_import_print_json() {
             "{backend}: imported caches work: {again:?}"
         );
     }
+}
+
+/// An archive never chooses where a cache goes outside the cache dir: a manifest rewritten to
+/// name another directory (without its endpoint) is refused, even with `--force`, and an
+/// endpoint the config does not use is refused too. The directory it named is untouched.
+#[test]
+fn import_never_installs_where_the_archive_says() {
+    let backend = backends()[0];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let config = Config::tree(2, 1, 5)
+        .size("100")
+        .local_endpoints(tmp.path(), 1)
+        .write(tmp.path());
+    prepare(backend, &config, &cache, &[]);
+    let archive = tmp.path().join("honest.tar.zst");
+    let out = run(
+        backend,
+        &[
+            "export",
+            "--config",
+            &s(&config),
+            "--cache-dir",
+            &s(&cache),
+            "--output",
+            &s(&archive),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let victim = tmp.path().join("victim");
+    std::fs::create_dir_all(&victim).expect("mkdir");
+    std::fs::write(victim.join("precious"), b"keep me").expect("write");
+    let evil = tmp.path().join("evil.tar.zst");
+    rewrite_manifest(&archive, &evil, |m| {
+        for c in m["caches"].as_array_mut().expect("caches") {
+            if c.get("endpoint").is_some() {
+                c["location"] = serde_json::json!(victim);
+                c.as_object_mut().expect("object").remove("endpoint");
+            }
+        }
+    });
+    let other = tmp.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&config)
+            .expect("config")
+            .replace("/ep0", "/elsewhere"),
+    )
+    .expect("write");
+    for (input, cfg, expected) in [
+        (&evil, &config, "without its endpoint"),
+        (&archive, &other, "does not use"),
+    ] {
+        let out = run(
+            backend,
+            &[
+                "import",
+                "--force",
+                "--input",
+                &s(input),
+                "--config",
+                &s(cfg),
+                "--cache-dir",
+                &s(&tmp.path().join("fresh")),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(expected), "{stderr}");
+    }
+    let left: Vec<_> = std::fs::read_dir(&victim)
+        .expect("read")
+        .flatten()
+        .collect();
+    assert_eq!(left.len(), 1, "the named directory is untouched");
+    assert_eq!(
+        std::fs::read(victim.join("precious")).expect("read"),
+        b"keep me"
+    );
+}
+
+/// Copies an export archive with its manifest changed by `edit`.
+fn rewrite_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let input = zstd::Decoder::new(std::fs::File::open(from).expect("open")).expect("zstd");
+    let mut archive = tar::Archive::new(input);
+    let out = zstd::Encoder::new(std::fs::File::create(to).expect("create"), 3).expect("zstd");
+    let mut builder = tar::Builder::new(out);
+    for entry in archive.entries().expect("entries") {
+        let mut entry = entry.expect("entry");
+        let mut header = entry.header().clone();
+        let path = entry.path().expect("path").into_owned();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
+        if path == Path::new("SAI3-CACHE-EXPORT") {
+            let mut m: serde_json::Value = serde_json::from_slice(&data).expect("manifest");
+            edit(&mut m);
+            data = serde_json::to_vec(&m).expect("json");
+            header.set_size(data.len() as u64);
+            header.set_cksum();
+        }
+        builder
+            .append_data(&mut header, &path, &data[..])
+            .expect("append");
+    }
+    builder.into_inner().expect("tar").finish().expect("zstd");
 }

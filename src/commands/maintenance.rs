@@ -51,13 +51,28 @@ struct ExportManifest {
 struct ExportedCache {
     /// Directory inside the archive (`caches/N`).
     dir: String,
-    /// Where it lives: relative paths are relative to the cache dir, absolute ones are
-    /// `file://` endpoint caches.
+    /// Where it lived: relative paths are relative to the cache dir (installed there again),
+    /// absolute ones are `file://` endpoint caches (for information only: `import` installs
+    /// them where its own config puts that endpoint's cache, never at a path the archive names).
     location: PathBuf,
+    /// The `file://` endpoint whose cache it is (absolute locations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
+    /// Its agent shard (absolute locations only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agent: Option<u32>,
 }
 
-/// The caches concerned: (location to store in a manifest, path on disk).
-fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>> {
+/// One cache concerned: where it is recorded in a manifest, where it is on disk, and for a
+/// `file://` endpoint cache, its endpoint and agent.
+struct CacheAt {
+    location: PathBuf,
+    path: PathBuf,
+    endpoint: Option<(String, u32)>,
+}
+
+/// The caches concerned.
+fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<CacheAt>> {
     let mut out = Vec::new();
     let coordinator = coordinator_location(cache_dir);
     let rel = |p: &Path| {
@@ -65,7 +80,12 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
             .map(Path::to_path_buf)
             .unwrap_or_else(|_| p.to_path_buf())
     };
-    out.push((rel(&coordinator), coordinator));
+    let at = |path: PathBuf, endpoint: Option<(String, u32)>| CacheAt {
+        location: rel(&path),
+        path,
+        endpoint,
+    };
+    out.push(at(coordinator, None));
     let endpoints_dir = cache_dir.join("endpoints");
     if let Ok(entries) = fs::read_dir(&endpoints_dir) {
         // Endpoint caches are named by 16 hex digits; `*.damaged-*` copies moved aside and
@@ -82,22 +102,23 @@ fn caches_of(config: Option<&Path>, cache_dir: &Path) -> Result<Vec<(PathBuf, Pa
             .collect();
         dirs.sort();
         for (_, shard) in dirs.iter().flat_map(|d| shards_in(d)) {
-            out.push((rel(&shard), shard));
+            out.push(at(shard, None));
         }
     }
     if let Some(config) = config {
         let dataset = Dataset::load(config)?;
         for uri in &dataset.endpoints {
-            for (_, loc) in shards_in(&namespace_cache_root(uri, cache_dir)?) {
-                if !out.iter().any(|(_, p)| *p == loc) {
-                    out.push((rel(&loc), loc));
+            for (agent, loc) in shards_in(&namespace_cache_root(uri, cache_dir)?) {
+                if !out.iter().any(|c| c.path == loc) {
+                    let endpoint = loc.is_absolute().then(|| (uri.clone(), agent));
+                    out.push(at(loc, endpoint));
                 }
             }
         }
     }
     Ok(out
         .into_iter()
-        .filter(|(_, p)| p.join(MARKER_FILE).exists())
+        .filter(|c| c.path.join(MARKER_FILE).exists())
         .collect())
 }
 
@@ -142,7 +163,7 @@ pub fn clear<D: Database>(
         keyspace: keyspace.map(str::to_owned),
         ..Cleared::default()
     };
-    for (_, path) in caches {
+    for CacheAt { path, .. } in caches {
         if all {
             // Only directories that carry our marker are removed.
             fs::remove_dir_all(&path)
@@ -192,11 +213,7 @@ struct Exported<'a> {
 
 /// Writes `manifest` and the cache directories to `output` (via a `.partial` file, renamed when
 /// complete and synced).
-fn write_archive(
-    output: &Path,
-    manifest: &ExportManifest,
-    caches: &[(PathBuf, PathBuf)],
-) -> Result<()> {
+fn write_archive(output: &Path, manifest: &ExportManifest, caches: &[CacheAt]) -> Result<()> {
     let tmp = output.with_extension("partial");
     let file =
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
@@ -209,9 +226,9 @@ fn write_archive(
     header.set_mode(0o644);
     header.set_cksum();
     tar.append_data(&mut header, MANIFEST, json.as_slice())?;
-    for (entry, (_, path)) in manifest.caches.iter().zip(caches) {
-        tar.append_dir_all(&entry.dir, path)
-            .with_context(|| format!("cannot archive {}", path.display()))?;
+    for (entry, c) in manifest.caches.iter().zip(caches) {
+        tar.append_dir_all(&entry.dir, &c.path)
+            .with_context(|| format!("cannot archive {}", c.path.display()))?;
     }
     let encoder = tar.into_inner()?;
     let writer = encoder.finish()?;
@@ -237,10 +254,10 @@ pub fn export<D: Database>(
         );
     }
     // Each cache must be a cache of this backend, not in use (and is closed again at once).
-    for (_, path) in &caches {
+    for c in &caches {
         drop(
-            open_existing::<D>(session, path)
-                .with_context(|| format!("cannot export {}", path.display()))?,
+            open_existing::<D>(session, &c.path)
+                .with_context(|| format!("cannot export {}", c.path.display()))?,
         );
     }
     let manifest = ExportManifest {
@@ -249,9 +266,11 @@ pub fn export<D: Database>(
         caches: caches
             .iter()
             .enumerate()
-            .map(|(i, (location, _))| ExportedCache {
+            .map(|(i, c)| ExportedCache {
                 dir: format!("caches/{i}"),
-                location: location.clone(),
+                location: c.location.clone(),
+                endpoint: c.endpoint.as_ref().map(|(uri, _)| uri.clone()),
+                agent: c.endpoint.as_ref().map(|&(_, agent)| agent),
             })
             .collect(),
     };
@@ -355,14 +374,45 @@ fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
     })
 }
 
+/// Where an exported cache goes: under the cache dir for a relative location; for a `file://`
+/// endpoint cache, where the user's config puts that endpoint's cache. Never a path the archive
+/// names.
+fn destination(c: &ExportedCache, cache_dir: &Path, config: Option<&Dataset>) -> Result<PathBuf> {
+    if !c.location.is_absolute() {
+        return Ok(cache_dir.join(&c.location));
+    }
+    let (Some(uri), Some(agent)) = (&c.endpoint, c.agent) else {
+        bail!(
+            "the archive names {} without its endpoint: refused (an archive never chooses a \
+             directory outside the cache dir)",
+            c.location.display()
+        );
+    };
+    let Some(dataset) = config else {
+        bail!(
+            "the archive holds the cache of the file:// endpoint {uri}: pass --config with the \
+             config that uses it, to say where it goes"
+        );
+    };
+    if !dataset.endpoints.iter().any(|e| e == uri) {
+        bail!(
+            "the archive holds the cache of {uri}, which the config does not use (its \
+             endpoints: {})",
+            dataset.endpoints.join(", ")
+        );
+    }
+    Ok(namespace_cache_root(uri, cache_dir)?.join(cache_sai3::scheme::shard_dir(agent)))
+}
+
 /// Checks every unpacked cache (safe paths, opens with this backend, nothing overwritten
 /// without `force`) and returns (unpacked, destination) pairs.
 fn plan_installs<D: Database>(
     manifest: &ExportManifest,
     staging: &Path,
-    cache_dir: &Path,
+    target: &Target,
     force: bool,
 ) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let config = target.config.as_deref().map(Dataset::load).transpose()?;
     let mut installs = Vec::new();
     for c in &manifest.caches {
         let dir = Path::new(&c.dir);
@@ -381,11 +431,7 @@ fn plan_installs<D: Database>(
         if let Err(e) = D::open(&src, &options) {
             bail!("cache {} in the archive is not usable: {e}", c.dir);
         }
-        let dest = if c.location.is_absolute() {
-            c.location.clone()
-        } else {
-            cache_dir.join(&c.location)
-        };
+        let dest = destination(c, &target.cache_dir, config.as_ref())?;
         if dest.exists() && !force {
             bail!(
                 "{} already exists; pass --force to replace it (the old one is kept aside)",
@@ -427,10 +473,11 @@ fn install(installs: Vec<(PathBuf, PathBuf)>) -> Result<Imported> {
 
 pub fn import<D: Database>(
     input: &Path,
-    cache_dir: &Path,
+    target: &Target,
     force: bool,
     json: bool,
 ) -> Result<ExitCode> {
+    let cache_dir = target.cache_dir.as_path();
     fs::create_dir_all(cache_dir)?;
     // Removed with everything in it on every exit path.
     let staging = tempfile::Builder::new()
@@ -446,7 +493,7 @@ pub fn import<D: Database>(
             manifest.backend
         );
     }
-    let installs = plan_installs::<D>(&manifest, staging.path(), cache_dir, force)?;
+    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)?;
     let done = install(installs)?;
     if json {
         super::print_json(&done)?;

@@ -130,12 +130,16 @@ pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> 
         }
         Command::Import {
             input,
+            config,
             cache_dir: dir,
             force,
             json,
         } => {
-            let dir = cache_dir(dir);
-            with_backend!(backend, maintenance::import(&input, &dir, force, json))
+            let target = maintenance::Target {
+                config,
+                cache_dir: cache_dir(dir),
+            };
+            with_backend!(backend, maintenance::import(&input, &target, force, json))
         }
     }
 }
