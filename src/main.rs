@@ -290,8 +290,20 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
+    // `-v` speaks for this tool's crates; other crates (HTTP clients) only warn unless
+    // RUST_LOG asks for more.
+    let ours = [
+        "sai3_cache",
+        "cache_sai3",
+        "cache_sync",
+        "cache_core",
+        "cache_fjall",
+        "cache_redb",
+    ]
+    .map(|c| format!(",{c}={level}"))
+    .concat();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn{ours}")));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -1243,10 +1243,14 @@ impl Dataset {
     /// # Errors
     /// [`Sai3Error::Config`] naming the field and the reason (sai3-bench's words).
     pub fn from_config(config: &Sai3Config, path: &Path) -> Result<Self, Sai3Error> {
-        Self::build(config).map_err(|error| Sai3Error::Config {
+        let dataset = Self::build(config).map_err(|error| Sai3Error::Config {
             path: path.to_owned(),
             error,
-        })
+        })?;
+        for uri in dataset.endpoint_uris.iter().flatten() {
+            crate::scheme::refuse_credentials(uri)?;
+        }
+        Ok(dataset)
     }
 
     /// Loads a config file and builds the controller's view.

@@ -90,6 +90,37 @@ impl UriScheme {
     }
 }
 
+/// Refuses a URI that carries credentials (`s3://KEY:SECRET@host/...`): they would be stored
+/// in caches and printed in reports. The error shows the URI with them masked.
+///
+/// # Errors
+/// [`Sai3Error::Endpoint`] when the URI's authority holds a `@`.
+///
+/// ```
+/// use cache_sai3::scheme::refuse_credentials;
+/// assert!(refuse_credentials("s3://10.0.0.1:9000/bucket/data/").is_ok());
+/// let e = refuse_credentials("s3://AKID:s3cr3t@10.0.0.1:9000/bucket/").unwrap_err();
+/// assert!(!e.to_string().contains("s3cr3t"));
+/// assert!(e.to_string().contains("s3://***@10.0.0.1:9000/bucket/"));
+/// ```
+pub fn refuse_credentials(uri: &str) -> Result<()> {
+    let Some((scheme, rest)) = uri.split_once("://") else {
+        return Ok(());
+    };
+    let authority = rest.split('/').next().unwrap_or("");
+    let Some((_, host)) = authority.rsplit_once('@') else {
+        return Ok(());
+    };
+    let path = &rest[authority.len()..];
+    Err(Sai3Error::Endpoint {
+        endpoint: format!("{scheme}://***@{host}{path}"),
+        reason: "carries credentials in the URI; remove them and give them the usual way \
+                 (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_ACCOUNT_KEY, \
+                 GOOGLE_APPLICATION_CREDENTIALS)"
+            .into(),
+    })
+}
+
 impl UriScheme {
     /// True for local file systems (`file://`, `direct://`): the cache lives beside the data.
     pub fn is_local(self) -> bool {
