@@ -45,11 +45,12 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
             Some(k) => format!("agent {k}'s share: "),
             None => String::new(),
         };
+        let n = dataset.endpoints.len();
         eprintln!(
-            "prepare {} ({whose}{} objects, {} endpoints, backend {})",
+            "prepare {} ({whose}{} objects, {n} endpoint{}, backend {})",
             dataset.hash,
             dataset.total_objects(),
-            dataset.endpoints.len(),
+            if n == 1 { "" } else { "s" },
             D::BACKEND
         );
     }

@@ -130,7 +130,7 @@ pub struct Ranges {
 fn list_failed(uri: &str, e: object_store::Error) -> Sai3Error {
     Sai3Error::Endpoint {
         endpoint: uri.to_owned(),
-        reason: format!("LIST failed: {e}"),
+        reason: format!("LIST failed: {e}{}", crate::store::hint(&e)),
     }
 }
 
