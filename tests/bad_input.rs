@@ -211,7 +211,7 @@ fn run_case(id: &str, sai3: &Sai3, s: &Scratch) -> Output {
         }
         "cache-dir-full" => {
             let config = s.yaml(&flat(&format!("file://{}/", s.path("data")), ""));
-            let mut c = sai3.command();
+            let c = sai3.command();
             let program = c.get_program().to_owned();
             let args: Vec<String> = c
                 .get_args()
