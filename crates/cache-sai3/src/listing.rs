@@ -43,9 +43,22 @@ pub struct Listing {
     /// Objects of the dataset found with a wrong size (to be rewritten).
     pub wrong_size: u64,
     /// Keys that are not objects of the dataset.
-    pub other_keys: Vec<String>,
+    pub other_keys: u64,
+    /// Some of them, at most [`OTHER_KEY_SAMPLES`] (sorted): a bucket shared with millions of
+    /// other objects costs no memory per key.
+    pub other_key_samples: Vec<String>,
     /// Keys listed in all.
     pub listed: u64,
+}
+
+/// Other keys a listing keeps as examples.
+pub const OTHER_KEY_SAMPLES: usize = 16;
+
+/// Adds `more` samples to `samples`, keeping at most [`OTHER_KEY_SAMPLES`].
+fn add_samples(samples: &mut Vec<String>, more: &mut Vec<String>) {
+    let room = OTHER_KEY_SAMPLES.saturating_sub(samples.len());
+    samples.extend(more.drain(..).take(room));
+    more.clear();
 }
 
 impl Listing {
@@ -62,7 +75,8 @@ impl Listing {
             *mine |= theirs;
         }
         self.wrong_size += other.wrong_size;
-        self.other_keys.append(&mut other.other_keys);
+        self.other_keys += other.other_keys;
+        add_samples(&mut self.other_key_samples, &mut other.other_key_samples);
         self.listed += other.listed;
     }
 }
@@ -221,7 +235,8 @@ pub enum Class {
 #[derive(Debug, Default)]
 pub struct Batch {
     candidates: Vec<Candidate>,
-    other_keys: Vec<String>,
+    other_keys: u64,
+    other_key_samples: Vec<String>,
     listed: u64,
 }
 
@@ -313,7 +328,12 @@ impl<'a> Classifier<'a> {
             Class::Cache => return,
             Class::Candidate(c) => batch.candidates.push(c),
             Class::Elsewhere => {}
-            Class::Other => batch.other_keys.push(meta.location.to_string()),
+            Class::Other => {
+                batch.other_keys += 1;
+                if batch.other_key_samples.len() < OTHER_KEY_SAMPLES {
+                    batch.other_key_samples.push(meta.location.to_string());
+                }
+            }
         }
         batch.listed += 1;
     }
@@ -332,7 +352,8 @@ impl<'a> Classifier<'a> {
             }
             false => *wrong_size += 1,
         })?;
-        listing.other_keys.append(&mut batch.other_keys);
+        listing.other_keys += std::mem::take(&mut batch.other_keys);
+        add_samples(&mut listing.other_key_samples, &mut batch.other_key_samples);
         listing.listed += std::mem::take(&mut batch.listed);
         Ok(())
     }
@@ -524,9 +545,31 @@ pub async fn list_endpoint(
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
         .listing;
-    listing.other_keys.sort_unstable();
+    listing.other_key_samples.sort_unstable();
     Ok(Listed {
         listing,
         resumed_ranges,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn other_keys_are_counted_and_only_sampled() {
+        let mut a = Listing::empty(1);
+        let mut b = Listing::empty(1);
+        a.other_keys = 10;
+        a.other_key_samples = (0..10).map(|i| format!("a{i}")).collect();
+        b.other_keys = 1_000_000;
+        b.other_key_samples = (0..OTHER_KEY_SAMPLES).map(|i| format!("b{i}")).collect();
+        a.merge(b);
+        assert_eq!(a.other_keys, 1_000_010);
+        assert_eq!(a.other_key_samples.len(), OTHER_KEY_SAMPLES);
+        assert_eq!(
+            a.other_key_samples[..10],
+            (0..10).map(|i| format!("a{i}")).collect::<Vec<_>>()
+        );
+    }
 }

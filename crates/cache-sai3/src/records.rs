@@ -190,7 +190,9 @@ pub struct ListingSnapshot {
     /// Per pool: serialized roaring treemap of present indices with the expected size.
     pub present: Vec<Vec<u8>>,
     /// Keys that are not objects of the dataset (the cache's own files excluded).
-    pub other_keys: Vec<String>,
+    pub other_keys: u64,
+    /// The first of them in key order, at most [`crate::listing::OTHER_KEY_SAMPLES`].
+    pub other_key_samples: Vec<String>,
     /// Objects listed in all.
     pub listed: u64,
 }
@@ -206,12 +208,12 @@ pub struct ListProgressRecord {
     pub done: Vec<String>,
     /// Last key merged per unfinished range (ordered stores only).
     pub offsets: Vec<(String, String)>,
-    /// Per pool: present bitmap so far.
-    pub present: Vec<Vec<u8>>,
     /// Wrong-size objects so far.
     pub wrong_size: u64,
     /// Other keys so far.
-    pub other_keys: Vec<String>,
+    pub other_keys: u64,
+    /// Some of them, at most [`crate::listing::OTHER_KEY_SAMPLES`].
+    pub other_key_samples: Vec<String>,
     /// Keys listed so far.
     pub listed: u64,
 }

@@ -26,7 +26,8 @@ fn progress(d: &Dataset, indices: impl IntoIterator<Item = u64>, done: &[&str]) 
     let mut listing = Listing::empty(d.pool_id_limit());
     listing.present[d.pools[0].id as usize] = indices.into_iter().collect::<RoaringTreemap>();
     listing.listed = listing.present.iter().map(RoaringTreemap::len).sum();
-    listing.other_keys = vec!["not-ours.txt".to_owned()];
+    listing.other_keys = 3;
+    listing.other_key_samples = vec!["not-ours.txt".to_owned()];
     ListProgress {
         listing,
         started_ms: 1_000,

@@ -208,8 +208,9 @@ async fn run(ordered: bool) {
         second.listing.listed, 201,
         "200 objects and one stray key, none counted twice"
     );
+    assert_eq!(second.listing.other_keys, 1);
     assert_eq!(
-        second.listing.other_keys,
+        second.listing.other_key_samples,
         vec!["d1_w2.dir/stray.txt".to_string()]
     );
     assert_eq!(

@@ -10,16 +10,19 @@
 //! | `objects` | `X dataset u16:pool u64:index` | `LedgerException` (failed, deleted) |
 //! | `objects` | `I dataset u16:pool` | in-flight bitmap at the last checkpoint (roaring) |
 //! | `file_paths` | `F dataset u16:pool u64:index` | path (UTF-8) |
-//! | `listing_cache` | `L dataset` | `ListingSnapshot` |
-//! | `listing_cache` | `Q dataset` | `ListProgressRecord` (an interrupted LIST) |
+//! | `listing_cache` | `G dataset` | `ListingSnapshot` |
+//! | `listing_cache` | `W dataset` | `ListProgressRecord` (an interrupted LIST) |
 //! | `listing_cache` | `q dataset u16:pool u64:chunk` | present indices of one chunk found by it (roaring) |
+//! | `listing_cache` | `L dataset`, `Q dataset` | the first layout's listing and progress (removed) |
 //! | `endpoint_metadata` | `E dataset` | `EndpointState` (seal, counts) |
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
 //! | `endpoint_metadata` | `V` | ledger layout version (`u32`) |
 //! | `endpoint_metadata` | `B dataset` | `ResumeBasis` (an unsealed ledger a resume may trust) |
 //!
 //! Layout 1 (an `O` row per object and state change, one `P` bitmap per pool) is no longer
-//! read: such a cache is moved aside and rebuilt ([`super::LEDGER_LAYOUT`]).
+//! read: such a cache is moved aside and rebuilt ([`super::LEDGER_LAYOUT`]). Listings and LIST
+//! progress of the first layout (`L`, `Q`: every other key kept) are not read either, only
+//! removed: a LIST replaces them.
 
 use cache_core::{DatasetId, KeyBuilder, KeyReader};
 
@@ -42,9 +45,15 @@ pub(super) const LAYOUT: u8 = b'V';
 /// Tag of stored path keys.
 pub(super) const FILE_PATH: u8 = b'F';
 /// Tag of listing snapshot keys.
-pub(super) const LISTING: u8 = b'L';
+pub(super) const LISTING: u8 = b'G';
 /// Tag of the progress record of an interrupted LIST.
-pub(super) const LIST_PROGRESS: u8 = b'Q';
+pub(super) const LIST_PROGRESS: u8 = b'W';
+/// Tag of the first layout's listing snapshot (removed, never read).
+pub(super) const OLD_LISTING: u8 = b'L';
+/// Tag of the first layout's LIST progress (removed, never read).
+pub(super) const OLD_LIST_PROGRESS: u8 = b'Q';
+/// Both.
+pub(super) const OLD_LISTINGS: [u8; 2] = [OLD_LISTING, OLD_LIST_PROGRESS];
 /// Tag of the presence chunks of an interrupted LIST (written when they change).
 pub(super) const LIST_PROGRESS_CHUNK: u8 = b'q';
 /// Tag of endpoint state keys.

@@ -3,7 +3,7 @@
 //! stored records are this module's business.
 //!
 //! The progress of a LIST is saved incrementally: a small record (ranges done, offsets,
-//! counts) and the found indices in chunks of [`PRESENCE_CHUNK`] indices, of which a save
+//! counts, a few sample keys) and the found indices in chunks of [`PRESENCE_CHUNK`] indices, of which a save
 //! writes only those that grew since the last save ([`SavedChunks`]). A LIST only adds
 //! indices, so a chunk changed exactly when its count did.
 
@@ -47,6 +47,7 @@ impl<D: Database> EndpointCache<D> {
             present: self.bitmaps(&key, &s.present)?,
             wrong_size: 0,
             other_keys: s.other_keys,
+            other_key_samples: s.other_key_samples,
             listed: s.listed,
         };
         Ok(Some((listing, s.listed_at_ms)))
@@ -66,12 +67,27 @@ impl<D: Database> EndpointCache<D> {
             config_hash: dataset.hash.full_hex(),
             listed_at_ms,
             present: listing.present.iter().map(encode_bitmap).collect(),
-            other_keys: listing.other_keys.clone(),
+            other_keys: listing.other_keys,
+            other_key_samples: listing.other_key_samples.clone(),
             listed: listing.listed,
         };
         let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
+        let mut batch = self.db.batch();
+        self.remove_old_listings(&mut batch, dataset)?;
         self.listing_cache
-            .insert_record(&key, &snapshot, Durability::Flushed)?;
+            .insert_record_into(&mut batch, &key, &snapshot)?;
+        batch.commit(Durability::Flushed)?;
+        Ok(())
+    }
+
+    /// Queues the removal of `dataset`'s listing and LIST progress of the first layout.
+    fn remove_old_listings(&self, batch: &mut D::Batch, dataset: &Dataset) -> Result<()> {
+        for tag in keys::OLD_LISTINGS {
+            let key = keys::per_dataset(tag, dataset.hash.dataset_id());
+            if self.listing_cache.get(&key)?.is_some() {
+                self.listing_cache.remove_into(batch, &key)?;
+            }
+        }
         Ok(())
     }
 
@@ -81,7 +97,10 @@ impl<D: Database> EndpointCache<D> {
     /// Storage failures.
     pub fn remove_listing(&self, dataset: &Dataset) -> Result<()> {
         let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
-        self.listing_cache.remove(&key, Durability::Flushed)?;
+        let mut batch = self.db.batch();
+        self.remove_old_listings(&mut batch, dataset)?;
+        self.listing_cache.remove_into(&mut batch, &key)?;
+        batch.commit(Durability::Flushed)?;
         Ok(())
     }
 
@@ -94,23 +113,16 @@ impl<D: Database> EndpointCache<D> {
         let Some(r): Option<ListProgressRecord> = self.listing_cache.get_record(&key)? else {
             return Ok(None);
         };
-        // Chunked progress stores no bitmap in the record; older progress stores all of them.
-        let whole = !r.present.is_empty();
-        if r.config_hash != dataset.hash.full_hex()
-            || (whole && r.present.len() < dataset.pool_id_limit())
-        {
+        if r.config_hash != dataset.hash.full_hex() {
             return Ok(None);
         }
-        let mut present = if whole {
-            self.bitmaps(&key, &r.present)?
-        } else {
-            vec![RoaringTreemap::new(); dataset.pool_id_limit()]
-        };
+        let mut present = vec![RoaringTreemap::new(); dataset.pool_id_limit()];
         self.progress_chunks(dataset, &mut present)?;
         let listing = Listing {
             present,
             wrong_size: r.wrong_size,
             other_keys: r.other_keys,
+            other_key_samples: r.other_key_samples,
             listed: r.listed,
         };
         Ok(Some(ListProgress {
@@ -163,9 +175,9 @@ impl<D: Database> EndpointCache<D> {
                 .iter()
                 .map(|(a, b)| (a.clone(), b.clone()))
                 .collect(),
-            present: Vec::new(),
             wrong_size: p.listing.wrong_size,
-            other_keys: p.listing.other_keys.clone(),
+            other_keys: p.listing.other_keys,
+            other_key_samples: p.listing.other_key_samples.clone(),
             listed: p.listing.listed,
         };
         let mut batch = self.db.batch();
@@ -198,6 +210,7 @@ impl<D: Database> EndpointCache<D> {
         }
         let key = keys::per_dataset(keys::LIST_PROGRESS, ds);
         self.listing_cache.remove_into(&mut batch, &key)?;
+        self.remove_old_listings(&mut batch, dataset)?;
         batch.commit(Durability::Flushed)?;
         Ok(())
     }

@@ -150,7 +150,8 @@ async fn list_group<D: Database>(
             .resize(job.dataset.pool_id_limit(), RoaringTreemap::new());
         if n == 0 {
             part.wrong_size = listed.listing.wrong_size;
-            part.other_keys = listed.listing.other_keys.clone();
+            part.other_keys = listed.listing.other_keys;
+            part.other_key_samples = listed.listing.other_key_samples.clone();
             part.listed = listed.listing.listed;
         }
         out.push(settle(job, part, listed.resumed_ranges)?);

@@ -250,7 +250,7 @@ impl<D: Database> EndpointJob<'_, D> {
             failed: 0,
             write_failures: WriteFailures::default(),
             wrong_size: k.listing.wrong_size,
-            other_keys: k.listing.other_keys.len() as u64,
+            other_keys: k.listing.other_keys,
             cache_rebuilt: self.cache_rebuilt.take(),
             sealed: false,
             list_resumed_ranges: k.resumed_ranges,
