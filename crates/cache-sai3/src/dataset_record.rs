@@ -30,6 +30,10 @@ pub const RANGE_SPAN: u64 = 1 << 20;
 /// Name of the record inside the endpoint's cache prefix.
 pub const RECORD_NAME: &str = "DATASET";
 
+/// Largest record read (bytes): a larger object under the record's name is not one of ours and
+/// is never read into memory.
+pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Objects of one pool on the endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolCount {
@@ -183,6 +187,8 @@ impl DatasetRecord {
             reason: format!("cannot read {RECORD_NAME}: {e}"),
         };
         let bytes = match store.get(&Self::location(agent)).await {
+            // Larger than any record we write: not one (and not read into memory).
+            Ok(got) if got.meta.size > MAX_RECORD_BYTES => return Ok(None),
             Ok(got) => got.bytes().await.map_err(failed)?,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
             Err(e) => return Err(failed(e)),
@@ -195,6 +201,41 @@ impl DatasetRecord {
 
 #[cfg(test)]
 mod tests {
+
+    #[tokio::test]
+    async fn an_oversized_object_under_the_record_name_is_no_record() {
+        use object_store::ObjectStoreExt;
+        let store = object_store::memory::InMemory::new();
+        let record = DatasetRecord {
+            format: 1,
+            config_hash: "00".repeat(32),
+            agent: 0,
+            endpoint: 0,
+            uri: "s3://b/".into(),
+            sealed_ms: 1,
+            pools: Vec::new(),
+            ranges: Vec::new(),
+        };
+        let mut body = serde_json::to_vec(&record).expect("json");
+        store
+            .put(&DatasetRecord::location(0), body.clone().into())
+            .await
+            .expect("put");
+        let read = DatasetRecord::read(&store, "s3://b/", 0)
+            .await
+            .expect("read");
+        assert!(read.is_some(), "a record of normal size is read");
+        // The same record padded with whitespace (still valid JSON) past the limit.
+        body.resize(usize::try_from(MAX_RECORD_BYTES).expect("usize") + 1, b' ');
+        store
+            .put(&DatasetRecord::location(0), body.into())
+            .await
+            .expect("put");
+        let read = DatasetRecord::read(&store, "s3://b/", 0)
+            .await
+            .expect("read");
+        assert!(read.is_none());
+    }
     use super::*;
 
     #[test]

@@ -13,6 +13,9 @@ pub const MAX_FILE_SIZE: u64 = 1 << 40;
 /// Most files a manifest may name.
 pub const MAX_FILES: usize = 1_000_000;
 
+/// Largest manifest read, in bytes: checked before the body is read.
+pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
+
 /// One generation of a cache.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {

@@ -79,14 +79,18 @@ impl RemoteCache {
     /// The manifest of `generation`.
     pub async fn manifest(&self, generation: u64) -> Result<Manifest> {
         let path = self.manifest_path(generation);
-        let bytes = self
-            .store
-            .get(&path)
-            .await
-            .map_err(store(&path))?
-            .bytes()
-            .await
-            .map_err(store(&path))?;
+        let got = self.store.get(&path).await.map_err(store(&path))?;
+        if got.meta.size > crate::manifest::MAX_MANIFEST_BYTES {
+            return Err(crate::error::SyncError::BadManifest {
+                location: path.to_string(),
+                reason: format!(
+                    "it is {} bytes, more than a manifest may be ({})",
+                    got.meta.size,
+                    crate::manifest::MAX_MANIFEST_BYTES
+                ),
+            });
+        }
+        let bytes = got.bytes().await.map_err(store(&path))?;
         let m = Manifest::parse(path.as_ref(), &bytes)?;
         if m.generation != generation {
             return Err(crate::error::SyncError::BadManifest {

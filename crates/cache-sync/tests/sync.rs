@@ -341,3 +341,21 @@ async fn azure_blob_protocol_azurite() {
     server.create_container("sync");
     all_behaviours(server.store("sync")).await;
 }
+
+/// A manifest larger than any we write is refused by its size, before its body is read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_manifest_is_refused_unread() {
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let remote = RemoteCache::new(store.clone(), "huge");
+    let too_big = usize::try_from(cache_sync::manifest::MAX_MANIFEST_BYTES).expect("usize") + 1;
+    store
+        .put(&remote.manifest_path(1), vec![b' '; too_big].into())
+        .await
+        .expect("put");
+    let e = pull(&remote, &tmp.path().join("dst"), "fjall")
+        .await
+        .expect_err("too big");
+    assert!(e.to_string().contains("more than a manifest may be"), "{e}");
+    assert!(!tmp.path().join("dst").exists());
+}
