@@ -40,6 +40,27 @@ pub const LOCK_FILE: &str = "SAI3-CACHE-LOCK";
 /// reach `exec`, far below anything a person would notice.
 pub const GRACE: Duration = Duration::from_millis(250);
 
+/// Whether some process holds a whole-file `flock` on `file` (an engine's own lock, taken by a
+/// process that does not take ours): probed with a non-blocking exclusive lock, released at
+/// once. A file that does not exist, or a file system without `flock`, is not held.
+///
+/// # Errors
+/// I/O failures other than those.
+pub fn held_by_another(file: &Path) -> std::io::Result<bool> {
+    let probe = match File::open(file) {
+        Ok(f) => f,
+        Err(e) if e.kind() == IoKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    match probe.try_lock() {
+        // Dropping the probe releases the lock again.
+        Ok(()) => Ok(false),
+        Err(TryLockError::WouldBlock) => Ok(true),
+        Err(TryLockError::Error(e)) if e.kind() == IoKind::Unsupported => Ok(false),
+        Err(TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// The exclusive lock on a cache directory's [`LOCK_FILE`]; dropping it releases the lock.
 #[derive(Debug)]
 pub struct DirectoryLock {

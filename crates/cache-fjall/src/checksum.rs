@@ -144,24 +144,6 @@ fn parse(text: &str) -> Option<Vec<Entry>> {
         .collect()
 }
 
-/// Whether a process that does not take our lock has fjall's own lock (`fjall/lock`): it may be
-/// changing the files, and a changed file is not a damaged one.
-fn held_by_fjall(engine: &Path) -> std::io::Result<bool> {
-    let probe = match std::fs::File::open(engine.join("lock")) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    match probe.try_lock() {
-        Ok(()) => Ok(false),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
-        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
-            Ok(false)
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
-}
-
 /// Verifies the database in `dir` against its checksums, if a clean close left them, then
 /// removes them. The caller holds the directory lock.
 ///
@@ -186,7 +168,10 @@ pub(crate) fn verify_and_forget(dir: &Path) -> Result<()> {
     let entries = parse(&text)
         .ok_or_else(|| damaged(format!("its checksum file {CHECKSUM_FILE} is unreadable")))?;
     let engine = dir.join(ENGINE_DIR);
-    if held_by_fjall(&engine).map_err(|e| Error::io(&engine, e))? {
+    // A process that does not take our lock may be changing the files under fjall's own lock,
+    // and a changed file is not a damaged one.
+    let fjall_lock = engine.join("lock");
+    if cache_core::lock::held_by_another(&fjall_lock).map_err(|e| Error::io(&fjall_lock, e))? {
         let _ = std::fs::remove_file(&sums);
         return Err(Error::in_use(
             BACKEND,

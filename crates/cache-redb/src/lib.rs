@@ -163,19 +163,10 @@ fn write_checksum(dir: &Path, (len, hash): (u64, u64)) -> std::io::Result<()> {
 
 /// Whether another redb handle has `file` open: on local file systems redb 4.6 holds a
 /// whole-file `flock` on its file besides its byte-range locks (`lock_legacy_file` in redb's
-/// `file_backend/optimized.rs`), which a probe for an exclusive `flock` sees. Best effort for
-/// processes that do not take [`LOCK_FILE`]; redb's own open refuses them in any case.
+/// `file_backend/optimized.rs`), which [`cache_core::lock::held_by_another`] sees. Best effort
+/// for processes that do not take [`LOCK_FILE`]; redb's own open refuses them in any case.
 fn held_by_redb(file: &Path) -> std::io::Result<bool> {
-    let probe = std::fs::File::open(file)?;
-    match probe.try_lock() {
-        // Dropping the probe releases the lock again.
-        Ok(()) => Ok(false),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
-        Err(std::fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
-            Ok(false)
-        }
-        Err(std::fs::TryLockError::Error(e)) => Err(e),
-    }
+    cache_core::lock::held_by_another(file)
 }
 
 /// Verifies `cache.redb` against its checksum file, if there is one, then removes that file
