@@ -382,10 +382,21 @@ fn rewrite_manifest(from: &Path, to: &Path, edit: impl Fn(&mut serde_json::Value
     let mut builder = tar::Builder::new(out);
     for entry in archive.entries().expect("entries") {
         let mut entry = entry.expect("entry");
-        let mut header = entry.header().clone();
+        let kind = entry.header().entry_type();
         let path = entry.path().expect("path").into_owned();
         let mut data = Vec::new();
         std::io::Read::read_to_end(&mut entry, &mut data).expect("read");
+        // A fresh header: the original may describe a sparse file, whose map the whole data
+        // written here would no longer match.
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(if kind.is_dir() {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        header.set_mode(if kind.is_dir() { 0o755 } else { 0o644 });
+        header.set_size(data.len() as u64);
+        header.set_cksum();
         if path == Path::new("SAI3-CACHE-EXPORT") {
             let mut m: serde_json::Value = serde_json::from_slice(&data).expect("manifest");
             edit(&mut m);

@@ -1,8 +1,8 @@
 //! Project automation (the cargo-xtask pattern): `cargo xtask <task>`.
 //!
 //! * `test`: everything CI checks, in order: formatting, `tidy`, clippy (`-D warnings`, all
-//!   targets) for each backend feature set, and the test suites of the default feature set
-//!   (fjall), of `redb` alone, and of both together. It installs the protocol servers the tests start on
+//!   targets) for each backend feature set, the tests of the library crates, the root package's
+//!   tests with both backends, and its CLI tests in the fjall-only and redb-only builds. It installs the protocol servers the tests start on
 //!   127.0.0.1 when they are missing (moto and s3s-fs for S3, Azurite for Azure Blob). Last, a
 //!   smoke run of the benchmark harness: `bench --quick` of every suite into
 //!   `target/bench-smoke/`, which fails when a suite reports no figure (no speed is asserted).
@@ -22,8 +22,14 @@
 //!   few objects and lists the datasets the cache dir knows. Pass another config as argument to
 //!   use it instead.
 //!
+//! * `crash [--trials N]`: the crash campaign of `tests/crash.rs` (release build, both backends),
+//!   N trials per backend (default 200; `test` runs a few).
+//! * `fuzz [--seconds S] [TARGET...]`: the cargo-fuzz targets of `fuzz/` (nightly), S seconds
+//!   each; see `xtask/src/fuzz.rs`.
+//!
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
 
+mod fuzz;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -120,8 +126,8 @@ fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--", "--check"])?;
     tidy::tidy(None)?;
     ensure_test_servers()?;
-    // The whole workspace with default features (fjall), then the root package with redb alone
-    // and with both backends (cross-backend and runtime --backend code).
+    // Clippy: the whole workspace with default features (fjall), then the root package with
+    // redb alone and with both backends (cross-backend and runtime --backend code).
     let feature_sets: [&[&str]; 3] = [
         &["--workspace"],
         &[
@@ -139,8 +145,16 @@ fn test() -> Result<(), String> {
         args.extend(["--", "-D", "warnings"]);
         cargo(&args)?;
     }
-    for features in feature_sets {
-        let mut args = vec!["test"];
+    // Tests: the library crates (and xtask) once; the root package's tests with both backends
+    // built in (every behaviour runs on each backend, plus the cross-backend ones); and for each
+    // single-backend build only what differs there, the CLI (its default backend, --help).
+    // Running every root test again per single-backend build repeated the same behaviours and
+    // took a quarter of CI's time.
+    cargo(&["test", "--workspace", "--exclude", "sai3-cache"])?;
+    cargo(&["test", "--package", "sai3-cache", "--all-features"])?;
+    let single_backend: [&[&str]; 2] = [&[], &["--no-default-features", "--features", "redb"]];
+    for features in single_backend {
+        let mut args = vec!["test", "--package", "sai3-cache", "--bins", "--test", "cli"];
         args.extend_from_slice(features);
         cargo(&args)?;
     }
@@ -469,6 +483,47 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(&["datasets", "--cache-dir", cache_dir])
 }
 
+/// `crash [--trials N]`: `tests/crash.rs` in release with both backends, N trials each.
+fn crash(args: &[String]) -> Result<(), String> {
+    let trials = match args {
+        [] => 200,
+        [flag, n] if flag == "--trials" => n
+            .parse::<u64>()
+            .map_err(|_| format!("--trials takes a number, not {n:?}"))?,
+        other => {
+            return Err(format!(
+                "usage: cargo xtask crash [--trials N]; got {other:?}"
+            ));
+        }
+    };
+    let started = Instant::now();
+    eprintln!("\n==> SAI3_CRASH_TRIALS={trials} cargo test --release --all-features --test crash");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .env("SAI3_CRASH_TRIALS", trials.to_string())
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "sai3-cache",
+            "--all-features",
+            "--test",
+            "crash",
+            "--",
+            "--nocapture",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    eprintln!(
+        "<== crash campaign ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the crash campaign failed: {status}"))
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -476,6 +531,8 @@ fn main() -> ExitCode {
         Some("tidy") => tidy::tidy(args.get(1).map(std::path::Path::new)),
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(&args[1..]),
+        Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
+        Some("crash") => crash(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -487,7 +544,10 @@ fn main() -> ExitCode {
                  bench   the benchmark suites (crates/cache-bench); report in target/bench-report/\n          \
                  [SUITE...] [--quick] [--files N] [--backend fjall,redb] [--write-docs]\n          \
                  (--write-docs also writes docs/PERFORMANCE.md)\n  \
-                 demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects"
+                 demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects\n  \
+                 fuzz    the cargo-fuzz targets of fuzz/ on nightly [--seconds S, default 60] [TARGET...]\n  \
+                 crash   prepares SIGKILLed at random moments, checked after each (tests/crash.rs)\n          \
+                 [--trials N, default 200 per backend]"
             );
             return ExitCode::from(2);
         }
