@@ -842,7 +842,8 @@ fn killed_agent(ep: &Endpoint, backend: &'static str) {
         resumed.created
     );
     // Its ledger is trusted (no LIST): what it recorded before the kill is present; objects
-    // finished after its last checkpoint are written again (a PUT is idempotent).
+    // in flight at its last checkpoint are checked with HEADs, so exactly the objects absent
+    // from the server are written.
     assert_eq!(
         resumed.list_calls, 0,
         "{what}: expected a resume from its ledger without LIST: {resumed:?}"
@@ -852,6 +853,13 @@ fn killed_agent(ep: &Endpoint, backend: &'static str) {
         "{what}: expected at most the {present1} objects written before the kill found present, \
          found {}",
         resumed.already_present
+    );
+    assert_eq!(
+        resumed.created,
+        share(1) - present1,
+        "{what}: expected exactly the {} objects absent from the server created, found {}",
+        share(1) - present1,
+        resumed.created
     );
     let after = identities(&places);
     assert_eq!(

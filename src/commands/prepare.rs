@@ -158,8 +158,8 @@ fn print_report(r: &PrepareReport) -> Result<()> {
             e.created,
             if e.resumed_in_flight > 0 {
                 format!(
-                    " ({} in flight when interrupted, written again)",
-                    e.resumed_in_flight
+                    " ({} in flight when interrupted: {} found written, the rest written again)",
+                    e.resumed_in_flight, e.in_flight_found
                 )
             } else {
                 String::new()

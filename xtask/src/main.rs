@@ -22,13 +22,15 @@
 //!   few objects and lists the datasets the cache dir knows. Pass another config as argument to
 //!   use it instead.
 //!
-//! * `crash [--trials N]`: the crash campaign of `tests/crash.rs` (release build, both backends),
-//!   N trials per backend (default 200; `test` runs a few).
+//! * `crash [--trials N] [--scenario S[,S...]] [--backend B]`: the crash campaign of
+//!   `tests/crash/` (release build): N trials (default 200) per scenario and backend; see
+//!   `xtask/src/crash.rs`. `test` runs a few of each.
 //! * `fuzz [--seconds S] [TARGET...]`: the cargo-fuzz targets of `fuzz/` (nightly), S seconds
 //!   each; see `xtask/src/fuzz.rs`.
 //!
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
 
+mod crash;
 mod fuzz;
 mod tidy;
 
@@ -483,47 +485,6 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(&["datasets", "--cache-dir", cache_dir])
 }
 
-/// `crash [--trials N]`: `tests/crash.rs` in release with both backends, N trials each.
-fn crash(args: &[String]) -> Result<(), String> {
-    let trials = match args {
-        [] => 200,
-        [flag, n] if flag == "--trials" => n
-            .parse::<u64>()
-            .map_err(|_| format!("--trials takes a number, not {n:?}"))?,
-        other => {
-            return Err(format!(
-                "usage: cargo xtask crash [--trials N]; got {other:?}"
-            ));
-        }
-    };
-    let started = Instant::now();
-    eprintln!("\n==> SAI3_CRASH_TRIALS={trials} cargo test --release --all-features --test crash");
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .env("SAI3_CRASH_TRIALS", trials.to_string())
-        .args([
-            "test",
-            "--release",
-            "--package",
-            "sai3-cache",
-            "--all-features",
-            "--test",
-            "crash",
-            "--",
-            "--nocapture",
-        ])
-        .status()
-        .map_err(|e| format!("cannot run cargo: {e}"))?;
-    eprintln!(
-        "<== crash campaign ({:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the crash campaign failed: {status}"))
-    }
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -532,7 +493,7 @@ fn main() -> ExitCode {
         Some("bench") => bench(&args[1..]),
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
-        Some("crash") => crash(&args[1..]),
+        Some("crash") => crash::run(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -546,8 +507,8 @@ fn main() -> ExitCode {
                  (--write-docs also writes docs/PERFORMANCE.md)\n  \
                  demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects\n  \
                  fuzz    the cargo-fuzz targets of fuzz/ on nightly [--seconds S, default 60] [TARGET...]\n  \
-                 crash   prepares SIGKILLed at random moments, checked after each (tests/crash.rs)\n          \
-                 [--trials N, default 200 per backend]"
+                 crash   children SIGKILLed at random moments, checked after each (tests/crash/)\n          \
+                 [--trials N, default 200] [--scenario prepare,list,push,pull,agents] [--backend B]"
             );
             return ExitCode::from(2);
         }

@@ -398,7 +398,16 @@ impl Run<'_> {
     /// Saves the progress under its lock (no copy of the bitmaps; an incremental save writes
     /// only what grew since the last one).
     fn checkpoint(&self) -> Result<()> {
-        (self.save)(&self.lock())?;
+        let ranges_done = {
+            let progress = self.lock();
+            (self.save)(&progress)?;
+            progress.done.len()
+        };
+        tracing::info!(
+            endpoint = self.uri,
+            ranges_done,
+            "LIST progress saved: a resumed LIST skips {ranges_done} finished ranges"
+        );
         *self.saved_at.lock().unwrap_or_else(|p| p.into_inner()) = std::time::Instant::now();
         Ok(())
     }

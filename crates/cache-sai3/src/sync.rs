@@ -83,6 +83,14 @@ pub async fn pull_endpoint(
     let pulled = cache_sync::pull(&remote, &local, backend)
         .await
         .map_err(|err| sync_err(uri, err))?;
+    if let Some(g) = pulled.generation.filter(|_| !pulled.up_to_date) {
+        tracing::info!(
+            endpoint = uri,
+            agent,
+            generation = g,
+            "pulled generation {g}"
+        );
+    }
     Ok(EndpointSync {
         agent,
         endpoint: e,
@@ -132,6 +140,13 @@ pub async fn push_endpoint(
     let pushed = cache_sync::push(&local, &remote, &options, now_ms)
         .await
         .map_err(|err| sync_err(uri, err))?;
+    let g = pushed.generation;
+    tracing::info!(
+        endpoint = uri,
+        agent,
+        generation = g,
+        "pushed generation {g}"
+    );
     Ok(EndpointSync {
         agent,
         endpoint: e,

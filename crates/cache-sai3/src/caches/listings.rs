@@ -80,13 +80,12 @@ impl<D: Database> EndpointCache<D> {
         Ok(())
     }
 
-    /// Queues the removal of `dataset`'s listing and LIST progress of the first layout.
+    /// Queues the removal of `dataset`'s listing and LIST progress of the first layout (no
+    /// read: removing an absent key is a no-op of the batch).
     fn remove_old_listings(&self, batch: &mut D::Batch, dataset: &Dataset) -> Result<()> {
         for tag in keys::OLD_LISTINGS {
             let key = keys::per_dataset(tag, dataset.hash.dataset_id());
-            if self.listing_cache.get(&key)?.is_some() {
-                self.listing_cache.remove_into(batch, &key)?;
-            }
+            self.listing_cache.remove_into(batch, &key)?;
         }
         Ok(())
     }

@@ -1,5 +1,8 @@
-//! Step 4: write the missing objects. Each is recorded in flight before its PUT and present
-//! or failed (with the store's reason) after it; the ledger's changes are committed every
+//! Step 4: write the missing objects, a chunk at a time. A chunk's objects are recorded in
+//! flight, durably, before any of their PUTs starts (so after a kill every object that may have
+//! been written is either recorded present or in the stored in-flight set, which a resume
+//! checks with HEADs instead of writing again), and present or failed (with the store's
+//! reason) after it; the ledger's changes are committed every
 //! `--checkpoint-every` objects ([`super::CHECKPOINT_OBJECTS`] by default) or
 //! [`CHECKPOINT_INTERVAL`]. A failed PUT keeps the store's
 //! reason for the report. Retries of transient errors are object_store's own (its client
@@ -22,6 +25,9 @@ use crate::error::{Result, Sai3Error};
 use crate::object_sizes::SizeChecker;
 use crate::records::{LedgerException, ObjectState, PoolSeeds};
 use crate::sizes::Fill;
+
+/// The most objects recorded in flight at once (the most a resume checks with HEADs).
+const MAX_CHUNK: usize = 65_536;
 
 /// What creation did.
 pub(super) struct Created {
@@ -109,7 +115,13 @@ pub(super) async fn create<D: Database>(
     let mut last_checkpoint = Instant::now();
     let mut checkers: Vec<Option<SizeChecker<'_>>> =
         (0..job.dataset.pool_id_limit()).map(|_| None).collect();
-    let per_chunk = (concurrency * 8).max(1000);
+    // A chunk is about a checkpoint's worth of objects: recording it in flight then costs no
+    // commit beyond the checkpoints, and a resume HEADs at most one chunk.
+    let per_chunk = job
+        .options
+        .checkpoint_objects
+        .min(MAX_CHUNK)
+        .max(concurrency * 8);
     let mut todo = missing.iter();
     loop {
         let chunk: Vec<(u16, u64)> = todo.by_ref().take(per_chunk).collect();
@@ -124,6 +136,8 @@ pub(super) async fn create<D: Database>(
             for put in &puts {
                 w.started(put.pool, put.index);
             }
+            off_worker(|| w.checkpoint(Durability::Flushed))?;
+            checkpointed(job, out.created);
         }
         let mut results = futures::stream::iter(puts)
             .map(|put| write_one(job, put))

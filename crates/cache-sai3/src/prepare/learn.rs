@@ -15,6 +15,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
 use roaring::RoaringTreemap;
 
 use cache_core::Database;
@@ -39,8 +42,11 @@ pub(super) struct Knowledge {
     /// Ranges an interrupted earlier LIST had finished (skipped by this one).
     pub resumed_ranges: u64,
     /// Objects in flight when an interrupted prepare last checkpointed and not recorded
-    /// since (resumed ledgers only): written again, a PUT being idempotent.
+    /// since (resumed ledgers only): each was checked with a HEAD.
     pub resumed_in_flight: u64,
+    /// Of those, per pool id, the ones the HEAD found written (with a size sai3-bench writes
+    /// for them): present, recorded by reconcile, not written again.
+    pub in_flight_found: Vec<RoaringTreemap>,
     /// An expired seal was renewed by the endpoint's `DATASET` record.
     pub trusted_by_dataset_record: bool,
     /// When the listing stored in the listing cache was taken (`None`: none is stored).
@@ -65,6 +71,7 @@ impl Knowledge {
             },
             resumed_ranges: 0,
             resumed_in_flight: 0,
+            in_flight_found: Vec::new(),
             trusted_by_dataset_record: by_record,
             cached_at_ms: None,
             known_at_ms,
@@ -192,7 +199,17 @@ async fn from_cache<D: Database>(
     {
         let present = job.stored.clone();
         let mut resumed = Knowledge::from_ledger(ListingSource::Resumed, present, at, false);
-        resumed.resumed_in_flight = in_flight_not_present(job, cache)?;
+        let interrupted = in_flight_not_present(job, cache)?;
+        resumed.resumed_in_flight = interrupted.iter().map(RoaringTreemap::len).sum();
+        resumed.in_flight_found = written_before_the_kill(job, interrupted).await?;
+        for (present, found) in resumed
+            .listing
+            .present
+            .iter_mut()
+            .zip(&resumed.in_flight_found)
+        {
+            *present |= found;
+        }
         return Ok(Some(resumed));
     }
     if let Some((listing, at)) = cache.cached_listing(job.dataset)? {
@@ -202,6 +219,7 @@ async fn from_cache<D: Database>(
                 listing,
                 resumed_ranges: 0,
                 resumed_in_flight: 0,
+                in_flight_found: Vec::new(),
                 trusted_by_dataset_record: false,
                 cached_at_ms: Some(at),
                 known_at_ms: at,
@@ -212,20 +230,67 @@ async fn from_cache<D: Database>(
     Ok(None)
 }
 
-/// Objects of the job's ledger that were in flight at its last checkpoint and are not present.
+/// Per pool id, the objects of the job's ledger that were in flight at its last checkpoint
+/// and are not present.
 fn in_flight_not_present<D: Database>(
     job: &EndpointJob<'_, D>,
     cache: &crate::caches::EndpointCache<D>,
-) -> Result<u64> {
-    let mut n = 0;
+) -> Result<Vec<RoaringTreemap>> {
+    let mut out = vec![RoaringTreemap::new(); job.dataset.pool_id_limit()];
     for p in &job.dataset.pools {
-        let in_flight = cache.in_flight(job.dataset, p.id)?;
-        n += match job.stored.get(p.id as usize) {
-            Some(present) => in_flight.difference_len(present),
-            None => in_flight.len(),
-        };
+        let mut in_flight = cache.in_flight(job.dataset, p.id)?;
+        if let Some(present) = job.stored.get(p.id as usize) {
+            in_flight -= present;
+        }
+        out[p.id as usize] = in_flight;
     }
-    Ok(n)
+    Ok(out)
+}
+
+/// Of `interrupted` (per pool id), the objects a HEAD finds with a size sai3-bench writes for
+/// them: their PUT ended before the kill (a PUT is atomic, so an object that exists is whole).
+/// An object whose HEAD fails for another reason than "not found" is taken as missing and
+/// written again (a PUT of the same content is idempotent).
+///
+/// # Errors
+/// A pool whose size spec sai3-bench would refuse.
+async fn written_before_the_kill<D: Database>(
+    job: &EndpointJob<'_, D>,
+    interrupted: Vec<RoaringTreemap>,
+) -> Result<Vec<RoaringTreemap>> {
+    let mut found = vec![RoaringTreemap::new(); interrupted.len()];
+    for (id, indices) in interrupted.into_iter().enumerate() {
+        let Some(pool) = u16::try_from(id).ok().and_then(|id| job.dataset.pool(id)) else {
+            continue;
+        };
+        let heads = indices.into_iter().filter_map(|i| {
+            let path = job.dataset.path_of(pool, i)?;
+            Some(async move { (i, job.store.head(&StorePath::from(path.as_str())).await) })
+        });
+        let concurrency = job.options.concurrency.max(1);
+        let mut heads = futures::stream::iter(heads).buffer_unordered(concurrency);
+        let mut written = Vec::new();
+        while let Some((i, head)) = heads.next().await {
+            match head {
+                Ok(meta) => written.push((i, meta.size)),
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => tracing::warn!(
+                    endpoint = job.uri,
+                    index = i,
+                    "HEAD of an object in flight when the last run was interrupted failed \
+                     ({e}): it is written again"
+                ),
+            }
+        }
+        written.sort_unstable();
+        let mut sizes = job.sizes.of(pool)?.checker();
+        for (i, size) in written {
+            if sizes.accepts(i, size) {
+                found[id].insert(i);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// True when knowledge taken at `at` is still trusted: always without a TTL (`file://`: until
@@ -300,18 +365,22 @@ fn settle<D: Database>(
     let mut cached_at_ms = None;
     let known_at_ms = job.clock.now();
     if let Some(cache) = &job.cache {
-        cache.clear_list_progress(job.dataset)?;
+        // The listing is stored before the progress it ends is dropped: a kill in between
+        // leaves both, never neither.
         if job.options.ttl.effective_ttl(job.scheme).is_some() {
             let at = job.clock.now();
             cache.store_listing(job.dataset, &listing, at)?;
+            tracing::info!(endpoint = job.uri, "LIST finished: its listing is cached");
             cached_at_ms = Some(at);
         }
+        cache.clear_list_progress(job.dataset)?;
     }
     Ok(Knowledge {
         source: ListingSource::List,
         listing,
         resumed_ranges,
         resumed_in_flight: 0,
+        in_flight_found: Vec::new(),
         trusted_by_dataset_record: false,
         cached_at_ms,
         known_at_ms,

@@ -200,10 +200,11 @@ impl<D: Database> EndpointJob<'_, D> {
         // A cached listing stops describing the endpoint at the first PUT: it is removed
         // now, and stored again, up to date, when creation ends (`seal`). From here on the
         // ledger is the knowledge: a run killed while creating is resumed from it, as far as
-        // the knowledge this run started from is trusted (its resume basis).
+        // the knowledge this run started from is trusted (its resume basis). The basis is set
+        // before the listing goes: a kill in between leaves both, never neither.
         if let Some(cache) = self.cache.as_ref().filter(|_| !found.missing.is_empty()) {
-            cache.remove_listing(self.dataset)?;
             cache.set_resume_basis(self.dataset, knowledge.known_at_ms)?;
+            cache.remove_listing(self.dataset)?;
         }
         let t_create = Instant::now();
         let created = create::create(&self, writer.as_mut(), &found.missing, &seeds).await?;
@@ -255,6 +256,7 @@ impl<D: Database> EndpointJob<'_, D> {
             sealed: false,
             list_resumed_ranges: k.resumed_ranges,
             resumed_in_flight: k.resumed_in_flight,
+            in_flight_found: k.in_flight_found.iter().map(RoaringTreemap::len).sum(),
             trusted_by_dataset_record: k.trusted_by_dataset_record,
         }
     }

@@ -1,5 +1,6 @@
 //! Step 3: the ledger follows what a LIST or cached listing found (found objects become
-//! present, vanished ones `Deleted` exceptions), and what is missing is computed.
+//! present, vanished ones `Deleted` exceptions) and what a resume found written of the objects
+//! in flight when the last run was interrupted, and what is missing is computed.
 
 use roaring::RoaringTreemap;
 
@@ -79,6 +80,11 @@ pub(super) fn reconcile<D: Database>(
             for i in &vanished {
                 let size = sizes.size_of(i).unwrap_or(0);
                 w.deleted(p.id, i, size, now_ms)?;
+            }
+        }
+        if let (Some(w), Some(found)) = (writer.as_deref_mut(), known.in_flight_found.get(id)) {
+            for i in &(found & &here) {
+                w.created(p.id, i, now_ms)?;
             }
         }
         found.missing.0.push((p.id, &owned[id] - &here));

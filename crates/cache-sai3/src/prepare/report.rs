@@ -145,9 +145,13 @@ pub struct EndpointReport {
     /// Ranges of this LIST that an interrupted earlier LIST had finished (skipped).
     pub list_resumed_ranges: u64,
     /// Resumed from the ledger of an interrupted prepare: objects it had in flight at its
-    /// last checkpoint and did not record since (written again; a PUT is idempotent).
+    /// last checkpoint and did not record since (each checked with a HEAD).
     #[serde(default)]
     pub resumed_in_flight: u64,
+    /// Of those, objects the HEAD found written: recorded present, not written again (the
+    /// rest were written again).
+    #[serde(default)]
+    pub in_flight_found: u64,
     /// True when the seal had outlived its TTL and one GET of the endpoint's `DATASET` record
     /// (same sealing, complete) renewed the trust instead of a LIST.
     pub trusted_by_dataset_record: bool,
