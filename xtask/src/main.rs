@@ -2,7 +2,8 @@
 //!
 //! * `test`: everything CI checks, in order: formatting, `tidy`, clippy (`-D warnings`, all
 //!   targets) for each backend feature set, the tests of the library crates, the root package's
-//!   tests with both backends, and its CLI tests in the fjall-only and redb-only builds. It installs the protocol servers the tests start on
+//!   tests with both backends, and its CLI tests and the library example
+//!   (`examples/bench_prepare.rs`) in the fjall-only and redb-only builds. It installs the protocol servers the tests start on
 //!   127.0.0.1 when they are missing (moto and s3s-fs for S3, Azurite for Azure Blob). Last, a
 //!   smoke run of the benchmark harness: `bench --quick` of every suite into
 //!   `target/bench-smoke/`, which fails when a suite reports no figure (no speed is asserted).
@@ -157,6 +158,16 @@ fn test() -> Result<(), String> {
     let single_backend: [&[&str]; 2] = [&[], &["--no-default-features", "--features", "redb"]];
     for features in single_backend {
         let mut args = vec!["test", "--package", "sai3-cache", "--bins", "--test", "cli"];
+        args.extend_from_slice(features);
+        cargo(&args)?;
+        // The library example: a benchmark's prepare loop on the public API, run twice.
+        let mut args = vec![
+            "run",
+            "--package",
+            "sai3-cache",
+            "--example",
+            "bench_prepare",
+        ];
         args.extend_from_slice(features);
         cargo(&args)?;
     }

@@ -23,6 +23,7 @@ pub mod dataset;
 pub mod dataset_record;
 pub mod error;
 pub mod listing;
+pub mod metadata_cache;
 pub mod naming;
 pub mod numbers;
 pub mod object_sizes;

@@ -115,12 +115,25 @@ impl<'a> DatasetSizes<'a> {
             })?;
         slot.get_or_init(|| PoolSizes::build(self.dataset, pool))
             .as_ref()
-            .map_err(|reason| {
-                let field = format!("prepare.ensure_objects[{}].size_spec", pool.ensure_index);
-                Sai3Error::Config {
-                    path: "(config)".into(),
-                    error: ConfigError::field(field, reason.clone()),
-                }
-            })
+            .map_err(|reason| refused(pool, reason))
+    }
+}
+
+/// A size spec sai3-bench would refuse, named by its `ensure_objects` entry.
+fn refused(pool: &Pool, reason: &str) -> Sai3Error {
+    let field = format!("prepare.ensure_objects[{}].size_spec", pool.ensure_index);
+    Sai3Error::Config {
+        path: "(config)".into(),
+        error: ConfigError::field(field, reason.to_owned()),
+    }
+}
+
+impl PoolSizes {
+    /// The sizes of `pool` of `dataset`, built now (for one pool outside a [`DatasetSizes`]).
+    ///
+    /// # Errors
+    /// A size spec sai3-bench would refuse when it builds its generator.
+    pub fn for_pool(dataset: &Dataset, pool: &Pool) -> Result<PoolSizes> {
+        PoolSizes::build(dataset, pool).map_err(|reason| refused(pool, &reason))
     }
 }

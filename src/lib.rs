@@ -1,0 +1,34 @@
+//! sai3-cache as a library, for a benchmark that prepares and reads sai3-bench datasets itself
+//! (sai3-bench's prepare and workload code): [`MetadataCache`] with the backend this build
+//! was compiled with (`fjall` by default, `redb` with `--no-default-features --features redb`),
+//! so the caller names one concrete type. Everything else is re-exported from the crates
+//! that hold it: [`cache_sai3`] (datasets, placement, the prepare flow) and [`cache_core`]
+//! (the storage traits). The command-line tool is the binary of this package.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+//! # let tmp = tempfile::tempdir().unwrap();
+//! # let config = sai3_cache::cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! let cache = sai3_cache::MetadataCache::open(&config, None, &tmp.path().join("cache")).await?;
+//! let object = cache.locate(0, 3)?.expect("object 3 of pool 0");
+//! assert_eq!(object.size, 64);
+//! assert!(object.location.path.ends_with(".dat"));
+//! # Ok::<(), sai3_cache::cache_sai3::Sai3Error>(())
+//! # }).unwrap();
+//! ```
+
+pub use cache_core;
+pub use cache_sai3;
+pub use cache_sai3::metadata_cache::{Located, Missing, Recorder, Shard, ShardKnowledge};
+
+/// The storage engine of this build: fjall when the `fjall` feature is on (the default), else
+/// redb.
+#[cfg(feature = "fjall")]
+pub type Engine = cache_fjall::FjallDatabase;
+/// The storage engine of this build: fjall when the `fjall` feature is on (the default), else
+/// redb.
+#[cfg(all(feature = "redb", not(feature = "fjall")))]
+pub type Engine = cache_redb::RedbDatabase;
+
+/// [`cache_sai3::metadata_cache::MetadataCache`] on this build's [`Engine`].
+pub type MetadataCache = cache_sai3::metadata_cache::MetadataCache<Engine>;

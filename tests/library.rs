@@ -1,0 +1,97 @@
+//! The library ([`sai3_cache::MetadataCache`]) and the CLI share one cache: what one prepared,
+//! the other trusts, with no LIST and nothing written. Both directions, on local endpoints, with
+//! this build's engine (`sai3_cache::Engine`).
+
+mod common;
+
+use std::path::Path;
+
+use common::{Config, Sai3};
+use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
+use sai3_cache::MetadataCache;
+
+/// The backend name of this build's engine, for the CLI's `--backend`.
+fn engine() -> &'static str {
+    <sai3_cache::Engine as cache_core::Database>::BACKEND
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// Writes every missing object through the library, records and seals; returns how many.
+async fn library_prepare(config: &Path, cache_dir: &Path) -> u64 {
+    let cache = MetadataCache::open(config, None, cache_dir)
+        .await
+        .expect("open the cache");
+    let mut written = 0;
+    for m in cache.missing().expect("missing objects") {
+        let store = cache.store(m.shard).expect("store");
+        let mut recorder = cache.recorder(m.shard).expect("recorder");
+        for i in &m.indices {
+            let object = cache
+                .locate(m.pool, i)
+                .expect("locate")
+                .expect("in the dataset");
+            let body = cache.content(m.shard, m.pool, i).expect("content");
+            assert_eq!(body.len() as u64, object.size, "object {i}");
+            let path = StorePath::from(object.location.path.as_str());
+            store.put(&path, body.into()).await.expect("put");
+            recorder.created(m.pool, i).expect("record");
+            written += 1;
+        }
+        recorder.checkpoint().expect("checkpoint");
+    }
+    let sealed = cache.seal().await.expect("seal");
+    assert!(
+        sealed.iter().all(|s| *s),
+        "not every shard sealed: {sealed:?}"
+    );
+    written
+}
+
+fn config(dir: &Path) -> std::path::PathBuf {
+    Config::tree(2, 2, 50)
+        .size("100")
+        .local_endpoints(dir, 2)
+        .write(dir)
+}
+
+#[test]
+fn the_cli_trusts_what_the_library_prepared() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = config(tmp.path());
+    let cache = tmp.path().join("cache");
+    assert_eq!(runtime().block_on(library_prepare(&config, &cache)), 200);
+    let files: usize = (0..2)
+        .map(|e| common::dataset_files(&tmp.path().join(format!("ep{e}"))).len())
+        .sum();
+    assert_eq!(files, 200, "files written by the library");
+    let cli = Sai3::new(engine()).prepare(&config, &cache, &[]);
+    assert_eq!(cli.created, 0, "{cli:?}");
+    assert_eq!(cli.list_calls, 0, "{cli:?}");
+    assert_eq!(cli.already_present, 200, "{cli:?}");
+}
+
+#[test]
+fn the_library_trusts_what_the_cli_prepared() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = config(tmp.path());
+    let cache = tmp.path().join("cache");
+    let cli = Sai3::new(engine()).prepare(&config, &cache, &[]);
+    assert_eq!(cli.created, 200, "{cli:?}");
+    let rt = runtime();
+    let opened = rt.block_on(MetadataCache::open(&config, None, &cache));
+    let opened = opened.expect("open the cache");
+    assert!(opened.missing().expect("missing").is_empty());
+    for k in opened.knowledge().expect("knowledge") {
+        assert_eq!(k.present, k.expected, "{k:?}");
+        assert!(k.sealed_at_ms.is_some(), "{k:?}");
+    }
+    drop(opened);
+    assert_eq!(rt.block_on(library_prepare(&config, &cache)), 0);
+}
