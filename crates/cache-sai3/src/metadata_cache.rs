@@ -15,11 +15,11 @@
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
 //! use cache_sai3::metadata_cache::MetadataCache;
 //! # let tmp = tempfile::tempdir().unwrap();
-//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 10);
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
 //! # let cache_dir = tmp.path().join("cache");
 //! let cache = MetadataCache::<cache_fjall::FjallDatabase>::open(&config, None, &cache_dir).await?;
 //! let missing: u64 = cache.missing()?.iter().map(|m| m.indices.len()).sum();
-//! assert_eq!(missing, 10); // nothing written yet
+//! assert_eq!(missing, 8); // nothing written yet
 //! # Ok::<(), cache_sai3::Sai3Error>(())
 //! # }).unwrap();
 //! ```
@@ -112,6 +112,19 @@ impl<D: Database> MetadataCache<D> {
     /// # Errors
     /// A config sai3-bench would refuse, an agent the config does not have, bad endpoint URIs,
     /// a cache in use by another process, of another backend, or not a cache.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// assert_eq!(cache.shards().len(), 2); // two local endpoints, no agents
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn open(config: &Path, agent: Option<u32>, cache_dir: &Path) -> Result<Self> {
         let dataset = view_of(config, agent)?;
         let views = dataset.writer_views();
@@ -139,6 +152,20 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// As [`MetadataCache::open`] for the config; store failures; refused generations.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// // Local endpoints keep their caches in the endpoint: nothing to pull.
+    /// let pulled = MetadataCache::<Db>::pull(&config, None, &cache_dir).await?;
+    /// assert!(pulled.is_empty());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn pull(
         config: &Path,
         agent: Option<u32>,
@@ -153,11 +180,39 @@ impl<D: Database> MetadataCache<D> {
     }
 
     /// The dataset as this process sees it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// assert_eq!(cache.dataset().total_objects(), 8);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn dataset(&self) -> &Dataset {
         &self.dataset
     }
 
     /// The shards, in view and endpoint order.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let shard = &cache.shards()[1];
+    /// assert_eq!((shard.agent, shard.endpoint), (0, 1));
+    /// assert!(shard.uri.ends_with("/ep1/") && shard.rebuilt.is_none());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn shards(&self) -> &[Shard<D>] {
         &self.shards
     }
@@ -167,6 +222,21 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// A size spec sai3-bench would refuse.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let object = cache.locate(0, 5)?.expect("in the dataset");
+    /// assert_eq!((object.location.endpoint, object.size), (Some(1), 64));
+    /// assert!(cache.locate(0, 8)?.is_none()); // past the pool's end
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn locate(&self, pool: u16, index: u64) -> Result<Option<Located>> {
         let Some(location) = placement::locate(&self.dataset, pool, index) else {
             return Ok(None);
@@ -179,6 +249,20 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// Cache reads that fail verification.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let k = &cache.knowledge()?[0];
+    /// assert_eq!((k.expected, k.present, k.sealed_at_ms), (4, 0, None));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn knowledge(&self) -> Result<Vec<ShardKnowledge>> {
         let owned = self.owned()?;
         let mut out = Vec::with_capacity(self.shards.len());
@@ -200,6 +284,21 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// Cache reads that fail verification.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let missing = cache.missing()?;
+    /// assert_eq!(missing.len(), 2); // pool 0 on each shard
+    /// assert_eq!(missing[0].indices.iter().collect::<Vec<_>>(), [0, 2, 4, 6]);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn missing(&self) -> Result<Vec<Missing>> {
         let owned = self.owned()?;
         let mut out = Vec::new();
@@ -226,6 +325,21 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// An object outside the dataset; cache reads and writes.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let body = cache.content(0, 0, 2)?;
+    /// assert_eq!(body.len(), 64);
+    /// assert_eq!(body, cache.content(0, 0, 2)?); // deterministic
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn content(&self, shard: usize, pool: u16, index: u64) -> Result<Vec<u8>> {
         let s = self.shard(shard)?;
         let view = &self.views[s.view];
@@ -243,6 +357,22 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// No such shard.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// use object_store::ObjectStoreExt;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let object = cache.locate(0, 0)?.expect("in the dataset");
+    /// let path = object_store::path::Path::from(object.location.path.as_str());
+    /// cache.store(0)?.put(&path, cache.content(0, 0, 0)?.into()).await.expect("put");
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn store(&self, shard: usize) -> Result<Arc<dyn ObjectStore>> {
         Ok(self.shard(shard)?.store.clone())
     }
@@ -253,6 +383,24 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// No such shard; cache reads that fail verification.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.created(0, 0)?;
+    /// recorder.failed(0, 2, 64, "503 Slow Down")?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.knowledge()?[0].present, 1);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn recorder(&self, shard: usize) -> Result<Recorder<'_, D>> {
         let s = self.shard(shard)?;
         let view = &self.views[s.view];
@@ -269,6 +417,27 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// Cache reads and writes; the `DATASET` record PUT.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// for m in cache.missing()? {
+    ///     let mut recorder = cache.recorder(m.shard)?;
+    ///     for i in &m.indices {
+    ///         recorder.created(m.pool, i)?; // (after writing the object)
+    ///     }
+    ///     recorder.checkpoint()?;
+    /// }
+    /// assert_eq!(cache.seal().await?, [true, true]);
+    /// assert!(cache.knowledge()?[0].sealed_at_ms.is_some());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn seal(&self) -> Result<Vec<bool>> {
         let owned = self.owned()?;
         let now = SystemClock.now();
@@ -296,6 +465,22 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// No such shard; a stored listing that fails verification.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// assert!(cache.listing(0)?.is_none());
+    /// let listing = cache_sai3::listing::Listing::empty(1);
+    /// cache.put_listing(0, &listing, 1_700_000_000_000)?;
+    /// assert_eq!(cache.listing(0)?.map(|(_, at)| at), Some(1_700_000_000_000));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn listing(&self, shard: usize) -> Result<Option<(Listing, u64)>> {
         let s = self.shard(shard)?;
         s.cache.cached_listing(&self.views[s.view])
@@ -305,6 +490,20 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// No such shard; cache writes.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// cache.put_listing(1, &cache_sai3::listing::Listing::empty(1), 42)?;
+    /// assert!(cache.listing(1)?.is_some());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn put_listing(&self, shard: usize, listing: &Listing, listed_at_ms: u64) -> Result<()> {
         let s = self.shard(shard)?;
         s.cache
@@ -315,6 +514,20 @@ impl<D: Database> MetadataCache<D> {
     ///
     /// # Errors
     /// Flushing the caches; store failures; lost publication races.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// // Local endpoints are not pushed; object-store shards become a new generation each.
+    /// assert!(cache.push().await?.is_empty());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub async fn push(self) -> Result<Vec<EndpointSync>> {
         let MetadataCache {
             views,
@@ -488,14 +701,15 @@ async fn seal_shard<D: Database>(
     Ok(())
 }
 
-/// Writes a small sai3-bench config for the examples: `count` objects of 64 bytes in a tree of
-/// 2 x 2 directories on two local endpoints under `dir`; returns its path.
+/// Writes a small sai3-bench config for the examples: `count` objects (rounded up to a multiple
+/// of 4) of 64 bytes in a tree of 2 x 2 directories on two local endpoints under `dir`, object
+/// `i` on endpoint `i % 2` (parallel prepare); returns its path.
 #[doc(hidden)]
 pub fn example_config(dir: &Path, count: u64) -> PathBuf {
     let per_dir = count.div_ceil(4);
     let data = dir.join("data");
     let yaml = format!(
-        "prepare:\n  directory_structure: {{ width: 2, depth: 2, files_per_dir: {per_dir} }}\n  \
+        "prepare:\n  prepare_strategy: parallel\n  directory_structure: {{ width: 2, depth: 2, files_per_dir: {per_dir} }}\n  \
          ensure_objects:\n    - {{ count: {}, size_spec: 64 }}\nmulti_endpoint:\n  endpoints:\n    \
          - \"file://{}/ep0/\"\n    - \"file://{}/ep1/\"\nworkload:\n  \
          - {{ op: get, path: \"*\", weight: 100 }}\n",
