@@ -235,8 +235,8 @@ pub enum ArchiveError {
     },
 }
 
-/// A path inside the archive that stays inside it: only plain names, no `..`, `.`, root or
-/// prefix.
+/// A path inside the archive that stays inside it and names something there: one or more
+/// plain names, no `..`, `.`, root or prefix.
 ///
 /// ```
 /// use std::path::Path;
@@ -245,9 +245,11 @@ pub enum ArchiveError {
 /// assert!(safe_relative(Path::new("caches/0/fjall")));
 /// assert!(!safe_relative(Path::new("caches/../../etc")));
 /// assert!(!safe_relative(Path::new("/etc")));
+/// assert!(!safe_relative(Path::new("")));
 /// ```
 pub fn safe_relative(p: &Path) -> bool {
-    p.components().all(|c| matches!(c, Component::Normal(_)))
+    let mut components = p.components().peekable();
+    components.peek().is_some() && components.all(|c| matches!(c, Component::Normal(_)))
 }
 
 /// Writes `manifest` and the cache directories `sources` (one per manifest cache, in order) to
@@ -369,7 +371,8 @@ fn read_entry(
     if manifest.is_none() {
         return Err(ArchiveError::NotAnExport);
     }
-    if kind.is_dir() {
+    // A name ending in `/` is a directory too (the tar reader would give it the archive's mode).
+    if kind.is_dir() || entry.path_bytes().ends_with(b"/") {
         return make_dir(&entry, staging, path);
     }
     let unpack_error = |source| ArchiveError::Unpack {
@@ -637,9 +640,52 @@ mod tests {
         );
     }
 
+    /// Regression: an old-style entry named `d/` of type file became a directory with the
+    /// archive's mode (000: nothing could be unpacked into it or removed from it but by root).
+    #[test]
+    fn a_name_ending_in_a_slash_is_a_directory_of_the_default_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let mut tar = with_manifest(&[]);
+        let mut h = tar::Header::new_old();
+        let name = b"caches/0/d/";
+        h.as_old_mut().name[..name.len()].copy_from_slice(name);
+        h.set_mode(0);
+        h.set_size(0);
+        h.set_cksum();
+        tar.extend_from_slice(h.as_bytes());
+        let (result, tmp) = unpack_in_tmp(tar.as_slice(), Limits::NONE);
+        result.expect("unpacked");
+        let d = fs::metadata(tmp.path().join("staging/caches/0/d")).expect("a directory");
+        assert!(d.is_dir());
+        assert_eq!(d.permissions().mode() & 0o700, 0o700);
+    }
+
+    /// Regression: an empty path passed as safe, so a manifest could name the cache dir itself
+    /// as a cache's location (`import --force` then moved the whole cache dir aside).
+    #[test]
+    fn an_empty_path_is_not_safe() {
+        let manifest =
+            br#"{"format":1,"backend":"fjall","caches":[{"dir":"caches/0","location":""}]}"#;
+        assert!(matches!(
+            ExportManifest::parse(manifest),
+            Err(ArchiveError::UnsafeManifestPath { .. })
+        ));
+        let mut tar = with_manifest(&[]);
+        let mut nameless = header(tar::EntryType::Regular, 1);
+        nameless.set_cksum();
+        tar.extend_from_slice(nameless.as_bytes());
+        tar.extend_from_slice(&[b'x'; 512]);
+        let (result, _tmp) = unpack_in_tmp(tar.as_slice(), Limits::NONE);
+        assert!(
+            matches!(result, Err(ArchiveError::OutsideArchive(_))),
+            "{result:?}"
+        );
+    }
+
     #[test]
     fn refusals() {
-        let cases: [(Vec<u8>, fn(&ArchiveError) -> bool); 5] = [
+        type Expected = fn(&ArchiveError) -> bool;
+        let cases: [(Vec<u8>, Expected); 5] = [
             (
                 tar_of(&[("caches/0/a", tar::EntryType::Regular, b"x")]),
                 |e| matches!(e, ArchiveError::NotAnExport),
