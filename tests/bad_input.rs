@@ -7,8 +7,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::endpoint::{Endpoint, Kind, uris};
+use common::endpoint::{Endpoint, Kind, Place, count_objects, uris};
 use common::{Config, Sai3};
+use test_servers::{Fault, FaultPlan, FaultProxy};
 
 /// One row of the table.
 #[derive(Debug)]
@@ -246,12 +247,14 @@ fn run_case(id: &str, sai3: &Sai3, s: &Scratch) -> Output {
             prepare(&config)
         }
         "missing-config" => sai3.run(&["plan", "-c", &s.path("nowhere.yaml")]),
+        "list-server-error" => list_fails_midway(sai3, s, Fault::ServerError),
+        "list-connection-dropped" => list_fails_midway(sai3, s, Fault::Drop),
         other => panic!("no case {other} in tests/bad_input.rs"),
     }
 }
 
 /// Cases this file runs (each must have a row marked `bad_input`).
-const CASES: [&str; 17] = [
+const CASES: [&str; 19] = [
     "malformed-yaml",
     "unknown-strategy",
     "unknown-tree-distribution",
@@ -269,7 +272,138 @@ const CASES: [&str; 17] = [
     "cache-dir-full",
     "newer-cache-format",
     "missing-config",
+    "list-server-error",
+    "list-connection-dropped",
 ];
+
+/// An S3 endpoint (s3s-fs) reached through a [`FaultProxy`], holding a dataset of three
+/// top-level ranges of two LIST pages each (1,100 objects: pages of 1,000 keys).
+struct FaultyS3 {
+    _ep: Endpoint,
+    places: Vec<Place>,
+    /// The endpoint URI in the config (through the proxy).
+    uri: String,
+    proxy: FaultProxy,
+    tool: Sai3,
+    config: PathBuf,
+    cache: PathBuf,
+}
+
+/// Objects of [`FaultyS3`]'s dataset.
+const FAULTY_OBJECTS: u64 = 3 * 1100;
+
+impl FaultyS3 {
+    /// Starts the server and the proxy and prepares the dataset through it (no fault).
+    fn prepared(backend: &str, dir: &Path) -> Self {
+        let ep = Endpoint::start(Kind::S3sFs);
+        let places = ep.places(1);
+        let server = ep.s3_port().expect("an S3 server");
+        let proxy = FaultProxy::start(server, FaultPlan::NONE);
+        let uri = places[0]
+            .uri
+            .replace(&format!(":{server}/"), &format!(":{}/", proxy.port));
+        let config = Config::tree(3, 1, 1100)
+            .size("100")
+            .endpoints(std::slice::from_ref(&uri))
+            .write(dir);
+        let s3 = FaultyS3 {
+            tool: Sai3::new(backend).with_env(&ep.env()),
+            cache: dir.join("cache"),
+            _ep: ep,
+            uri,
+            places,
+            proxy,
+            config,
+        };
+        let first = s3.tool.prepare(&s3.config, &s3.cache, &[]);
+        assert_eq!(first.created, FAULTY_OBJECTS, "{first:?}");
+        s3
+    }
+
+    /// `prepare --refresh-cache` (a LIST) with `extra` flags, its output. Without pull and push,
+    /// whose LISTs of the cache's generations would count in the proxy's plan.
+    fn list(&self, extra: &[&str]) -> Output {
+        let mut args = vec!["--refresh-cache", "--no-pull", "--no-push"];
+        args.extend_from_slice(extra);
+        self.tool
+            .run_config("prepare", &self.config, &self.cache, &args)
+    }
+
+    /// [`FaultyS3::list`] with `--json`, its report.
+    fn list_report(&self) -> cache_sai3::prepare::PrepareReport {
+        common::parse("prepare", &self.list(&["--json"]))
+    }
+}
+
+/// A LIST that fails for good after its first pages: the prepare stops with the endpoint and
+/// the failure after the retries (returned for the row's check); the next run, without faults,
+/// resumes the LIST from its checkpoint (fewer LISTs than a fresh one) and finds every object.
+fn list_fails_midway(sai3: &Sai3, s: &Scratch, fault: Fault) -> Output {
+    let s3 = FaultyS3::prepared(&sai3.backend, &s.dir);
+    s3.proxy.set_plan(FaultPlan::NONE);
+    let fresh = s3.list_report();
+    let fresh_pages = s3.proxy.counts().lists;
+    assert_eq!(fresh_pages, 7, "one delimiter LIST, two pages per range");
+    // The delimiter LIST and four of the six pages of the ranges pass: one range at least is
+    // finished, the others are part-way.
+    s3.proxy.set_plan(FaultPlan::forever_after(5, fault));
+    let failed = s3.list(&[]);
+    let stderr = common::stderr(&failed);
+    let retries = cache_sai3::store::MAX_RETRIES;
+    assert!(s3.proxy.counts().failed > retries as u64, "{stderr}");
+    assert!(stderr.contains(&s3.uri), "{stderr}");
+    assert!(
+        stderr.contains(&format!("after {retries} retries")),
+        "{stderr}"
+    );
+    let reason = match fault {
+        Fault::ServerError => "500 Internal Server Error",
+        Fault::Drop => "the server closed the connection without answering",
+    };
+    assert!(stderr.contains(reason), "{stderr}");
+
+    s3.proxy.set_plan(FaultPlan::NONE);
+    let resumed = s3.list_report();
+    let e = &resumed.endpoints[0];
+    // The root (known from the delimiter LIST) and one range at least were finished.
+    assert!(e.list_resumed_ranges >= 2, "{e:?}");
+    assert!(
+        resumed.list_calls < fresh.list_calls,
+        "{resumed:?} {fresh:?}"
+    );
+    assert!(
+        s3.proxy.counts().lists < fresh_pages,
+        "{:?}",
+        s3.proxy.counts()
+    );
+    assert_eq!(
+        (e.already_present, e.created, e.other_keys, e.wrong_size),
+        (FAULTY_OBJECTS, 0, 0, 0),
+        "{e:?}"
+    );
+    assert_eq!(count_objects(&s3.places), FAULTY_OBJECTS as usize);
+    failed
+}
+
+/// A LIST failed fewer times than the retries, with a 500 or a dropped connection: retried,
+/// no error, every object found.
+#[test]
+fn transient_list_faults_are_retried() {
+    let backend = common::backends()[0];
+    for fault in [Fault::ServerError, Fault::Drop] {
+        let s = Scratch::new();
+        let s3 = FaultyS3::prepared(backend, &s.dir);
+        let fails = cache_sai3::store::MAX_RETRIES as u64 - 1;
+        s3.proxy.set_plan(FaultPlan::transient(2, fails, fault));
+        let report = s3.list_report();
+        assert_eq!(s3.proxy.counts().failed, fails, "{fault:?}");
+        assert_eq!(
+            (report.already_present, report.created, report.failed),
+            (FAULTY_OBJECTS, 0, 0),
+            "{fault:?}: {report:?}"
+        );
+    }
+}
 
 #[test]
 fn every_row_of_bad_input_md_holds() {

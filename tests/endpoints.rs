@@ -15,6 +15,9 @@
 //!   ([`pushed_until_published`]).
 //! * [`dataset_record`] (object stores): an expired seal is renewed by one GET of the
 //!   endpoint's `DATASET` record, and only when the record matches.
+//! * [`foreign_keys`]: the endpoint also holds objects that are not the dataset's (another
+//!   dataset's names, near misses of ours, all of our size): a LIST counts them as other keys,
+//!   never as objects present; every object of ours is created, the others are left alone.
 //! * [`missing_bucket`] (object stores): a bucket or container that does not exist stops the
 //!   run at its LIST with the server's reason (exit 2).
 
@@ -54,7 +57,7 @@ macro_rules! on_kinds {
 }
 
 on_kinds!([file: File, moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
-    prepare_twice, resume_after_kill, verify_drift);
+    prepare_twice, resume_after_kill, verify_drift, foreign_keys);
 // Object stores only: push, pull, the DATASET record, a missing bucket.
 on_kinds!([moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
     push_pull_reattach, dataset_record, missing_bucket);
@@ -134,6 +137,67 @@ fn prepare_twice(ep: &Endpoint, backend: &'static str) {
         assert_eq!(e.other_keys, 0, "{e:?}");
         assert_eq!(e.wrong_size, 0, "{e:?}");
     }
+}
+
+/// Keys a LIST of the place of `ours` (a path of one of our objects, `d1/d2/file_N.dat`) must
+/// never take for our objects: another dataset's names and near misses of ours.
+fn foreign_keys_beside(ours: &str) -> Vec<String> {
+    let (dirs, file) = ours.rsplit_once('/').expect("a tree path");
+    let (top, _) = dirs.split_once('/').expect("two levels");
+    [
+        format!("{ours}.tmp"),
+        format!("copy/{ours}"),
+        file.to_owned(),
+        format!("{top}/{file}"),
+        format!("{dirs}/file_00099999.dat"),
+        format!("{dirs}/file_0000000.dat"),
+        format!("{dirs}/FILE_00000000.dat"),
+        format!("{dirs}x/{file}"),
+        "other-dataset/d1_w1.dir/file_00000000.dat".to_owned(),
+        "notes.txt".to_owned(),
+    ]
+    .into()
+}
+
+fn foreign_keys(ep: &Endpoint, backend: &'static str) {
+    let sai3 = ep.tool(backend);
+    let places = ep.places(1);
+    let dir = ep.scratch();
+    let config = Config::tree(3, 2, 10)
+        .size("100")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+    let ours: std::collections::BTreeSet<String> =
+        (0..90).map(|i| locate(&config, i).path).collect();
+    let zero = locate(&config, 0).path;
+    let mut foreign = foreign_keys_beside(&zero);
+    // Another object's file name in object 0's directory.
+    let (zero_dir, _) = zero.rsplit_once('/').expect("a tree path");
+    let moved = ours
+        .iter()
+        .filter_map(|p| p.rsplit_once('/'))
+        .map(|(_, file)| format!("{zero_dir}/{file}"))
+        .find(|p| !ours.contains(p));
+    foreign.extend(moved);
+    assert!(foreign.iter().all(|k| !ours.contains(k)), "{foreign:?}");
+    for key in &foreign {
+        places[0].put(key, &[7; 100]);
+    }
+
+    let first = sai3.prepare(&config, &cache, &[]);
+    let e = &first.endpoints[0];
+    assert_eq!(e.other_keys, foreign.len() as u64, "{e:?}");
+    assert_eq!((e.already_present, e.wrong_size), (0, 0), "{e:?}");
+    assert_eq!((first.created, first.failed), (90, 0), "{first:?}");
+    for key in &foreign {
+        assert_eq!(places[0].get(key), [7; 100], "{key} was changed");
+    }
+
+    let listed = sai3.prepare(&config, &cache, &["--refresh-cache"]);
+    let e = &listed.endpoints[0];
+    assert_eq!(e.other_keys, foreign.len() as u64, "{e:?}");
+    assert_eq!((e.already_present, e.created), (90, 0), "{e:?}");
 }
 
 /// Dataset objects of every place with their identities, keyed `ep{e}/{path}`.

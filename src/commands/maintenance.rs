@@ -5,27 +5,23 @@
 //! `--config`, only the coordinator cache and the object-store endpoint caches found under the
 //! cache dir are concerned.
 //!
-//! Export archive (`.tar.zst`, streamed: memory stays flat whatever the size):
-//! ```text
-//! SAI3-CACHE-EXPORT     JSON manifest, first entry: format, backend, caches (dir, location)
-//! caches/0/...          one directory per cache, as on disk
-//! ```
-//! Run export and import while no prepare is running: caches must be closed to be copied (a
+//! The export archive (`.tar.zst`) is written and read by [`cache_sai3::archive`]; this
+//! module picks the caches and installs what an archive holds. Run export and import while no prepare is running: caches must be closed to be copied (a
 //! cache in use is reported as such, or waited for with `--wait`).
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Read};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use cache_core::marker::MARKER_FILE;
 use cache_core::{Database, OpenOptions};
+use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
 use cache_sai3::caches::{
     clear_keyspace, coordinator_location, namespace_cache_root, open_waiting, shards_in,
 };
 use cache_sai3::dataset::Dataset;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Session, outln};
 
@@ -35,32 +31,6 @@ pub struct Target {
     pub config: Option<PathBuf>,
     /// The cache dir (coordinator and object-store endpoint caches).
     pub cache_dir: PathBuf,
-}
-
-/// Name of the manifest inside an export archive.
-const MANIFEST: &str = "SAI3-CACHE-EXPORT";
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ExportManifest {
-    format: u32,
-    backend: String,
-    caches: Vec<ExportedCache>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct ExportedCache {
-    /// Directory inside the archive (`caches/N`).
-    dir: String,
-    /// Where it lived: relative paths are relative to the cache dir (installed there again),
-    /// absolute ones are `file://` endpoint caches (for information only: `import` installs
-    /// them where its own config puts that endpoint's cache, never at a path the archive names).
-    location: PathBuf,
-    /// The `file://` endpoint whose cache it is (absolute locations only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    endpoint: Option<String>,
-    /// Its agent shard (absolute locations only).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    agent: Option<u32>,
 }
 
 /// One cache concerned: where it is recorded in a manifest, where it is on disk, and for a
@@ -211,35 +181,6 @@ struct Exported<'a> {
     manifest: &'a ExportManifest,
 }
 
-/// Writes `manifest` and the cache directories to `output` (via a `.partial` file, renamed when
-/// complete and synced).
-fn write_archive(output: &Path, manifest: &ExportManifest, caches: &[CacheAt]) -> Result<()> {
-    let tmp = output.with_extension("partial");
-    let file =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
-    let mut tar = tar::Builder::new(encoder);
-    tar.follow_symlinks(false);
-    let json = serde_json::to_vec_pretty(manifest)?;
-    let mut header = tar::Header::new_gnu();
-    header.set_size(json.len() as u64);
-    header.set_mode(0o644);
-    header.set_cksum();
-    tar.append_data(&mut header, MANIFEST, json.as_slice())?;
-    for (entry, c) in manifest.caches.iter().zip(caches) {
-        tar.append_dir_all(&entry.dir, &c.path)
-            .with_context(|| format!("cannot archive {}", c.path.display()))?;
-    }
-    let encoder = tar.into_inner()?;
-    let writer = encoder.finish()?;
-    writer
-        .into_inner()
-        .map_err(|e| e.into_error())?
-        .sync_all()?;
-    fs::rename(&tmp, output)?;
-    Ok(())
-}
-
 pub fn export<D: Database>(
     session: &Session,
     target: &Target,
@@ -260,21 +201,14 @@ pub fn export<D: Database>(
                 .with_context(|| format!("cannot export {}", c.path.display()))?,
         );
     }
-    let manifest = ExportManifest {
-        format: 1,
-        backend: D::BACKEND.to_owned(),
-        caches: caches
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ExportedCache {
-                dir: format!("caches/{i}"),
-                location: c.location.clone(),
-                endpoint: c.endpoint.as_ref().map(|(uri, _)| uri.clone()),
-                agent: c.endpoint.as_ref().map(|&(_, agent)| agent),
-            })
-            .collect(),
-    };
-    write_archive(output, &manifest, &caches)?;
+    let exported = caches.iter().enumerate().map(|(i, c)| ExportedCache {
+        endpoint: c.endpoint.as_ref().map(|(uri, _)| uri.clone()),
+        agent: c.endpoint.as_ref().map(|&(_, agent)| agent),
+        ..ExportedCache::in_cache_dir(i, &c.location)
+    });
+    let manifest = ExportManifest::new(D::BACKEND, exported.collect());
+    let sources: Vec<&Path> = caches.iter().map(|c| c.path.as_path()).collect();
+    archive::write(output, &manifest, &sources)?;
     if json {
         super::print_json(&Exported {
             output,
@@ -284,11 +218,6 @@ pub fn export<D: Database>(
         outln!("exported {} caches to {}", caches.len(), output.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// A path inside the archive that stays inside it.
-fn safe_relative(p: &Path) -> bool {
-    p.components().all(|c| matches!(c, Component::Normal(_)))
 }
 
 /// Moves a directory, across file systems if needed.
@@ -318,60 +247,10 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unpacks `input` into `staging`: the manifest first, then only plain files and directories
-/// that stay inside the archive.
+/// Unpacks `input` into `staging` (every entry checked, nothing outside `staging`).
 fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let decoder = zstd::Decoder::new(BufReader::new(file)).context("not a zstd archive")?;
-    let mut archive = tar::Archive::new(decoder);
-    let mut manifest: Option<ExportManifest> = None;
-    let entries = archive
-        .entries()
-        .context("archive is damaged or truncated")?;
-    for entry in entries {
-        let mut entry =
-            entry.with_context(|| format!("{} is damaged or truncated", input.display()))?;
-        let path = entry.path()?.into_owned();
-        if !safe_relative(&path) {
-            bail!(
-                "{} holds an entry outside the archive ({}): refused",
-                input.display(),
-                path.display()
-            );
-        }
-        let kind = entry.header().entry_type();
-        if !(kind.is_file() || kind.is_dir() || kind.is_gnu_sparse()) {
-            bail!(
-                "{} holds a link or special file ({}): refused",
-                input.display(),
-                path.display()
-            );
-        }
-        if path == Path::new(MANIFEST) {
-            let mut text = String::new();
-            entry.read_to_string(&mut text)?;
-            manifest = Some(serde_json::from_str(&text).context("export manifest is damaged")?);
-            continue;
-        }
-        if manifest.is_none() {
-            bail!(
-                "{} is not a sai3-cache export (no {MANIFEST} first)",
-                input.display()
-            );
-        }
-        if !entry.unpack_in(staging)? {
-            bail!(
-                "entry {} would leave the import directory: refused",
-                path.display()
-            );
-        }
-    }
-    manifest.ok_or_else(|| {
-        anyhow::anyhow!(
-            "{} is not a sai3-cache export (no {MANIFEST})",
-            input.display()
-        )
-    })
+    archive::unpack(file, staging, Limits::NONE).with_context(|| input.display().to_string())
 }
 
 /// Where an exported cache goes: under the cache dir for a relative location; for a `file://`
@@ -404,7 +283,7 @@ fn destination(c: &ExportedCache, cache_dir: &Path, config: Option<&Dataset>) ->
     Ok(namespace_cache_root(uri, cache_dir)?.join(cache_sai3::scheme::shard_dir(agent)))
 }
 
-/// Checks every unpacked cache (safe paths, opens with this backend, nothing overwritten
+/// Checks every unpacked cache (opens with this backend, nothing overwritten
 /// without `force`) and returns (unpacked, destination) pairs.
 fn plan_installs<D: Database>(
     manifest: &ExportManifest,
@@ -415,15 +294,8 @@ fn plan_installs<D: Database>(
     let config = target.config.as_deref().map(Dataset::load).transpose()?;
     let mut installs = Vec::new();
     for c in &manifest.caches {
-        let dir = Path::new(&c.dir);
-        if !safe_relative(dir) || !safe_relative(&c.location) && !c.location.is_absolute() {
-            bail!(
-                "export manifest names an unsafe path ({} -> {})",
-                c.dir,
-                c.location.display()
-            );
-        }
-        let src = staging.join(dir);
+        // Paths checked by `ExportManifest::parse`.
+        let src = staging.join(&c.dir);
         let options = OpenOptions {
             create_if_missing: false,
             ..OpenOptions::default()

@@ -167,6 +167,15 @@ impl Endpoint {
         }
     }
 
+    /// The port of its S3 server (moto, s3s-fs), for a proxy in front of it.
+    pub fn s3_port(&self) -> Option<u16> {
+        match &self.server {
+            Server::Moto(m) => Some(m.port),
+            Server::S3sFs(s) => Some(s.port),
+            Server::None | Server::Azurite(_) => None,
+        }
+    }
+
     /// A URI of this object store whose bucket or container does not exist, and the error code
     /// the server answers a request to it with (`None` for `file://`).
     pub fn missing_bucket(&self) -> Option<(String, &'static str)> {
@@ -289,10 +298,16 @@ impl Place {
         }
     }
 
-    /// Writes `bytes` at `rel` (replacing what is there).
+    /// Writes `bytes` at `rel` (replacing what is there; local directories are created).
     pub fn put(&self, rel: &str, bytes: &[u8]) {
         match &self.access {
-            Access::Local(dir) => std::fs::write(dir.join(rel), bytes).expect("write file"),
+            Access::Local(dir) => {
+                let path = dir.join(rel);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).expect("create directories");
+                }
+                std::fs::write(path, bytes).expect("write file")
+            }
             Access::Store(store, _) => {
                 self.rt
                     .block_on(store.put(&self.key(rel), bytes.to_vec().into()))

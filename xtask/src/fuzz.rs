@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 /// The targets, in the order they run.
-pub const TARGETS: [&str; 7] = [
+pub const TARGETS: [&str; 8] = [
     "key",
     "frame",
     "records",
@@ -16,6 +16,7 @@ pub const TARGETS: [&str; 7] = [
     "dataset_record",
     "config",
     "listing_key",
+    "archive",
 ];
 
 /// What to run.

@@ -15,6 +15,7 @@
 
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod blocking;
 pub mod caches;
 pub mod config;

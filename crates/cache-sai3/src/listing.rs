@@ -389,10 +389,16 @@ impl Run<'_> {
         self.progress.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Merges `batch` into the shared progress.
-    fn settle(&self, batch: &mut Batch) -> Result<()> {
+    /// Merges `batch` into the shared progress and, in the same step, records `last` (the last
+    /// key of the batch) as the range's offset: a checkpoint, whichever range takes it, never
+    /// holds an offset past keys it does not hold, so a resumed LIST skips none.
+    fn settle(&self, range: &str, batch: &mut Batch, last: Option<String>) -> Result<()> {
         let mut p = self.lock();
-        self.classifier.settle(batch, &mut p.listing)
+        self.classifier.settle(batch, &mut p.listing)?;
+        if let Some(key) = last {
+            p.offsets.insert(range.to_owned(), key);
+        }
+        Ok(())
     }
 
     /// Saves the progress under its lock (no copy of the bitmaps; an incremental save writes
@@ -436,6 +442,7 @@ impl Run<'_> {
         };
         let mut local = Listing::empty(self.pools);
         let mut batch = Batch::default();
+        let mut last = None;
         let mut since = 0u64;
         while let Some(meta) = stream.next().await {
             let meta = match meta {
@@ -443,7 +450,7 @@ impl Run<'_> {
                 Err(e) => {
                     // Keep what was merged so far: the next LIST resumes from it.
                     if self.ordered {
-                        self.settle(&mut batch)?;
+                        self.settle(&name, &mut batch, last)?;
                     }
                     self.checkpoint()?;
                     return Err(list_failed(self.uri, e));
@@ -456,12 +463,10 @@ impl Run<'_> {
                 }
                 continue;
             }
-            self.lock()
-                .offsets
-                .insert(name.clone(), meta.location.to_string());
+            last = Some(meta.location.to_string());
             since += 1;
             if since >= CHECKPOINT_KEYS {
-                self.settle(&mut batch)?;
+                self.settle(&name, &mut batch, last.take())?;
                 since = 0;
                 if self.checkpoint_due() {
                     self.checkpoint()?;
@@ -536,7 +541,7 @@ pub async fn list_endpoint(
         for meta in &ranges.root_objects {
             run.classifier.add(&mut batch, meta);
         }
-        run.settle(&mut batch)?;
+        run.settle("", &mut batch, None)?;
         run.lock().done.insert(String::new());
     }
     let todo: Vec<Range> = {

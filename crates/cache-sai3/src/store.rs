@@ -289,7 +289,8 @@ pub fn retry_config() -> RetryConfig {
 }
 
 /// What to check, appended to an object-store error whose cause is commonly a setup mistake
-/// (empty when there is nothing to add).
+/// or a server in trouble (empty when there is nothing to add). It reads the whole chain of
+/// causes: the HTTP client's own message says only "error sending request".
 ///
 /// ```
 /// let e = object_store::Error::Generic {
@@ -299,17 +300,33 @@ pub fn retry_config() -> RetryConfig {
 /// assert!(cache_sai3::store::hint(&e).contains("AWS_ACCESS_KEY_ID"));
 /// ```
 pub fn hint(e: &object_store::Error) -> &'static str {
-    let text = e.to_string();
+    let text = with_causes(e);
     if text.contains("169.254.169.254") {
         // The credential chain fell through to the instance metadata service.
         "; no credentials were found in the environment (set AWS_ACCESS_KEY_ID and \
          AWS_SECRET_ACCESS_KEY, or run where an instance role answers)"
+    } else if text.contains("connection closed before message completed") {
+        // The request was sent: something answered, then hung up.
+        "; the server closed the connection without answering (overloaded, restarting, or a \
+         proxy in between)"
     } else if text.contains("error sending request") {
         "; nothing answered at the endpoint's address (check host, port, and that the server \
          runs; plain-HTTP servers need s3://host:port/bucket/ with a port other than 443)"
     } else {
         ""
     }
+}
+
+/// `e` and every error in its chain of causes, as one text.
+fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Retries of one object-store request ([`retry_config`]).

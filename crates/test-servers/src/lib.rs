@@ -11,6 +11,9 @@
 //!   datasets in a few MB: keys generated from indices, presence in roaring bitmaps, bytes
 //!   synthesized on GET; any other key is stored in memory. Counts requests, can add latency.
 //!
+//! * [`FaultProxy`]: a TCP proxy in front of one of these S3 servers that fails LIST requests
+//!   by plan (500, or a connection closed without an answer), for M requests or for ever.
+//!
 //! * [`Azurite`]: `azurite-blob` 3.37.0 (Azure Blob protocol; containers are created with a
 //!   request signed by its well-known development key).
 //!
@@ -22,6 +25,7 @@
 
 mod azurite;
 mod dataset_s3;
+mod fault_proxy;
 mod moto;
 mod s3s_fs;
 
@@ -34,6 +38,7 @@ pub use dataset_s3::{
     DatasetS3, DatasetS3Builder, DatasetS3Stats, FlatObjects, SyntheticObjects,
     ascending_keys_after, full_presence, presence_with_gaps, synthetic_content,
 };
+pub use fault_proxy::{Fault, FaultPlan, FaultProxy, ProxyCounts};
 pub use moto::Moto;
 pub use s3s_fs::S3sFs;
 
