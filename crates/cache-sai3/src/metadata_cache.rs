@@ -58,6 +58,8 @@ pub struct Shard<D: Database> {
     view: usize,
     cache: EndpointCache<D>,
     store: Arc<dyn ObjectStore>,
+    /// Per pool id, the content seed, read (or stored) on first use.
+    fill_seeds: Vec<OnceLock<u64>>,
 }
 
 /// Where an object goes, and how large it is.
@@ -348,9 +350,17 @@ impl<D: Database> MetadataCache<D> {
             .sizes_of(pool)?
             .size_of(index)
             .ok_or_else(|| no_object(pool, index))?;
-        let default: PoolSeeds = crate::prepare::default_seeds(view, p);
-        let seeds = s.cache.seeds(view, pool, default)?;
-        Ok(p.fill.content(seeds.fill_seed, index, size as usize))
+        let fill_seed = match s.fill_seeds.get(pool as usize).and_then(OnceLock::get) {
+            Some(&seed) => seed,
+            None => {
+                let default: PoolSeeds = crate::prepare::default_seeds(view, p);
+                let seed = s.cache.seeds(view, pool, default)?.fill_seed;
+                s.fill_seeds
+                    .get(pool as usize)
+                    .map_or(seed, |slot| *slot.get_or_init(|| seed))
+            }
+        };
+        Ok(p.fill.content(fill_seed, index, size as usize))
     }
 
     /// The object store of a shard's endpoint (writes go through it).
@@ -671,6 +681,7 @@ fn open_shard<D: Database>(view: &Dataset, v: usize, e: u16, cache_dir: &Path) -
         view: v,
         cache: opened.cache,
         store,
+        fill_seeds: (0..view.pool_id_limit()).map(|_| OnceLock::new()).collect(),
     })
 }
 
