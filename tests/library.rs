@@ -95,3 +95,65 @@ fn the_library_trusts_what_the_cli_prepared() {
     drop(opened);
     assert_eq!(rt.block_on(library_prepare(&config, &cache)), 0);
 }
+
+/// The environment variable that makes [`library_host`] act (it is this test binary run again
+/// as a child, with the server's credentials in its environment).
+const CHILD: &str = "SAI3_LIBRARY_HOST_CACHE";
+
+/// Host A, as a child process: prepares through the library and pushes twice (the second push
+/// finds nothing changed). Does nothing unless run as that child.
+#[test]
+fn library_host() {
+    let (Ok(cache), Ok(config)) = (
+        std::env::var(CHILD),
+        std::env::var("SAI3_LIBRARY_HOST_CONFIG"),
+    ) else {
+        return;
+    };
+    let (cache, config) = (Path::new(&cache), Path::new(&config));
+    let rt = runtime();
+    assert_eq!(rt.block_on(library_prepare(config, cache)), 200);
+    let opened = rt
+        .block_on(MetadataCache::open(config, None, cache))
+        .expect("open");
+    let pushed = rt.block_on(opened.push()).expect("push");
+    assert_eq!(pushed.len(), 1, "the changed shard is pushed: {pushed:?}");
+    let opened = rt
+        .block_on(MetadataCache::open(config, None, cache))
+        .expect("open");
+    let again = rt.block_on(opened.push()).expect("push");
+    assert!(
+        again.is_empty(),
+        "an unchanged shard is not pushed again: {again:?}"
+    );
+    println!("library host done");
+}
+
+#[test]
+fn a_shard_the_library_pushed_is_trusted_by_another_host() {
+    use common::endpoint::{Endpoint, Kind, uris};
+    let ep = Endpoint::start(Kind::Moto);
+    let places = ep.places(1);
+    let dir = ep.scratch();
+    let config = Config::tree(2, 2, 50)
+        .size("100")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let host_a = std::process::Command::new(std::env::current_exe().expect("this test binary"))
+        .args(["--exact", "library_host", "--nocapture"])
+        .env(CHILD, dir.join("host-a"))
+        .env("SAI3_LIBRARY_HOST_CONFIG", &config)
+        .envs(ep.env())
+        .output()
+        .expect("run host A");
+    let said = String::from_utf8_lossy(&host_a.stdout);
+    assert!(
+        host_a.status.success() && said.contains("library host done"),
+        "host A failed: {said}{}",
+        String::from_utf8_lossy(&host_a.stderr)
+    );
+    let other = ep.tool(engine()).prepare(&config, &dir.join("host-b"), &[]);
+    assert_eq!(other.created, 0, "{other:?}");
+    assert_eq!(other.list_calls, 0, "{other:?}");
+    assert_eq!(other.already_present, 200, "{other:?}");
+}

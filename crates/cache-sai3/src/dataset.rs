@@ -1261,6 +1261,16 @@ impl Dataset {
         Self::from_config(&Sai3Config::load(path)?, path)
     }
 
+    /// Builds the controller's view from the text of a config (`origin` names it in errors,
+    /// e.g. the file it came from or "sent by the controller").
+    ///
+    /// # Errors
+    /// As [`Sai3Config::parse`] and [`Dataset::from_config`].
+    pub fn from_yaml(text: &str, origin: &str) -> Result<Self, Sai3Error> {
+        let origin = Path::new(origin);
+        Self::from_config(&Sai3Config::parse(text, origin)?, origin)
+    }
+
     /// Loads a config file and builds agent `agent`'s view.
     ///
     /// # Errors

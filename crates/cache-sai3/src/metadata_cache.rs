@@ -62,6 +62,13 @@ pub struct Shard<D: Database> {
     fill_seeds: Vec<OnceLock<u64>>,
 }
 
+impl<D: Database> Shard<D> {
+    /// The directory of the shard's cache (inside a local endpoint, or under the cache dir).
+    pub fn location(&self) -> &Path {
+        self.cache.location()
+    }
+}
+
 /// Where an object goes, and how large it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
@@ -128,7 +135,30 @@ impl<D: Database> MetadataCache<D> {
     /// # }).unwrap();
     /// ```
     pub async fn open(config: &Path, agent: Option<u32>, cache_dir: &Path) -> Result<Self> {
-        let dataset = view_of(config, agent)?;
+        Self::open_view(view_of(config, agent)?, cache_dir).await
+    }
+
+    /// [`MetadataCache::open`] for a dataset already loaded (from YAML text with
+    /// [`Dataset::from_yaml`], as an agent receives it, and narrowed to one agent with
+    /// [`Dataset::for_agent`]).
+    ///
+    /// # Errors
+    /// As [`MetadataCache::open`], but for the config.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let yaml = std::fs::read_to_string(&config).expect("config text");
+    /// let dataset = cache_sai3::dataset::Dataset::from_yaml(&yaml, "sent by the controller")?;
+    /// let cache = MetadataCache::<Db>::open_view(dataset, &tmp.path().join("cache")).await?;
+    /// assert_eq!(cache.shards().len(), 2);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn open_view(dataset: Dataset, cache_dir: &Path) -> Result<Self> {
         let views = dataset.writer_views();
         let mut shards = Vec::new();
         for (v, view) in views.iter().enumerate() {
@@ -247,6 +277,52 @@ impl<D: Database> MetadataCache<D> {
         Ok(size.map(|size| Located { location, size }))
     }
 
+    /// What the ledger says of object `index` of pool `pool`: `Created` when a shard that may
+    /// hold it records it present, `Failed` or `Deleted` with an exception, `None` when no
+    /// shard knows it (planned, or outside this process's shards).
+    ///
+    /// # Errors
+    /// Cache reads that fail verification; a size spec sai3-bench would refuse.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// use cache_sai3::records::ObjectState;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &tmp.path().join("cache")).await?;
+    /// let mut recorder = cache.recorder(1)?; // endpoint 1 holds the odd indices
+    /// recorder.created(0, 3)?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.state(0, 3)?, Some(ObjectState::Created));
+    /// assert_eq!(cache.state(0, 5)?, None);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn state(&self, pool: u16, index: u64) -> Result<Option<ObjectState>> {
+        let Some(p) = self.dataset.pool(pool) else {
+            return Ok(None);
+        };
+        let Some(size) = self.sizes_of(pool)?.size_of(index) else {
+            return Ok(None);
+        };
+        for s in &self.shards {
+            let view = &self.views[s.view];
+            let holds = view
+                .pool(pool)
+                .is_some_and(|vp| placement::may_hold(vp, index, s.endpoint));
+            if !holds || !placement::may_hold(p, index, s.endpoint) {
+                continue;
+            }
+            if let Some(entry) = s.cache.entry(view, pool, index, size)? {
+                return Ok(Some(entry.state));
+            }
+        }
+        Ok(None)
+    }
+
     /// What each shard knows: owned and present objects, its seal and cached listing.
     ///
     /// # Errors
@@ -322,8 +398,11 @@ impl<D: Database> MetadataCache<D> {
         Ok(out)
     }
 
-    /// The content sai3-bench writes for object `index` of pool `pool` (deterministic: the
-    /// pool's fill and seed, stored in the shard's cache on first use).
+    /// The content `sai3-cache prepare` writes for object `index` of pool `pool`: the pool's
+    /// fill (`zero` or `random`) from a seed stored in the shard's cache on first use,
+    /// deterministic. It is not sai3-bench's own data generator (no dedup or compress
+    /// factors): a caller that writes with its own generator only needs the sizes
+    /// ([`MetadataCache::locate`]).
     ///
     /// # Errors
     /// An object outside the dataset; cache reads and writes.
@@ -389,7 +468,9 @@ impl<D: Database> MetadataCache<D> {
 
     /// A recorder of what the caller creates on shard `shard`: changes are kept in one batch
     /// and committed at [`Recorder::checkpoint`] (atomically, with the changed presence
-    /// chunks), so a crash loses at most what was recorded since.
+    /// chunks), so a crash loses at most what was recorded since. Taking one marks an
+    /// object-store shard to be pushed ([`MetadataCache::push`]) and drops the shard's stored
+    /// listing, which writes make stale.
     ///
     /// # Errors
     /// No such shard; cache reads that fail verification.
@@ -414,6 +495,12 @@ impl<D: Database> MetadataCache<D> {
     pub fn recorder(&self, shard: usize) -> Result<Recorder<'_, D>> {
         let s = self.shard(shard)?;
         let view = &self.views[s.view];
+        // What follows changes the shard: it is to be pushed (until a push succeeds), and a
+        // stored listing stops describing the endpoint.
+        if crate::scheme::UriScheme::of(&s.uri)?.is_object_store() {
+            crate::sync::mark_unpublished(&s.uri, s.cache.location())?;
+        }
+        s.cache.remove_listing(view)?;
         let present = s.cache.presence_all(view)?;
         Ok(Recorder {
             writer: s.cache.ledger_writer(view, present)?,
@@ -520,7 +607,8 @@ impl<D: Database> MetadataCache<D> {
             .store_listing(&self.views[s.view], listing, listed_at_ms)
     }
 
-    /// Closes the caches and pushes every object-store shard as a new generation.
+    /// Closes the caches and pushes every object-store shard changed since its last push (a
+    /// [`MetadataCache::recorder`] was taken, or a prepare changed it) as a new generation.
     ///
     /// # Errors
     /// Flushing the caches; store failures; lost publication races.
@@ -552,7 +640,9 @@ impl<D: Database> MetadataCache<D> {
         let now = SystemClock.now();
         let mut out = Vec::new();
         for (view, e) in crate::sync::synced_shards(&views) {
-            out.push(crate::sync::push_endpoint(view, e, &cache_dir, now).await?);
+            if crate::sync::unpublished(view, e, &cache_dir) {
+                out.push(crate::sync::push_endpoint(view, e, &cache_dir, now).await?);
+            }
         }
         Ok(out)
     }
@@ -627,6 +717,15 @@ impl<D: Database> Recorder<'_, D> {
             reason: reason.to_owned(),
         };
         self.writer.absent(pool, index, &exception)
+    }
+
+    /// Object `index` of `pool` (`size` bytes) was deleted (by a workload or a cleanup): it no
+    /// longer counts as present, and a later seal needs it written again.
+    ///
+    /// # Errors
+    /// Encoding into the batch.
+    pub fn deleted(&mut self, pool: u16, index: u64, size: u64) -> Result<()> {
+        self.writer.deleted(pool, index, size, self.clock.now())
     }
 
     /// Changes recorded since the last checkpoint.
