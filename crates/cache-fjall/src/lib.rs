@@ -249,6 +249,43 @@ fn persist_mode(d: Durability) -> Option<PersistMode> {
     }
 }
 
+/// What fjall writes when it creates a database before its `version` file, which it writes
+/// last: its lock, the first journal (empty) and the keyspaces folder (empty).
+const CREATED_BEFORE_VERSION: [&str; 3] = ["lock", "0.jnl", "keyspaces"];
+
+/// Clears the leftovers of a creation killed before fjall wrote its `version` file (fjall would
+/// otherwise refuse to create over its own first journal). Nothing was ever stored in such a
+/// database. A folder without `version` that holds anything else is damage.
+///
+/// # Errors
+/// [`Error::Damaged`] for a folder without `version` holding more than a creation leaves; I/O
+/// failures.
+fn clear_interrupted_creation(path: &Path, engine: &Path) -> Result<()> {
+    if !engine.exists() || engine.join("version").exists() {
+        return Ok(());
+    }
+    let entries: Vec<String> = std::fs::read_dir(engine)
+        .map_err(|e| Error::io(engine, e))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let keyspaces_empty = std::fs::read_dir(engine.join("keyspaces"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true);
+    let leftovers = entries
+        .iter()
+        .all(|e| CREATED_BEFORE_VERSION.contains(&e.as_str()));
+    if !(leftovers && keyspaces_empty) {
+        let why = format!(
+            "{} has no fjall version file but holds {}",
+            engine.display(),
+            entries.join(", ")
+        );
+        return Err(Error::damaged(BACKEND, path, None, why));
+    }
+    std::fs::remove_dir_all(engine).map_err(|e| Error::io(engine, e))
+}
+
 impl FjallDatabase {
     /// Opens with explicit fjall tuning.
     ///
@@ -260,6 +297,7 @@ impl FjallDatabase {
         let lock = DirectoryLock::acquire(path, BACKEND)?;
         checksum::verify_and_forget(path)?;
         let engine = path.join(ENGINE_DIR);
+        clear_interrupted_creation(path, &engine)?;
         if !engine.join("version").exists() && !options.create_if_missing {
             return Err(Error::NotACache {
                 path: path.to_owned(),
