@@ -217,7 +217,10 @@ fn write_archive(output: &Path, manifest: &ExportManifest, caches: &[CacheAt]) -
     let tmp = output.with_extension("partial");
     let file =
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
+    let mut encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
+    // A checksum of the content: import detects any damage to the archive, also where it
+    // would still decompress (the manifest names where each cache goes).
+    encoder.include_checksum(true)?;
     let mut tar = tar::Builder::new(encoder);
     tar.follow_symlinks(false);
     let json = serde_json::to_vec_pretty(manifest)?;
@@ -325,12 +328,10 @@ fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
     let decoder = zstd::Decoder::new(BufReader::new(file)).context("not a zstd archive")?;
     let mut archive = tar::Archive::new(decoder);
     let mut manifest: Option<ExportManifest> = None;
-    let entries = archive
-        .entries()
-        .context("archive is damaged or truncated")?;
+    let damaged = || format!("{} is damaged or truncated", input.display());
+    let entries = archive.entries().with_context(damaged)?;
     for entry in entries {
-        let mut entry =
-            entry.with_context(|| format!("{} is damaged or truncated", input.display()))?;
+        let mut entry = entry.with_context(damaged)?;
         let path = entry.path()?.into_owned();
         if !safe_relative(&path) {
             bail!(
@@ -349,8 +350,11 @@ fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
         }
         if path == Path::new(MANIFEST) {
             let mut text = String::new();
-            entry.read_to_string(&mut text)?;
-            manifest = Some(serde_json::from_str(&text).context("export manifest is damaged")?);
+            entry.read_to_string(&mut text).with_context(damaged)?;
+            let parsed = serde_json::from_str(&text).with_context(|| {
+                format!("the export manifest of {} is damaged", input.display())
+            })?;
+            manifest = Some(parsed);
             continue;
         }
         if manifest.is_none() {
@@ -359,13 +363,19 @@ fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
                 input.display()
             );
         }
-        if !entry.unpack_in(staging)? {
+        let unpacked = entry.unpack_in(staging).with_context(|| {
+            format!("cannot unpack {} from {}", path.display(), input.display())
+        })?;
+        if !unpacked {
             bail!(
                 "entry {} would leave the import directory: refused",
                 path.display()
             );
         }
     }
+    // The rest of the stream: the checksum at the end of the zstd frame is verified only when
+    // the frame is read to its end, and tar stops reading at its end-of-archive blocks.
+    std::io::copy(&mut archive.into_inner(), &mut std::io::sink()).with_context(damaged)?;
     manifest.ok_or_else(|| {
         anyhow::anyhow!(
             "{} is not a sai3-cache export (no {MANIFEST})",
@@ -493,7 +503,8 @@ pub fn import<D: Database>(
             manifest.backend
         );
     }
-    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)?;
+    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)
+        .with_context(|| format!("cannot import {}", input.display()))?;
     let done = install(installs)?;
     if json {
         super::print_json(&done)?;

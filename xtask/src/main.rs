@@ -24,6 +24,10 @@
 //!
 //! * `crash [--trials N]`: the crash campaign of `tests/crash.rs` (release build, both backends),
 //!   N trials per backend (default 200; `test` runs a few).
+//! * `corrupt [--trials N]`: the corruption campaign of `tests/corruption.rs` (release build,
+//!   both backends): N bytes flipped per file of every target, besides the truncations, swaps
+//!   and replacements (default 16; `test` flips 2); the table of outcomes is printed and
+//!   written to `target/corruption-report.jsonl`.
 //! * `fuzz [--seconds S] [TARGET...]`: the cargo-fuzz targets of `fuzz/` (nightly), S seconds
 //!   each; see `xtask/src/fuzz.rs`.
 //!
@@ -483,23 +487,30 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(&["datasets", "--cache-dir", cache_dir])
 }
 
-/// `crash [--trials N]`: `tests/crash.rs` in release with both backends, N trials each.
-fn crash(args: &[String]) -> Result<(), String> {
-    let trials = match args {
-        [] => 200,
+/// `--trials N` of a campaign (`default` without it).
+fn parse_trials(task: &str, args: &[String], default: u64) -> Result<u64, String> {
+    match args {
+        [] => Ok(default),
         [flag, n] if flag == "--trials" => n
             .parse::<u64>()
-            .map_err(|_| format!("--trials takes a number, not {n:?}"))?,
-        other => {
-            return Err(format!(
-                "usage: cargo xtask crash [--trials N]; got {other:?}"
-            ));
-        }
-    };
+            .map_err(|_| format!("--trials takes a number, not {n:?}")),
+        other => Err(format!(
+            "usage: cargo xtask {task} [--trials N]; got {other:?}"
+        )),
+    }
+}
+
+/// Runs the root package's test `test` in release with both backends, `--nocapture`, with
+/// `env` set.
+fn campaign(name: &str, test: &str, env: &[(&str, String)]) -> Result<(), String> {
     let started = Instant::now();
-    eprintln!("\n==> SAI3_CRASH_TRIALS={trials} cargo test --release --all-features --test crash");
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    eprintln!(
+        "\n==> {} cargo test --release --all-features --test {test}",
+        shown.join(" ")
+    );
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .env("SAI3_CRASH_TRIALS", trials.to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .args([
             "test",
             "--release",
@@ -507,21 +518,45 @@ fn crash(args: &[String]) -> Result<(), String> {
             "sai3-cache",
             "--all-features",
             "--test",
-            "crash",
+            test,
             "--",
             "--nocapture",
         ])
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     eprintln!(
-        "<== crash campaign ({:.1} s)",
+        "<== {name} campaign ({:.1} s)",
         started.elapsed().as_secs_f64()
     );
     if status.success() {
         Ok(())
     } else {
-        Err(format!("the crash campaign failed: {status}"))
+        Err(format!("the {name} campaign failed: {status}"))
     }
+}
+
+/// `crash [--trials N]`: `tests/crash.rs` in release with both backends, N trials each.
+fn crash(args: &[String]) -> Result<(), String> {
+    let trials = parse_trials("crash", args, 200)?;
+    campaign(
+        "crash",
+        "crash",
+        &[("SAI3_CRASH_TRIALS", trials.to_string())],
+    )
+}
+
+/// `corrupt [--trials N]`: `tests/corruption.rs` in release with both backends, N bytes flipped
+/// per file; the outcome table in `target/corruption-report.jsonl`.
+fn corrupt(args: &[String]) -> Result<(), String> {
+    let trials = parse_trials("corrupt", args, 16)?;
+    let report = target_dir(&workspace_root()).join("corruption-report.jsonl");
+    let env = [
+        ("SAI3_CORRUPTION_TRIALS", trials.to_string()),
+        ("SAI3_CORRUPTION_REPORT", report.display().to_string()),
+    ];
+    campaign("corruption", "corruption", &env)?;
+    eprintln!("outcome table in {}", report.display());
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -533,6 +568,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
         Some("crash") => crash(&args[1..]),
+        Some("corrupt") => corrupt(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -547,7 +583,9 @@ fn main() -> ExitCode {
                  demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects\n  \
                  fuzz    the cargo-fuzz targets of fuzz/ on nightly [--seconds S, default 60] [TARGET...]\n  \
                  crash   prepares SIGKILLed at random moments, checked after each (tests/crash.rs)\n          \
-                 [--trials N, default 200 per backend]"
+                 [--trials N, default 200 per backend]\n  \
+                 corrupt files of caches, sync manifests and archives damaged, reads checked after\n          \
+                 each (tests/corruption.rs) [--trials N bytes flipped per file, default 16]"
             );
             return ExitCode::from(2);
         }
