@@ -25,7 +25,7 @@ use std::process::Output;
 
 use cache_sai3::prepare::PrepareReport;
 use common::endpoint::{Endpoint, Kind, Place, uris};
-use common::{Config, Sai3, backends, file_digests};
+use common::{Config, Sai3, backends};
 
 /// Bytes flipped per file unless `SAI3_CORRUPTION_TRIALS` says otherwise.
 const DEFAULT_FLIPS: u64 = 1;
@@ -143,8 +143,29 @@ fn read(path: &Path) -> Vec<u8> {
     std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
 }
 
-/// Damages the local file `file`.
+/// Damages the local file `file` (flips and truncations in place: a fjall journal is a sparse
+/// 64 MiB file).
 fn mutate_file(file: &Path, mutation: &Mutation) {
+    use std::os::unix::fs::FileExt;
+    let opened = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(file)
+    };
+    match mutation {
+        Mutation::Flip { offset, mask } => {
+            let f = opened().expect("open the file to damage");
+            let mut byte = [0u8];
+            f.read_exact_at(&mut byte, *offset).expect("read the byte");
+            byte[0] ^= mask;
+            return f.write_all_at(&byte, *offset).expect("write the byte");
+        }
+        Mutation::Truncate { len } => {
+            return opened().and_then(|f| f.set_len(*len)).expect("truncate");
+        }
+        _ => {}
+    }
     let (bytes, partner) = mutation.apply(&read(file));
     std::fs::write(file, bytes).expect("write the damaged file");
     if let (Mutation::Swap { with }, Some(old)) = (mutation, partner) {
@@ -396,11 +417,15 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Every file under `dir` except the (empty) lock file, sorted.
 fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = file_digests(dir)
-        .into_keys()
-        .filter(|rel| !rel.ends_with("SAI3-CACHE-LOCK"))
-        .map(|rel| dir.join(rel))
-        .collect();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else if p.file_name().is_some_and(|n| n != "SAI3-CACHE-LOCK") {
+            out.push(p);
+        }
+    }
     out.sort();
     out
 }
@@ -656,11 +681,21 @@ fn manifests(tally: &mut Tally, target: &str, scene: &Scene, places: &[Place], o
     scene.restore();
 }
 
-/// The files of an installed cache with their digests (without its record of the generation).
+/// The files of an installed cache with their lengths and digests (without its record of the
+/// generation).
 fn installed(shard: &Path) -> BTreeMap<String, (u64, u64)> {
-    let mut files = file_digests(shard);
-    files.retain(|rel, _| rel != "SYNC-GENERATION" && rel != "SAI3-CACHE-LOCK");
-    files
+    files_under(shard)
+        .into_iter()
+        .filter(|f| !f.ends_with("SYNC-GENERATION"))
+        .map(|f| {
+            let bytes = read(&f);
+            let rel = f.strip_prefix(shard).expect("inside").display().to_string();
+            (
+                rel,
+                (bytes.len() as u64, xxhash_rust::xxh3::xxh3_64(&bytes)),
+            )
+        })
+        .collect()
 }
 
 /// `pull` after a manifest was damaged, then the reads.
