@@ -873,3 +873,52 @@ fn damaged_files_never_give_wrong_answers() {
     eprintln!("campaign took {:.1} s", started.elapsed().as_secs_f64());
     tally.finish();
 }
+
+/// Found by the campaign: a checksum file that is not text (a flipped byte) was an I/O error,
+/// and prepare stopped instead of moving the cache aside and rebuilding it.
+#[test]
+fn a_checksum_file_that_is_not_text_is_damage() {
+    for backend in backends() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let sai3 = Sai3::new(backend);
+        let config = dataset("700")
+            .local_endpoints(tmp.path(), 2)
+            .write(tmp.path());
+        let cache_dir = tmp.path().join("cache");
+        sai3.prepare(&config, &cache_dir, &[]);
+        let shard = tmp.path().join("ep0/sai3-kv-cache/agents/0");
+        let sums = ["cache.redb.xxh3", "fjall.xxh3"].map(|f| shard.join(f));
+        let sums = sums.iter().find(|f| f.is_file()).expect("a checksum file");
+        std::fs::write(sums, [0xff, 0xfe, 0x00]).expect("damage the checksum file");
+        let report = sai3.prepare(&config, &cache_dir, &[]);
+        let aside = moved_aside(&report);
+        assert_eq!(aside.len(), 1, "{backend}: {report:?}");
+        assert!(aside[0].is_dir(), "{backend}: {}", aside[0].display());
+        assert_eq!(report.already_present, OBJECTS, "{backend}: {report:?}");
+    }
+}
+
+/// Export archives carry zstd's content checksum (frame header descriptor, bit 2), so import
+/// detects any damage, also where zstd still decompresses.
+#[test]
+fn export_archives_carry_a_content_checksum() {
+    let backend = backends()[0];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sai3 = Sai3::new(backend);
+    let config = dataset("700")
+        .local_endpoints(tmp.path(), 1)
+        .write(tmp.path());
+    let cache_dir = tmp.path().join("cache");
+    sai3.prepare(&config, &cache_dir, &[]);
+    let archive = tmp.path().join("caches.tar.zst");
+    let out = sai3.run_config(
+        "export",
+        &config,
+        &cache_dir,
+        &["--output", &common::s(&archive)],
+    );
+    assert!(out.status.success(), "export: {}", common::stderr(&out));
+    let bytes = read(&archive);
+    assert_eq!(bytes[..4], [0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+    assert_ne!(bytes[4] & 0b100, 0, "the frame declares a content checksum");
+}

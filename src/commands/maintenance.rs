@@ -5,7 +5,8 @@
 //! `--config`, only the coordinator cache and the object-store endpoint caches found under the
 //! cache dir are concerned.
 //!
-//! Export archive (`.tar.zst`, streamed: memory stays flat whatever the size):
+//! Export archive (`.tar.zst`, streamed: memory stays flat whatever the size; the zstd frame
+//! carries a checksum of the content, which import verifies to the end):
 //! ```text
 //! SAI3-CACHE-EXPORT     JSON manifest, first entry: format, backend, caches (dir, location)
 //! caches/0/...          one directory per cache, as on disk
