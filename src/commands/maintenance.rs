@@ -365,7 +365,8 @@ pub fn import<D: Database>(
             manifest.backend
         );
     }
-    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)?;
+    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)
+        .with_context(|| format!("cannot import {}", input.display()))?;
     let done = install(installs)?;
     if json {
         super::print_json(&done)?;

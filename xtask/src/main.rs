@@ -26,6 +26,10 @@
 //! * `crash [--trials N] [--scenario S[,S...]] [--backend B]`: the crash campaign of
 //!   `tests/crash/` (release build): N trials (default 200) per scenario and backend; see
 //!   `xtask/src/crash.rs`. `test` runs a few of each.
+//! * `corrupt [--trials N]`: the corruption campaign of `tests/corruption.rs` (release build,
+//!   both backends): N bytes flipped per file of every target, besides the truncations, swaps
+//!   and replacements (default 16; `test` flips fewer); the table of outcomes is printed and
+//!   written to `target/corruption-report.jsonl`.
 //! * `fuzz [--seconds S] [TARGET...]`: the cargo-fuzz targets of `fuzz/` (nightly), S seconds
 //!   each; see `xtask/src/fuzz.rs`.
 //!
@@ -496,6 +500,68 @@ fn demo(extra: &[String]) -> Result<(), String> {
     run(&["datasets", "--cache-dir", cache_dir])
 }
 
+/// `--trials N` of a campaign (`default` without it).
+fn parse_trials(task: &str, args: &[String], default: u64) -> Result<u64, String> {
+    match args {
+        [] => Ok(default),
+        [flag, n] if flag == "--trials" => n
+            .parse::<u64>()
+            .map_err(|_| format!("--trials takes a number, not {n:?}")),
+        other => Err(format!(
+            "usage: cargo xtask {task} [--trials N]; got {other:?}"
+        )),
+    }
+}
+
+/// Runs the root package's test `test` in release with both backends, `--nocapture`, with
+/// `env` set.
+fn campaign(name: &str, test: &str, env: &[(&str, String)]) -> Result<(), String> {
+    let started = Instant::now();
+    let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    eprintln!(
+        "\n==> {} cargo test --release --all-features --test {test}",
+        shown.join(" ")
+    );
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .args([
+            "test",
+            "--release",
+            "--package",
+            "sai3-cache",
+            "--all-features",
+            "--test",
+            test,
+            "--",
+            "--nocapture",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    eprintln!(
+        "<== {name} campaign ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("the {name} campaign failed: {status}"))
+    }
+}
+
+/// `corrupt [--trials N]`: `tests/corruption.rs` in release with both backends, N bytes flipped
+/// per file; the outcome table in `target/corruption-report.jsonl`.
+fn corrupt(args: &[String]) -> Result<(), String> {
+    let trials = parse_trials("corrupt", args, 16)?;
+    let report = target_dir(&workspace_root()).join("corruption-report.jsonl");
+    let env = [
+        ("SAI3_CORRUPTION_TRIALS", trials.to_string()),
+        ("SAI3_CORRUPTION_REPORT", report.display().to_string()),
+    ];
+    campaign("corruption", "corruption", &env)?;
+    eprintln!("outcome table in {}", report.display());
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
@@ -505,6 +571,7 @@ fn main() -> ExitCode {
         Some("demo") => demo(&args[1..]),
         Some("fuzz") => fuzz::fuzz(&workspace_root(), &args[1..]),
         Some("crash") => crash::run(&args[1..]),
+        Some("corrupt") => corrupt(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -519,7 +586,9 @@ fn main() -> ExitCode {
                  demo    prepare examples/local-100k.yaml twice (or the config given) and look up objects\n  \
                  fuzz    the cargo-fuzz targets of fuzz/ on nightly [--seconds S, default 60] [TARGET...]\n  \
                  crash   children SIGKILLed at random moments, checked after each (tests/crash/)\n          \
-                 [--trials N, default 200] [--scenario prepare,list,push,pull,agents] [--backend B]"
+                 [--trials N, default 200] [--scenario prepare,list,push,pull,agents] [--backend B]\n  \
+                 corrupt files of caches, sync manifests and archives damaged, reads checked after\n          \
+                 each (tests/corruption.rs) [--trials N bytes flipped per file, default 16]"
             );
             return ExitCode::from(2);
         }

@@ -152,8 +152,10 @@ fn parse(text: &str) -> Option<Vec<Entry>> {
 /// [`Error::InUse`] when a process holds fjall's own lock; I/O failures.
 pub(crate) fn verify_and_forget(dir: &Path) -> Result<()> {
     let sums = dir.join(CHECKSUM_FILE);
-    let text = match std::fs::read_to_string(&sums) {
-        Ok(t) => t,
+    // Bytes that are not text are a damaged checksum file, not an I/O error: the cache is
+    // rebuilt, not refused.
+    let text = match std::fs::read(&sums) {
+        Ok(bytes) => String::from_utf8(bytes).unwrap_or_default(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(sums, e)),
     };

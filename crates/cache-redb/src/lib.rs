@@ -174,8 +174,10 @@ fn held_by_redb(file: &Path) -> std::io::Result<bool> {
 /// of ours has the file open.
 fn verify_closed_file(dir: &Path) -> Result<()> {
     let sum_path = dir.join(CHECKSUM_FILE);
-    let text = match std::fs::read_to_string(&sum_path) {
-        Ok(t) => t,
+    // Bytes that are not text are a damaged checksum file, not an I/O error: the cache is
+    // rebuilt, not refused.
+    let text = match std::fs::read(&sum_path) {
+        Ok(bytes) => String::from_utf8(bytes).unwrap_or_default(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io(sum_path, e)),
     };

@@ -269,7 +269,12 @@ pub fn write(
         move |source| ArchiveError::Io { what, path, source }
     };
     let file = fs::File::create(&tmp).map_err(io_error("cannot create", &tmp))?;
-    let encoder = zstd::Encoder::new(BufWriter::new(file), ZSTD_LEVEL)
+    let mut encoder = zstd::Encoder::new(BufWriter::new(file), ZSTD_LEVEL)
+        .map_err(io_error("cannot write", &tmp))?;
+    // A checksum of the content: a reader detects any damage to the archive, also where it
+    // would still decompress (the manifest names where each cache goes).
+    encoder
+        .include_checksum(true)
         .map_err(io_error("cannot write", &tmp))?;
     let mut tar = tar::Builder::new(encoder);
     tar.follow_symlinks(false);
@@ -344,6 +349,11 @@ pub fn unpack_tar(
         let entry = entry?;
         read_entry(entry, staging, &mut manifest).map_err(|e| meter.reclassify(e))?;
     }
+    drop(entries);
+    // The rest of the stream: a zstd frame's checksum is verified only when the frame is read
+    // to its end, and tar stops reading at its end-of-archive blocks.
+    io::copy(&mut archive.into_inner(), &mut io::sink())
+        .map_err(|e| meter.classify(e, ArchiveError::Damaged))?;
     manifest.ok_or(ArchiveError::NotAnExport)
 }
 

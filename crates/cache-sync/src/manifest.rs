@@ -36,6 +36,11 @@ pub struct Manifest {
     /// Every directory (engines need their empty directories too), sorted.
     #[serde(default)]
     pub dirs: Vec<String>,
+    /// SHA-256 (lowercase hex) of the manifest's compact JSON without this field
+    /// ([`Manifest::content_digest`]): a manifest object damaged in the store is refused instead
+    /// of installing what a damaged entry names. Absent in manifests of earlier builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 /// One file of a generation.
@@ -60,6 +65,24 @@ pub fn is_safe_path(path: &str) -> bool {
 }
 
 impl Manifest {
+    /// SHA-256 (lowercase hex) of the compact JSON of every field but [`Manifest::digest`].
+    pub fn content_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let unsealed = Manifest {
+            digest: None,
+            ..self.clone()
+        };
+        // Plain strings, numbers and lists: serializing cannot fail.
+        let json = serde_json::to_vec(&unsealed).unwrap_or_default();
+        format!("{:x}", Sha256::digest(&json))
+    }
+
+    /// The manifest with its [`Manifest::digest`] set, as it is published.
+    pub fn sealed(self) -> Self {
+        let digest = Some(self.content_digest());
+        Manifest { digest, ..self }
+    }
+
     /// Parses and validates a manifest read from `location`.
     ///
     /// # Errors
@@ -109,6 +132,11 @@ impl Manifest {
                 return Err(bad(format!("file {:?} is listed twice", f.path)));
             }
         }
+        if m.digest.as_ref().is_some_and(|d| *d != m.content_digest()) {
+            return Err(bad(
+                "its digest does not match its content: the manifest is damaged".into(),
+            ));
+        }
         Ok(m)
     }
 }
@@ -131,6 +159,7 @@ mod tests {
                 sha256: "ab".repeat(32),
             }],
             dirs: vec!["fjall".into()],
+            digest: None,
         })
         .expect("json")
     }
@@ -157,5 +186,30 @@ mod tests {
             .to_string();
         assert!(e.contains("claims"), "{e}");
         assert!(Manifest::parse("m", b"{not json").is_err());
+    }
+
+    /// Found by the corruption campaign: a byte flipped in a file's path inside a generation
+    /// manifest still parsed, and pull installed the file under the damaged name. A sealed
+    /// manifest refuses any change to a value, and a manifest of an earlier build (no digest)
+    /// is still read.
+    #[test]
+    fn a_sealed_manifest_refuses_any_changed_value() {
+        let plain = manifest("fjall/keyspaces/1/v0", 10);
+        let m = Manifest::parse("m", &plain).expect("unsealed manifests are read");
+        let sealed = serde_json::to_vec_pretty(&m.sealed()).expect("json");
+        assert!(Manifest::parse("m", &sealed).is_ok());
+        let text = String::from_utf8(sealed).expect("utf-8");
+        for (from, to) in [
+            ("v0", "v2"),
+            ("\"size\": 10", "\"size\": 11"),
+            ("fjall\"", "fjalm\""),
+        ] {
+            let damaged = text.replacen(from, to, 1);
+            assert_ne!(damaged, text, "{from} is in the manifest");
+            let e = Manifest::parse("m", damaged.as_bytes())
+                .expect_err(to)
+                .to_string();
+            assert!(e.contains("damaged"), "{to}: {e}");
+        }
     }
 }

@@ -152,6 +152,7 @@ async fn existing_blobs(remote: &RemoteCache) -> Result<HashSet<String>> {
 async fn publish(remote: &RemoteCache, manifest: &mut Manifest, max_attempts: u32) -> Result<u32> {
     for attempt in 1..=max_attempts.max(1) {
         manifest.generation = remote.generations().await?.last().map_or(1, |g| g + 1);
+        *manifest = manifest.clone().sealed();
         let path = remote.manifest_path(manifest.generation);
         let body = serde_json::to_vec_pretty(&*manifest).map_err(|e| SyncError::BadManifest {
             location: path.to_string(),
@@ -226,6 +227,7 @@ pub async fn push(
         pushed_ms: now_ms,
         files,
         dirs,
+        digest: None,
     };
     report.attempts = publish(remote, &mut manifest, options.max_attempts).await?;
     report.generation = manifest.generation;

@@ -60,6 +60,7 @@ fn unpublished_mark_lasts_until_a_generation_is_recorded() {
         pushed_ms: 0,
         files: Vec::new(),
         dirs: Vec::new(),
+        digest: None,
     };
     record_generation(&dir, &manifest).expect("record");
     assert!(
