@@ -349,7 +349,6 @@ pub fn unpack_tar(
         let entry = entry?;
         read_entry(entry, staging, &mut manifest).map_err(|e| meter.reclassify(e))?;
     }
-    drop(entries);
     // The rest of the stream: a zstd frame's checksum is verified only when the frame is read
     // to its end, and tar stops reading at its end-of-archive blocks.
     io::copy(&mut archive.into_inner(), &mut io::sink())
