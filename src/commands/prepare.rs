@@ -149,11 +149,16 @@ fn print_report(r: &PrepareReport) -> Result<()> {
     }
     for e in &r.endpoints {
         outln!(
-            "  [agent {} endpoint {}] {:<44} {}: {} present, {} created{}{}",
+            "  [agent {} endpoint {}] {:<44} {}{}: {} present, {} created{}{}",
             e.agent,
             e.endpoint,
             e.uri,
             e.listing_source.describe(),
+            if e.trusted_by_dataset_record {
+                ", confirmed by its DATASET record"
+            } else {
+                ""
+            },
             e.already_present,
             e.created,
             if e.resumed_in_flight > 0 {
