@@ -253,3 +253,55 @@ fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+/// Files of a shard by path, with their digests ([`shard_files`]).
+type Files = BTreeMap<String, (u64, u64)>;
+
+/// A 2,000-object dataset on a fresh bucket, prepared from `{dir}/cache` (generation 1
+/// pushed), then changed (40 objects deleted behind its back and written again by a prepare
+/// with `--refresh-cache` and `change_flags`); `after_first` runs between the two.
+struct TwoGenerations {
+    config: std::path::PathBuf,
+    dir: std::path::PathBuf,
+    cache: std::path::PathBuf,
+    first: Files,
+    second: Files,
+}
+
+impl TwoGenerations {
+    fn new(
+        ep: &common::endpoint::Endpoint,
+        backend: &'static str,
+        change_flags: &[&str],
+        after_first: impl FnOnce(&common::Sai3, &std::path::Path, &std::path::Path, &Files),
+    ) -> Self {
+        let sai3 = ep.tool(backend);
+        let place = ep.places(1).remove(0);
+        let dir = ep.scratch();
+        let config = common::Config::tree(4, 2, 125)
+            .size("10")
+            .endpoints(&[&place.uri])
+            .write(&dir);
+        let cache = dir.join("cache");
+        let created = sai3.prepare(&config, &cache, &[]);
+        assert_eq!(created.created, 2_000, "{created:?}");
+        let first = shard_files(&cache);
+        after_first(&sai3, &config, &dir, &first);
+        for key in place.objects().into_keys().step_by(50) {
+            place.delete(&key);
+        }
+        let mut flags = vec!["--refresh-cache"];
+        flags.extend_from_slice(change_flags);
+        let changed = sai3.prepare(&config, &cache, &flags);
+        assert_eq!(changed.created, 40, "{changed:?}");
+        let second = shard_files(&cache);
+        assert_ne!(first, second, "the change left the shard as it was");
+        TwoGenerations {
+            config,
+            dir,
+            cache,
+            first,
+            second,
+        }
+    }
+}

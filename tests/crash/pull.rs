@@ -4,14 +4,14 @@
 //! a second pull brings generation 2.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::endpoint::{Endpoint, Kind};
-use crate::common::{Config, stderr};
-use crate::{campaign, copy_tree, generation_of, kill_after, logged_max, shard_files};
-
-type Files = BTreeMap<String, (u64, u64)>;
+use crate::common::{Sai3, stderr};
+use crate::{
+    Files, TwoGenerations, campaign, copy_tree, generation_of, kill_after, logged_max, shard_files,
+};
 
 /// Two generations pushed, and a cache dir holding the first.
 struct Generations {
@@ -22,32 +22,20 @@ struct Generations {
 }
 
 fn setup(ep: &Endpoint, backend: &'static str) -> Generations {
-    let sai3 = ep.tool(backend);
-    let place = ep.places(1).remove(0);
-    let dir = ep.scratch();
-    let config = Config::tree(4, 2, 125)
-        .size("10")
-        .endpoints(&[&place.uri])
-        .write(&dir);
-    let writer = dir.join("writer");
-    let created = sai3.prepare(&config, &writer, &[]);
-    assert_eq!(created.created, 2_000, "{created:?}");
-    let first = shard_files(&writer);
-    let held_first = dir.join("held-first");
-    sai3.pull(&config, &held_first);
-    assert_eq!(shard_files(&held_first), first, "a pull of generation 1");
-    for key in place.objects().into_keys().step_by(50) {
-        place.delete(&key);
-    }
-    let changed = sai3.prepare(&config, &writer, &["--refresh-cache"]);
-    assert_eq!(changed.created, 40, "{changed:?}");
-    let second = shard_files(&writer);
-    assert_ne!(first, second, "the change left the shard as it was");
+    let pulled_first = |sai3: &Sai3, config: &Path, dir: &Path, first: &Files| {
+        sai3.pull(config, &dir.join("held-first"));
+        assert_eq!(
+            shard_files(&dir.join("held-first")),
+            *first,
+            "a pull of generation 1"
+        );
+    };
+    let g = TwoGenerations::new(ep, backend, &[], pulled_first);
     Generations {
-        config,
-        held_first,
-        first,
-        second,
+        held_first: g.dir.join("held-first"),
+        config: g.config,
+        first: g.first,
+        second: g.second,
     }
 }
 

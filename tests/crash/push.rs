@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::common::endpoint::{Endpoint, Kind};
-use crate::common::{Config, stderr};
-use crate::{campaign, generation_of, kill_after, logged_max, shard_files};
+use crate::common::stderr;
+use crate::{TwoGenerations, campaign, generation_of, kill_after, logged_max, shard_files};
 
 pub fn run() {
     if !crate::selected("push") {
@@ -18,42 +18,9 @@ pub fn run() {
     campaign("push", |b| whole(&ep, b), |b, d, w| trial(&ep, b, d, w));
 }
 
-/// A config on a fresh bucket, its cache dir holding generation 1 pushed and a change not
-/// pushed, and the shard's files of both generations.
-struct Pushed {
-    config: std::path::PathBuf,
-    dir: std::path::PathBuf,
-    cache: std::path::PathBuf,
-    first: std::collections::BTreeMap<String, (u64, u64)>,
-    second: std::collections::BTreeMap<String, (u64, u64)>,
-}
-
-fn setup(ep: &Endpoint, backend: &'static str) -> Pushed {
-    let sai3 = ep.tool(backend);
-    let place = ep.places(1).remove(0);
-    let dir = ep.scratch();
-    let config = Config::tree(4, 2, 125)
-        .size("10")
-        .endpoints(&[&place.uri])
-        .write(&dir);
-    let cache = dir.join("cache");
-    let created = sai3.prepare(&config, &cache, &[]);
-    assert_eq!(created.created, 2_000, "{created:?}");
-    let first = shard_files(&cache);
-    for key in place.objects().into_keys().step_by(50) {
-        place.delete(&key);
-    }
-    let changed = sai3.prepare(&config, &cache, &["--refresh-cache", "--no-push"]);
-    assert_eq!(changed.created, 40, "{changed:?}");
-    let second = shard_files(&cache);
-    assert_ne!(first, second, "the change left the shard as it was");
-    Pushed {
-        config,
-        dir,
-        cache,
-        first,
-        second,
-    }
+/// Generation 1 pushed, and a change not pushed.
+fn setup(ep: &Endpoint, backend: &'static str) -> TwoGenerations {
+    TwoGenerations::new(ep, backend, &["--no-push"], |_, _, _, _| {})
 }
 
 /// One uninterrupted push.

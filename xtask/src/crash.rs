@@ -3,9 +3,6 @@
 //! `push`, `pull`, `agents`; all by default) with each backend (both by default). `cargo xtask
 //! test` runs the same tests with a few trials each.
 
-use std::process::Command;
-use std::time::Instant;
-
 /// The scenarios of `tests/crash/`, in the order they are reported.
 pub const SCENARIOS: [&str; 5] = ["prepare", "list", "push", "pull", "agents"];
 
@@ -67,42 +64,17 @@ pub fn parse(args: &[String]) -> Result<CrashOptions, String> {
     Ok(options)
 }
 
-/// Runs the campaign.
+/// Runs the campaign (one test thread: kill moments are drawn from a measured whole run).
 pub fn run(args: &[String]) -> Result<(), String> {
     let options = parse(args)?;
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.env("SAI3_CRASH_TRIALS", options.trials.to_string());
+    let mut env = vec![("SAI3_CRASH_TRIALS", options.trials.to_string())];
     if !options.scenarios.is_empty() {
-        cmd.env("SAI3_CRASH_SCENARIO", options.scenarios.join(","));
+        env.push(("SAI3_CRASH_SCENARIO", options.scenarios.join(",")));
     }
     if let Some(b) = &options.backend {
-        cmd.env("SAI3_CRASH_BACKEND", b);
+        env.push(("SAI3_CRASH_BACKEND", b.clone()));
     }
-    cmd.args([
-        "test",
-        "--release",
-        "--package",
-        "sai3-cache",
-        "--all-features",
-        "--test",
-        "crash",
-        "--",
-        "--nocapture",
-        "--test-threads",
-        "1",
-    ]);
-    let started = Instant::now();
-    eprintln!("\n==> crash campaign: {options:?}");
-    let status = cmd.status().map_err(|e| format!("cannot run cargo: {e}"))?;
-    eprintln!(
-        "<== crash campaign ({:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("the crash campaign failed: {status}"))
-    }
+    crate::campaign("crash", "crash", &env, &["--test-threads", "1"])
 }
 
 #[cfg(test)]

@@ -515,7 +515,7 @@ fn parse_trials(task: &str, args: &[String], default: u64) -> Result<u64, String
 
 /// Runs the root package's test `test` in release with both backends, `--nocapture`, with
 /// `env` set.
-fn campaign(name: &str, test: &str, env: &[(&str, String)]) -> Result<(), String> {
+fn campaign(name: &str, test: &str, env: &[(&str, String)], extra: &[&str]) -> Result<(), String> {
     let started = Instant::now();
     let shown: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
     eprintln!(
@@ -535,6 +535,7 @@ fn campaign(name: &str, test: &str, env: &[(&str, String)]) -> Result<(), String
             "--",
             "--nocapture",
         ])
+        .args(extra)
         .status()
         .map_err(|e| format!("cannot run cargo: {e}"))?;
     eprintln!(
@@ -557,7 +558,7 @@ fn corrupt(args: &[String]) -> Result<(), String> {
         ("SAI3_CORRUPTION_TRIALS", trials.to_string()),
         ("SAI3_CORRUPTION_REPORT", report.display().to_string()),
     ];
-    campaign("corruption", "corruption", &env)?;
+    campaign("corruption", "corruption", &env, &[])?;
     eprintln!("outcome table in {}", report.display());
     Ok(())
 }
