@@ -258,19 +258,24 @@ async fn not_a_cache_is_refused(store: Arc<dyn ObjectStore>) {
     assert!(matches!(e, SyncError::NotACache { .. }), "{e}");
 }
 
-async fn all_behaviours(store: Arc<dyn ObjectStore>) {
+/// Every behaviour; the publication race only where the store's create-if-absent is atomic
+/// (`atomic_create`): s3s-fs 0.14.1 checks `If-None-Match: *` and then writes (its `s3.rs`,
+/// `put_object`), so two racing creates can both succeed there, which no real S3 allows.
+async fn all_behaviours(store: Arc<dyn ObjectStore>, atomic_create: bool) {
     round_trip_and_incremental(store.clone()).await;
     keeps_k_generations_and_collects_garbage(store.clone()).await;
     damaged_blob_is_refused_and_local_copy_kept(store.clone()).await;
     unsafe_manifest_is_refused(store.clone()).await;
-    racing_pushes_lose_nothing(store.clone()).await;
+    if atomic_create {
+        racing_pushes_lose_nothing(store.clone()).await;
+    }
     large_file_streams_through_multipart(store.clone()).await;
     not_a_cache_is_refused(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_store() {
-    all_behaviours(Arc::new(object_store::memory::InMemory::new())).await;
+    all_behaviours(Arc::new(object_store::memory::InMemory::new()), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -278,21 +283,21 @@ async fn local_file_system_store() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let fs =
         object_store::local::LocalFileSystem::new_with_prefix(tmp.path()).expect("local store");
-    all_behaviours(Arc::new(fs)).await;
+    all_behaviours(Arc::new(fs), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_protocol_moto() {
     let moto = test_servers::Moto::start();
     moto.create_bucket("sync");
-    all_behaviours(moto.store("sync")).await;
+    all_behaviours(moto.store("sync"), true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_protocol_s3s_fs() {
     let server = test_servers::S3sFs::start();
     server.create_bucket("sync");
-    all_behaviours(server.store("sync")).await;
+    all_behaviours(server.store("sync"), false).await;
 }
 
 /// The server dies in the middle of a push: the previous generation stays intact and usable,
@@ -339,7 +344,7 @@ async fn server_killed_during_push() {
 async fn azure_blob_protocol_azurite() {
     let server = test_servers::Azurite::start();
     server.create_container("sync");
-    all_behaviours(server.store("sync")).await;
+    all_behaviours(server.store("sync"), true).await;
 }
 
 /// A manifest larger than any we write is refused by its size, before its body is read.
