@@ -14,9 +14,11 @@
 //! cache in use is reported as such, or waited for with `--wait`).
 
 use std::fs;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use cache_core::marker::MARKER_FILE;
@@ -28,6 +30,57 @@ use cache_sai3::dataset::Dataset;
 use serde::{Deserialize, Serialize};
 
 use super::{Session, outln};
+use crate::progress::{Reporter, Status, Unit};
+
+/// A writer or a reader that counts the bytes through it (for the progress display).
+struct Counted<T> {
+    inner: T,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A display of `bytes` of `total` in `phase` (dropped: ended).
+fn show_bytes(
+    session: &Session,
+    json: bool,
+    phase: &'static str,
+    total: u64,
+) -> (Arc<AtomicU64>, Reporter) {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let shown = bytes.clone();
+    let reporter = Reporter::start(session.shows_progress(json), move || {
+        Status::of(phase, shown.load(Ordering::Relaxed), total, Unit::Bytes)
+    });
+    (bytes, reporter)
+}
+
+/// Bytes of the files under `dirs`.
+fn bytes_under(dirs: impl Iterator<Item = PathBuf>) -> u64 {
+    dirs.flat_map(|d| walkdir::WalkDir::new(d).follow_links(false))
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
 
 /// Which caches a maintenance command works on.
 pub struct Target {
@@ -157,7 +210,10 @@ pub fn clear<D: Database>(
 ) -> Result<ExitCode> {
     let caches = caches_of(target.config.as_deref(), &target.cache_dir)?;
     if caches.is_empty() {
-        eprintln!("no cache found (cache dir {})", target.cache_dir.display());
+        session.note(&format!(
+            "no cache found (cache dir {})",
+            target.cache_dir.display()
+        ));
     }
     let mut done = Cleared {
         keyspace: keyspace.map(str::to_owned),
@@ -212,13 +268,21 @@ struct Exported<'a> {
 }
 
 /// Writes `manifest` and the cache directories to `output` (via a `.partial` file, renamed when
-/// complete and synced).
-fn write_archive(output: &Path, manifest: &ExportManifest, caches: &[CacheAt]) -> Result<()> {
+/// complete and synced), counting the bytes archived in `archived`.
+fn write_archive(
+    output: &Path,
+    manifest: &ExportManifest,
+    caches: &[CacheAt],
+    archived: Arc<AtomicU64>,
+) -> Result<()> {
     let tmp = output.with_extension("partial");
     let file =
         fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let encoder = zstd::Encoder::new(BufWriter::new(file), 3)?;
-    let mut tar = tar::Builder::new(encoder);
+    let mut tar = tar::Builder::new(Counted {
+        inner: encoder,
+        bytes: archived,
+    });
     tar.follow_symlinks(false);
     let json = serde_json::to_vec_pretty(manifest)?;
     let mut header = tar::Header::new_gnu();
@@ -230,7 +294,7 @@ fn write_archive(output: &Path, manifest: &ExportManifest, caches: &[CacheAt]) -
         tar.append_dir_all(&entry.dir, &c.path)
             .with_context(|| format!("cannot archive {}", c.path.display()))?;
     }
-    let encoder = tar.into_inner()?;
+    let encoder = tar.into_inner()?.inner;
     let writer = encoder.finish()?;
     writer
         .into_inner()
@@ -274,7 +338,11 @@ pub fn export<D: Database>(
             })
             .collect(),
     };
-    write_archive(output, &manifest, &caches)?;
+    let total = bytes_under(caches.iter().map(|c| c.path.clone()));
+    let (archived, reporter) = show_bytes(session, json, "exporting", total);
+    let written = write_archive(output, &manifest, &caches, archived);
+    drop(reporter);
+    written?;
     if json {
         super::print_json(&Exported {
             output,
@@ -319,10 +387,14 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 }
 
 /// Unpacks `input` into `staging`: the manifest first, then only plain files and directories
-/// that stay inside the archive.
-fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
+/// that stay inside the archive; counts the archive's bytes read in `read`.
+fn unpack(input: &Path, staging: &Path, read: Arc<AtomicU64>) -> Result<ExportManifest> {
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    let decoder = zstd::Decoder::new(BufReader::new(file)).context("not a zstd archive")?;
+    let counted = Counted {
+        inner: file,
+        bytes: read,
+    };
+    let decoder = zstd::Decoder::new(counted).context("not a zstd archive")?;
     let mut archive = tar::Archive::new(decoder);
     let mut manifest: Option<ExportManifest> = None;
     let entries = archive
@@ -472,6 +544,7 @@ fn install(installs: Vec<(PathBuf, PathBuf)>) -> Result<Imported> {
 }
 
 pub fn import<D: Database>(
+    session: &Session,
     input: &Path,
     target: &Target,
     force: bool,
@@ -484,7 +557,11 @@ pub fn import<D: Database>(
         .prefix(".import-")
         .tempdir_in(cache_dir)
         .with_context(|| format!("cannot stage the import in {}", cache_dir.display()))?;
-    let manifest = unpack(input, staging.path())?;
+    let total = fs::metadata(input).map_or(0, |m| m.len());
+    let (read, reporter) = show_bytes(session, json, "importing", total);
+    let unpacked = unpack(input, staging.path(), read);
+    drop(reporter);
+    let manifest = unpacked?;
     if manifest.backend != D::BACKEND {
         bail!(
             "{} holds {} caches; import it with --backend {}",
