@@ -190,8 +190,8 @@ pub struct ListMeasure {
     pub at_ms: u64,
     /// Keys it read.
     pub keys: u64,
-    /// How long it took (ms).
-    pub millis: u64,
+    /// How long it took (µs: a LIST of a small local endpoint takes less than a millisecond).
+    pub micros: u64,
     /// LIST calls it made.
     pub calls: u64,
 }
@@ -199,7 +199,7 @@ pub struct ListMeasure {
 impl ListMeasure {
     /// Keys per second, when it read any keys in a measurable time.
     pub fn keys_per_s(&self) -> Option<f64> {
-        (self.keys > 0 && self.millis > 0).then(|| self.keys as f64 * 1000.0 / self.millis as f64)
+        (self.keys > 0 && self.micros > 0).then(|| self.keys as f64 * 1e6 / self.micros as f64)
     }
 }
 

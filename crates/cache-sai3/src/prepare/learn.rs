@@ -416,18 +416,18 @@ async fn list<D: Database>(
     let measure = ListMeasure {
         at_ms: job.clock.now(),
         keys: listed.keys_read,
-        millis: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         calls: job.counts.lists().saturating_sub(calls_before),
     };
     tracing::info!(
         endpoint = job.uri,
         keys = measure.keys,
-        seconds = measure.millis as f64 / 1000.0,
+        seconds = measure.micros as f64 / 1e6,
         list_calls = measure.calls,
         resumed_ranges = listed.resumed_ranges,
         "listed {} keys in {:.3} s",
         measure.keys,
-        measure.millis as f64 / 1000.0
+        measure.micros as f64 / 1e6
     );
     Ok((listed, measure))
 }

@@ -235,10 +235,11 @@ fn sources(endpoints: &[EndpointReport]) -> String {
     }
 }
 
-/// A duration for people: `42 s`, `53 min`, `5 h 3 min`, `3 d 2 h`.
+/// A duration for people: `0.4 s`, `42 s`, `53 min`, `5 h 3 min`, `3 d 2 h`.
 pub fn human(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     match s {
+        _ if seconds < 9.95 => format!("{:.1} s", seconds.max(0.0)),
         0..60 => format!("{s} s"),
         60..3600 => format!("{} min", s / 60),
         3600..86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
@@ -268,7 +269,7 @@ mod tests {
             last_list: Some(ListMeasure {
                 at_ms: 500,
                 keys: 10_000,
-                millis: 2_000,
+                micros: 2_000_000,
                 calls: 11,
             }),
             ..Validations::default()
@@ -304,7 +305,8 @@ mod tests {
 
     #[test]
     fn durations_read_as_people_say_them() {
-        assert_eq!(human(0.4), "0 s");
+        assert_eq!(human(0.4), "0.4 s");
+        assert_eq!(human(12.4), "12 s");
         assert_eq!(human(59.0), "59 s");
         assert_eq!(human(3_180.0), "53 min");
         assert_eq!(human(18_200.0), "5 h 3 min");
