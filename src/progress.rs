@@ -35,7 +35,7 @@ pub enum Unit {
 impl Unit {
     fn name(self) -> &'static str {
         match self {
-            Unit::Objects => "objects",
+            Unit::Objects => "objects written",
             Unit::Keys => "keys",
             Unit::Bytes => "bytes",
             Unit::Checks => "checks",
@@ -249,7 +249,7 @@ mod tests {
         assert_eq!(b.counts(None), "3.0 MiB of 8.0 MiB");
         assert_eq!(
             Status::of("creating", 5, 9, Unit::Objects).counts(None),
-            "5/9 objects"
+            "5/9 objects written"
         );
     }
 }

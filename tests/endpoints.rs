@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use cache_sai3::dataset::Dataset;
 use cache_sai3::placement;
-use cache_sai3::prepare::ListingSource;
+use cache_sai3::prepare::{ListingSource, ValidatedBy};
 use common::endpoint::{Endpoint, Kind, Place, count_objects, uris};
 use common::{Config, each_backend, tool};
 
@@ -167,6 +167,13 @@ fn provenance_after_a_list(sai3: &common::Sai3, config: &Path, cache: &Path) {
         "{sum:?}"
     );
     assert!(sum.line.contains("0 LIST calls"), "{sum:?}");
+    // A sampled verify is a check the next report names.
+    sai3.verify(config, cache, 2, &[]);
+    let verified = sai3.prepare(config, cache, &[NO_PULL]);
+    for e in &verified.endpoints {
+        let check = e.provenance.validated.expect("checked");
+        assert_eq!(check.by, ValidatedBy::Verify, "{e:?}");
+    }
     let text = sai3.run_config("prepare", config, cache, &[NO_PULL]);
     assert!(text.status.success(), "{}", common::stderr(&text));
     let stdout = String::from_utf8_lossy(&text.stdout);
