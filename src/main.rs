@@ -5,6 +5,7 @@
 
 mod backend;
 mod commands;
+mod progress;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -46,6 +47,12 @@ struct Cli {
     /// RUST_LOG (e.g. `RUST_LOG=cache_sai3=debug`) overrides it.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+
+    /// Print no progress and no notes on stderr (errors and warnings still are). Progress is
+    /// a bar on a terminal, else a line every 5 s (SAI3_PROGRESS_INTERVAL_MS sets the
+    /// milliseconds); never on stdout, never with --json.
+    #[arg(short, long, global = true)]
+    quiet: bool,
 
     #[command(subcommand)]
     command: Command,
@@ -275,7 +282,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let wait = (cli.wait > 0).then(|| std::time::Duration::from_secs(cli.wait));
-    let result = commands::run(cli.backend, wait, cli.command);
+    let result = commands::run(cli.backend, wait, cli.quiet, cli.command);
     match result {
         Ok(code) => code,
         Err(e) => commands::exit_code_of(&e),
@@ -292,6 +299,8 @@ fn init_logging(verbose: u8) {
     };
     // `-v` speaks for this tool's crates; other crates (HTTP clients) only warn unless
     // RUST_LOG asks for more.
+    // object_store logs each retry of a failed request (LIST, PUT, GET) at info.
+    let retries = format!(",object_store::client::retry={level}");
     let ours = [
         "sai3_cache",
         "cache_sai3",
@@ -301,7 +310,8 @@ fn init_logging(verbose: u8) {
         "cache_redb",
     ]
     .map(|c| format!(",{c}={level}"))
-    .concat();
+    .concat()
+        + &retries;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("warn{ours}")));
     tracing_subscriber::fmt()

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use cache_sai3::dataset::Dataset;
 use cache_sai3::placement;
-use cache_sai3::prepare::ListingSource;
+use cache_sai3::prepare::{ListingSource, ValidatedBy};
 use common::endpoint::{Endpoint, Kind, Place, count_objects, uris};
 use common::{Config, each_backend, tool};
 
@@ -58,6 +58,7 @@ macro_rules! on_kinds {
 
 on_kinds!([file: File, moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
     prepare_twice, resume_after_kill, verify_drift, foreign_keys);
+on_kinds!([file: File, moto: Moto]: quiet_and_progress);
 // Object stores only: push, pull, the DATASET record, a missing bucket.
 on_kinds!([moto: Moto, s3s_fs: S3sFs, azurite: Azurite]:
     push_pull_reattach, dataset_record, missing_bucket);
@@ -136,6 +137,95 @@ fn prepare_twice(ep: &Endpoint, backend: &'static str) {
     for e in &refreshed.endpoints {
         assert_eq!(e.other_keys, 0, "{e:?}");
         assert_eq!(e.wrong_size, 0, "{e:?}");
+        assert_eq!(e.provenance.list_calls_saved, 0, "listed: {e:?}");
+    }
+    provenance_after_a_list(&sai3, &config, &cache);
+}
+
+/// After a LIST that found every object, a prepare from the sealed ledger reports where its
+/// knowledge came from, its age, its last check, and the LIST calls and time it saved.
+fn provenance_after_a_list(sai3: &common::Sai3, config: &Path, cache: &Path) {
+    let trusted = sai3.prepare(config, cache, &[NO_PULL]);
+    assert_eq!(trusted.list_calls, 0, "{trusted:?}");
+    for e in &trusted.endpoints {
+        assert_eq!(e.listing_source, ListingSource::Ledger, "{e:?}");
+        let p = &e.provenance;
+        assert!(p.age_s >= 0.0 && p.known_at_ms > 0, "{p:?}");
+        assert!(p.validated.is_some(), "a seal or a LIST checked it: {p:?}");
+        assert!(p.list_calls_saved > 0, "{p:?}");
+        assert_eq!(p.objects_not_listed, 30, "{p:?}");
+        assert!(p.list_keys_per_s.is_some_and(|r| r > 0.0), "{p:?}");
+        assert!(p.est_list_seconds_saved.is_some_and(|s| s > 0.0), "{p:?}");
+    }
+    let sum = &trusted.provenance;
+    assert_eq!(sum.endpoints, 3, "{sum:?}");
+    assert!(sum.list_calls_saved >= 3, "{sum:?}");
+    assert!(
+        sum.est_list_seconds_saved.is_some_and(|s| s > 0.0),
+        "{sum:?}"
+    );
+    assert!(
+        sum.line
+            .starts_with("provenance: 3 endpoints, knowledge from sealed ledger (age "),
+        "{sum:?}"
+    );
+    assert!(sum.line.contains("0 LIST calls"), "{sum:?}");
+    // A sampled verify is a check the next report names.
+    sai3.verify(config, cache, 2, &[]);
+    let verified = sai3.prepare(config, cache, &[NO_PULL]);
+    for e in &verified.endpoints {
+        let check = e.provenance.validated.expect("checked");
+        assert_eq!(check.by, ValidatedBy::Verify, "{e:?}");
+    }
+    let text = sai3.run_config("prepare", config, cache, &[NO_PULL]);
+    assert!(text.status.success(), "{}", common::stderr(&text));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        stdout.contains("provenance: 3 endpoints") && stdout.contains("knowledge age "),
+        "{stdout}"
+    );
+}
+
+/// Without `--quiet` and not on a terminal, a phase that lasts prints plain progress lines on
+/// stderr; with `--quiet`, a successful prepare, push and pull print nothing there.
+fn quiet_and_progress(ep: &Endpoint, backend: &'static str) {
+    let every_ms = [("SAI3_PROGRESS_INTERVAL_MS".to_owned(), "1".to_owned())];
+    let sai3 = ep.tool(backend).with_env(&every_ms);
+    let places = ep.places(2);
+    let dir = ep.scratch();
+    let config = Config::flat(2_000)
+        .size("256")
+        .endpoints(&uris(&places))
+        .write(&dir);
+    let cache = dir.join("cache");
+    let shown = sai3.run_config("prepare", &config, &cache, &[NO_PULL, "--no-push"]);
+    assert!(shown.status.success(), "{}", common::stderr(&shown));
+    let err = common::stderr(&shown);
+    assert!(
+        err.contains("  creating: ") && err.contains("/2000 objects"),
+        "{err}"
+    );
+    let runs: [(&str, &[&str]); 3] = [
+        ("prepare", &["--refresh-cache"]),
+        ("push", &[]),
+        ("pull", &[]),
+    ];
+    for (cmd, extra) in runs {
+        let mut args = vec!["--quiet"];
+        args.extend_from_slice(extra);
+        let out = sai3.run_config(cmd, &config, &cache, &args);
+        assert!(out.status.success(), "{cmd}: {}", common::stderr(&out));
+        assert_eq!(common::stderr(&out), "", "{cmd} --quiet");
+        if cmd == "prepare" {
+            assert!(!out.stdout.is_empty(), "the report is on stdout");
+        }
+    }
+    if !ep.is_object_store() {
+        let noted = sai3.run_config("push", &config, &cache, &[]);
+        assert!(
+            common::stderr(&noted).contains("no object-store endpoints"),
+            "without --quiet the note is printed"
+        );
     }
 }
 

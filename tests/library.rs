@@ -10,6 +10,7 @@ use common::{Config, Sai3};
 use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use sai3_cache::MetadataCache;
+use sai3_cache::cache_sai3::sync::Transfer;
 
 /// The backend name of this build's engine, for the CLI's `--backend`.
 fn engine() -> &'static str {
@@ -116,12 +117,21 @@ fn library_host() {
     let opened = rt
         .block_on(MetadataCache::open(config, None, cache))
         .expect("open");
-    let pushed = rt.block_on(opened.push()).expect("push");
+    let progress = Transfer::default();
+    let pushed = rt.block_on(opened.push(&progress)).expect("push");
     assert_eq!(pushed.len(), 1, "the changed shard is pushed: {pushed:?}");
+    let [files_done, files_total, bytes_done, bytes_total] = progress.snapshot();
+    assert!(
+        files_done == files_total && files_done > 0 && bytes_done == bytes_total && bytes_done > 0,
+        "the push counted every file and byte: {:?}",
+        progress.snapshot()
+    );
     let opened = rt
         .block_on(MetadataCache::open(config, None, cache))
         .expect("open");
-    let again = rt.block_on(opened.push()).expect("push");
+    let again = rt
+        .block_on(opened.push(&Transfer::default()))
+        .expect("push");
     assert!(
         again.is_empty(),
         "an unchanged shard is not pushed again: {again:?}"

@@ -4,7 +4,7 @@
 
 use cache_sai3::records::{
     ConfigMetadata, EndpointEntry, EndpointState, LedgerEntry, LedgerException, ListProgressRecord,
-    ListingSnapshot, PoolSeeds, PresenceChunk, ResumeBasis, TreeManifest,
+    ListingSnapshot, PoolSeeds, PresenceChunk, ResumeBasis, TreeManifest, Validations,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -24,5 +24,6 @@ fuzz_target!(|data: &[u8]| {
     decode::<PoolSeeds>(data);
     decode::<ListingSnapshot>(data);
     decode::<ListProgressRecord>(data);
+    decode::<Validations>(data);
     let _ = roaring::RoaringTreemap::deserialize_from(data);
 });

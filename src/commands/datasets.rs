@@ -141,7 +141,10 @@ pub fn run<D: Database>(session: &Session, cache_dir: &Path, json: bool) -> Resu
         return Ok(ExitCode::SUCCESS);
     }
     if views.is_empty() {
-        eprintln!("no dataset prepared with cache dir {}", cache_dir.display());
+        session.note(&format!(
+            "no dataset prepared with cache dir {}",
+            cache_dir.display()
+        ));
     }
     for v in &views {
         outln!(

@@ -197,12 +197,12 @@ fn warn_if_unknown<D: Database>(session: &Session, d: &Dataset, cache_dir: &Path
     };
     match known {
         Ok(Some(_)) => {}
-        Ok(None) => eprintln!(
+        Ok(None) => session.note(&format!(
             "note: the coordinator of cache dir {} has no record of dataset {} (another \
              --cache-dir, or not prepared yet)",
             cache_dir.display(),
             d.hash.short()
-        ),
+        )),
         Err(e) if e.is_damage() => eprintln!(
             "warning: the coordinator cache of {} is damaged ({e}); the next prepare rebuilds it",
             cache_dir.display()

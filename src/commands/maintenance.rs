@@ -10,8 +10,11 @@
 //! cache in use is reported as such, or waited for with `--wait`).
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
 use cache_core::marker::MARKER_FILE;
@@ -24,6 +27,45 @@ use cache_sai3::dataset::Dataset;
 use serde::Serialize;
 
 use super::{Session, outln};
+use crate::progress::{Reporter, Status, Unit};
+
+/// A reader that counts the bytes through it (for the progress display).
+struct Counted<T> {
+    inner: T,
+    bytes: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// A display of `bytes` of `total` in `phase` (dropped: ended).
+fn show_bytes(
+    session: &Session,
+    json: bool,
+    phase: &'static str,
+    total: u64,
+) -> (Arc<AtomicU64>, Reporter) {
+    let bytes = Arc::new(AtomicU64::new(0));
+    let shown = bytes.clone();
+    let reporter = Reporter::start(session.shows_progress(json), move || {
+        Status::of(phase, shown.load(Ordering::Relaxed), total, Unit::Bytes)
+    });
+    (bytes, reporter)
+}
+
+/// Bytes of the files under `dirs`.
+fn bytes_under(dirs: impl Iterator<Item = PathBuf>) -> u64 {
+    dirs.flat_map(|d| walkdir::WalkDir::new(d).follow_links(false))
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
+}
 
 /// Which caches a maintenance command works on.
 pub struct Target {
@@ -127,7 +169,10 @@ pub fn clear<D: Database>(
 ) -> Result<ExitCode> {
     let caches = caches_of(target.config.as_deref(), &target.cache_dir)?;
     if caches.is_empty() {
-        eprintln!("no cache found (cache dir {})", target.cache_dir.display());
+        session.note(&format!(
+            "no cache found (cache dir {})",
+            target.cache_dir.display()
+        ));
     }
     let mut done = Cleared {
         keyspace: keyspace.map(str::to_owned),
@@ -208,7 +253,11 @@ pub fn export<D: Database>(
     });
     let manifest = ExportManifest::new(D::BACKEND, exported.collect());
     let sources: Vec<&Path> = caches.iter().map(|c| c.path.as_path()).collect();
-    archive::write(output, &manifest, &sources)?;
+    let total = bytes_under(caches.iter().map(|c| c.path.clone()));
+    let (archived, reporter) = show_bytes(session, json, "exporting", total);
+    let written = archive::write(output, &manifest, &sources, &archived);
+    drop(reporter);
+    written?;
     if json {
         super::print_json(&Exported {
             output,
@@ -247,10 +296,15 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unpacks `input` into `staging` (every entry checked, nothing outside `staging`).
-fn unpack(input: &Path, staging: &Path) -> Result<ExportManifest> {
+/// Unpacks `input` into `staging` (every entry checked, nothing outside `staging`), counting the
+/// archive's bytes read in `read`.
+fn unpack(input: &Path, staging: &Path, read: Arc<AtomicU64>) -> Result<ExportManifest> {
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
-    archive::unpack(file, staging, Limits::NONE).with_context(|| input.display().to_string())
+    let counted = Counted {
+        inner: file,
+        bytes: read,
+    };
+    archive::unpack(counted, staging, Limits::NONE).with_context(|| input.display().to_string())
 }
 
 /// Where an exported cache goes: under the cache dir for a relative location; for a `file://`
@@ -344,6 +398,7 @@ fn install(installs: Vec<(PathBuf, PathBuf)>) -> Result<Imported> {
 }
 
 pub fn import<D: Database>(
+    session: &Session,
     input: &Path,
     target: &Target,
     force: bool,
@@ -356,7 +411,11 @@ pub fn import<D: Database>(
         .prefix(".import-")
         .tempdir_in(cache_dir)
         .with_context(|| format!("cannot stage the import in {}", cache_dir.display()))?;
-    let manifest = unpack(input, staging.path())?;
+    let total = fs::metadata(input).map_or(0, |m| m.len());
+    let (read, reporter) = show_bytes(session, json, "importing", total);
+    let unpacked = unpack(input, staging.path(), read);
+    drop(reporter);
+    let manifest = unpacked?;
     if manifest.backend != D::BACKEND {
         bail!(
             "{} holds {} caches; import it with --backend {}",

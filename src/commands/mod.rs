@@ -46,10 +46,24 @@ pub struct Session {
     pub runtime: tokio::runtime::Runtime,
     /// How to treat a cache in use by another process.
     pub open: OpenPolicy,
+    /// `--quiet`: no progress, no notes on stderr (errors and warnings still).
+    pub quiet: bool,
 }
 
 impl Session {
-    fn new(wait: Option<Duration>) -> Result<Self> {
+    /// True when a command shows progress: not `--quiet`, and its output is not JSON.
+    pub fn shows_progress(&self, json: bool) -> bool {
+        !self.quiet && !json
+    }
+
+    /// Prints a note (not an error, not a warning) on stderr, unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
+    fn new(wait: Option<Duration>, quiet: bool) -> Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -58,13 +72,19 @@ impl Session {
         Ok(Session {
             runtime,
             open: OpenPolicy { wait },
+            quiet,
         })
     }
 }
 
 /// Runs `command` with the chosen backend.
-pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> Result<ExitCode> {
-    let s = Session::new(wait)?;
+pub fn run(
+    backend: BackendChoice,
+    wait: Option<Duration>,
+    quiet: bool,
+    command: Command,
+) -> Result<ExitCode> {
+    let s = Session::new(wait, quiet)?;
     match command {
         Command::Plan {
             config,
@@ -139,7 +159,10 @@ pub fn run(backend: BackendChoice, wait: Option<Duration>, command: Command) -> 
                 config,
                 cache_dir: cache_dir(dir),
             };
-            with_backend!(backend, maintenance::import(&input, &target, force, json))
+            with_backend!(
+                backend,
+                maintenance::import(&s, &input, &target, force, json)
+            )
         }
     }
 }

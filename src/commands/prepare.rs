@@ -1,18 +1,18 @@
 //! `prepare`: the sai3-bench prepare flow with the caches.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cache_core::Database;
+use cache_sai3::prepare::provenance::human;
 use cache_sai3::prepare::{Populate, PrepareOptions, PrepareReport, Progress, prepare};
 use cache_sai3::ttl::{SystemClock, TtlPolicy};
 
 use super::{EXIT_FAILED_OBJECTS, Session, outln};
+use crate::progress::{Reporter, Status, Unit};
 use crate::{PopulateArg, PrepareArgs};
 
 pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCode> {
@@ -40,7 +40,7 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
         push: !flags.no_push,
         open: session.open,
     };
-    if !flags.json {
+    if !flags.json && !session.quiet {
         let whose = match dataset.agent {
             Some(k) => format!("agent {k}'s share: "),
             None => String::new(),
@@ -55,15 +55,13 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
         );
     }
     let progress = Arc::new(Progress::default());
-    // Dropping `done` ends the progress thread at once (it never delays the exit).
-    let (done, finished) = channel::<()>();
-    let reporter = spawn_progress(progress.clone(), finished, flags.json);
+    let shown = progress.clone();
+    let reporter = Reporter::start(session.shows_progress(flags.json), move || status(&shown));
     let result =
         session
             .runtime
             .block_on(prepare::<D>(&dataset, &options, &SystemClock, &progress));
-    drop(done);
-    let _ = reporter.join();
+    drop(reporter);
     let report = result?;
     if flags.json {
         super::print_json(&report)?;
@@ -77,49 +75,26 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
     })
 }
 
-/// A progress bar on a terminal, a plain line every 5 s otherwise (never with --json on
-/// stdout... the bar goes to stderr either way).
-fn spawn_progress(
-    progress: Arc<Progress>,
-    finished: Receiver<()>,
-    quiet: bool,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        let terminal = std::io::stderr().is_terminal();
-        let bar = (terminal && !quiet).then(|| {
-            let b = indicatif::ProgressBar::new(0);
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{msg:>10} [{bar:40}] {pos}/{len} objects {per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
-            b
-        });
-        let mut ticks = 0u32;
-        while let Err(RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(200))
-        {
-            ticks += 1;
-            let total = progress.to_create.load(Ordering::Relaxed);
-            let created = progress.created.load(Ordering::Relaxed);
-            let phase = progress.phase();
-            match &bar {
-                Some(b) => {
-                    b.set_length(total);
-                    b.set_position(created);
-                    b.set_message(phase);
-                }
-                None if !quiet && ticks.is_multiple_of(25) => {
-                    eprintln!("  {phase}: {created}/{total} objects created");
-                }
-                None => {}
+/// What the prepare is doing now, for the progress display.
+fn status(p: &Progress) -> Status {
+    let phase = p.phase();
+    match phase.as_str() {
+        "listing" => {
+            let [keys, ranges_done, ranges_total] = p.listing.snapshot();
+            Status {
+                detail: format!(", {ranges_done}/{ranges_total} ranges"),
+                ..Status::of(&phase, keys, 0, Unit::Keys)
             }
         }
-        if let Some(b) = bar {
-            b.finish_and_clear();
-        }
-    })
+        "pulling caches" => crate::progress::transfer(&phase, &p.pulled),
+        "pushing caches" => crate::progress::transfer(&phase, &p.pushed),
+        _ => Status::of(
+            &phase,
+            p.created.load(Ordering::Relaxed),
+            p.to_create.load(Ordering::Relaxed),
+            Unit::Objects,
+        ),
+    }
 }
 
 fn print_report(r: &PrepareReport) -> Result<()> {
@@ -171,14 +146,43 @@ fn print_report(r: &PrepareReport) -> Result<()> {
             },
             if e.sealed { ", sealed" } else { "" }
         );
+        print_provenance(e)?;
         print_failures(e)?;
     }
     for s in &r.sync {
         super::sync::print_sync(s)?;
     }
+    outln!("{}", r.provenance.line);
     for w in &r.warnings {
         eprintln!("warning: {w}");
     }
+    Ok(())
+}
+
+/// Where an endpoint's knowledge came from in time, and what not listing saved.
+fn print_provenance(e: &cache_sai3::prepare::EndpointReport) -> Result<()> {
+    let p = &e.provenance;
+    let checked = match &p.validated {
+        Some(v) => format!("validated by {} {} ago", v.by.describe(), human(v.age_s)),
+        None => "never validated".to_owned(),
+    };
+    let saved = match (p.list_calls_saved, p.est_list_seconds_saved) {
+        (0, _) => String::new(),
+        (calls, Some(s)) => format!(
+            "; {calls} LIST calls and ~{} saved ({} objects not listed)",
+            human(s),
+            p.objects_not_listed
+        ),
+        (calls, None) => format!("; {calls} LIST calls saved (no LIST rate measured)"),
+    };
+    let rate = match p.list_keys_per_s {
+        Some(r) => format!("; last LIST {r:.0} keys/s"),
+        None => String::new(),
+    };
+    outln!(
+        "      knowledge age {}, {checked}{saved}{rate}",
+        human(p.age_s)
+    );
     Ok(())
 }
 

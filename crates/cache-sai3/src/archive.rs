@@ -24,7 +24,9 @@
 //! std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
 //! let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
 //! let output = tmp.path().join("caches.tar.zst");
-//! archive::write(&output, &manifest, &[cache.as_path()])?;
+//! let archived = std::sync::atomic::AtomicU64::new(0); // bytes, for a progress display
+//! archive::write(&output, &manifest, &[cache.as_path()], &archived)?;
+//! assert!(archived.into_inner() > 0);
 //!
 //! let staging = tmp.path().join("staging");
 //! std::fs::create_dir(&staging)?;
@@ -36,9 +38,10 @@
 
 use std::cell::Cell;
 use std::fs;
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -254,7 +257,8 @@ pub fn safe_relative(p: &Path) -> bool {
 
 /// Writes `manifest` and the cache directories `sources` (one per manifest cache, in order) to
 /// `output`, via a `.partial` file renamed when complete and synced. Links are stored as links
-/// (and refused on reading), never followed.
+/// (and refused on reading), never followed. `archived` counts the bytes archived so far, before
+/// compression (for a progress display).
 ///
 /// # Errors
 /// [`ArchiveError::Io`] naming the file or cache that could not be read or written.
@@ -262,6 +266,7 @@ pub fn write(
     output: &Path,
     manifest: &ExportManifest,
     sources: &[&Path],
+    archived: &AtomicU64,
 ) -> Result<(), ArchiveError> {
     let tmp = output.with_extension("partial");
     let io_error = |what, path: &Path| {
@@ -276,7 +281,10 @@ pub fn write(
     encoder
         .include_checksum(true)
         .map_err(io_error("cannot write", &tmp))?;
-    let mut tar = tar::Builder::new(encoder);
+    let mut tar = tar::Builder::new(Counting {
+        inner: encoder,
+        count: archived,
+    });
     tar.follow_symlinks(false);
     append_manifest(&mut tar, manifest).map_err(io_error("cannot write", &tmp))?;
     for (entry, source) in manifest.caches.iter().zip(sources) {
@@ -287,9 +295,27 @@ pub fn write(
     fs::rename(&tmp, output).map_err(io_error("cannot write", output))
 }
 
-type ArchiveWriter = tar::Builder<zstd::Encoder<'static, BufWriter<fs::File>>>;
+type ArchiveWriter<'a> = tar::Builder<Counting<'a, zstd::Encoder<'static, BufWriter<fs::File>>>>;
 
-fn append_manifest(tar: &mut ArchiveWriter, manifest: &ExportManifest) -> io::Result<()> {
+/// A writer that adds the bytes written through it to `count`.
+struct Counting<'a, W> {
+    inner: W,
+    count: &'a AtomicU64,
+}
+
+impl<W: Write> Write for Counting<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn append_manifest(tar: &mut ArchiveWriter<'_>, manifest: &ExportManifest) -> io::Result<()> {
     let json = serde_json::to_vec_pretty(manifest)?;
     let mut header = tar::Header::new_gnu();
     header.set_size(json.len() as u64);
@@ -298,8 +324,8 @@ fn append_manifest(tar: &mut ArchiveWriter, manifest: &ExportManifest) -> io::Re
     tar.append_data(&mut header, MANIFEST, json.as_slice())
 }
 
-fn finish(tar: ArchiveWriter) -> io::Result<()> {
-    let writer = tar.into_inner()?.finish()?;
+fn finish(tar: ArchiveWriter<'_>) -> io::Result<()> {
+    let writer = tar.into_inner()?.inner.finish()?;
     writer.into_inner().map_err(|e| e.into_error())?.sync_all()
 }
 

@@ -9,6 +9,7 @@
 //! kept as "other" for the report.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::{StreamExt, TryStreamExt};
@@ -104,6 +105,32 @@ pub struct Listed {
     pub listing: Listing,
     /// Ranges skipped because an interrupted LIST had finished them.
     pub resumed_ranges: u64,
+    /// Keys this LIST read itself (not those of the interrupted LIST it resumed).
+    pub keys_read: u64,
+}
+
+/// How far LISTs in flight are, read by the caller while they run (a progress display).
+/// Several LISTs may share one (their counts add up).
+#[derive(Debug, Default)]
+pub struct ListCounters {
+    /// Keys read so far.
+    pub keys: AtomicU64,
+    /// Ranges to list, known once the top level is read (finished ones of a resumed LIST
+    /// included).
+    pub ranges_total: AtomicU64,
+    /// Ranges finished (those of a resumed LIST included).
+    pub ranges_done: AtomicU64,
+}
+
+impl ListCounters {
+    /// `(keys read, ranges done, ranges total)` now.
+    pub fn snapshot(&self) -> [u64; 3] {
+        [
+            self.keys.load(Ordering::Relaxed),
+            self.ranges_done.load(Ordering::Relaxed),
+            self.ranges_total.load(Ordering::Relaxed),
+        ]
+    }
 }
 
 /// One part of an endpoint's key space, listed on its own.
@@ -382,6 +409,10 @@ struct Run<'a> {
     save: &'a (dyn Fn(&ListProgress) -> Result<()> + Sync),
     /// When progress was last saved.
     saved_at: Mutex<std::time::Instant>,
+    /// Keys read and ranges done, for the caller.
+    counters: &'a ListCounters,
+    /// Keys read by this LIST.
+    keys_read: AtomicU64,
 }
 
 impl Run<'_> {
@@ -457,6 +488,7 @@ impl Run<'_> {
                 }
             };
             self.classifier.add(&mut batch, &meta);
+            self.count_key();
             if !self.ordered {
                 if batch.is_full() {
                     self.classifier.settle(&mut batch, &mut local)?;
@@ -480,7 +512,14 @@ impl Run<'_> {
             p.offsets.remove(&name);
             p.done.insert(name);
         }
+        self.counters.ranges_done.fetch_add(1, Ordering::Relaxed);
         self.checkpoint()
+    }
+
+    /// Counts one key read.
+    fn count_key(&self) {
+        self.keys_read.fetch_add(1, Ordering::Relaxed);
+        self.counters.keys.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -503,7 +542,8 @@ fn starting_point(checkpoints: &mut Checkpoints<'_>, pools: usize) -> ListProgre
 
 /// Lists endpoint `endpoint` of `dataset`; `sizes` gives each object's size.
 /// `checkpoints.resume` continues an interrupted LIST of the same dataset; `save` is called
-/// with the progress as ranges finish and every [`CHECKPOINT_KEYS`] keys of an ordered range.
+/// with the progress as ranges finish and every [`CHECKPOINT_KEYS`] keys of an ordered range;
+/// `counters` follows keys and ranges as they go.
 ///
 /// # Errors
 /// [`Sai3Error::Endpoint`] when a LIST fails (the progress saved so far stays usable), or an
@@ -514,6 +554,7 @@ pub async fn list_endpoint(
     endpoint: u16,
     sizes: &DatasetSizes<'_>,
     mut checkpoints: Checkpoints<'_>,
+    counters: &ListCounters,
 ) -> Result<Listed> {
     let uri = dataset
         .endpoints
@@ -533,6 +574,8 @@ pub async fn list_endpoint(
         save: checkpoints.save,
         saved_at: Mutex::new(std::time::Instant::now()),
         store,
+        counters,
+        keys_read: AtomicU64::new(0),
     };
     let ranges = discover(&*run.store, dataset, uri).await?;
     // The root of a segmented endpoint is known from the delimiter LIST: done at once.
@@ -540,6 +583,7 @@ pub async fn list_endpoint(
         let mut batch = Batch::default();
         for meta in &ranges.root_objects {
             run.classifier.add(&mut batch, meta);
+            run.count_key();
         }
         run.settle("", &mut batch, None)?;
         run.lock().done.insert(String::new());
@@ -549,6 +593,11 @@ pub async fn list_endpoint(
         let unfinished = |r: &Range| !p.done.contains(&r.name());
         ranges.ranges.into_iter().filter(unfinished).collect()
     };
+    let finished = run.lock().done.len() as u64;
+    counters
+        .ranges_total
+        .fetch_add(finished + todo.len() as u64, Ordering::Relaxed);
+    counters.ranges_done.fetch_add(finished, Ordering::Relaxed);
     futures::stream::iter(todo)
         .map(|range| run.list_range(range))
         .buffer_unordered(LIST_CONCURRENCY)
@@ -563,6 +612,7 @@ pub async fn list_endpoint(
     Ok(Listed {
         listing,
         resumed_ranges,
+        keys_read: run.keys_read.into_inner(),
     })
 }
 

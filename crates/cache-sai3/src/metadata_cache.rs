@@ -42,7 +42,7 @@ use crate::object_sizes::PoolSizes;
 use crate::placement::{self, Location};
 use crate::records::{EndpointState, LedgerException, ObjectState, PoolSeeds};
 use crate::store::open_endpoint;
-use crate::sync::EndpointSync;
+use crate::sync::{EndpointSync, Transfer};
 use crate::ttl::{Clock, SystemClock};
 
 /// One shard this process writes: agent `agent`'s share of one endpoint, its cache open.
@@ -180,7 +180,8 @@ impl<D: Database> MetadataCache<D> {
 
     /// Pulls the newest pushed generation of every object-store shard agent `agent` writes
     /// (every agent's with `None`) into `cache_dir`, before [`MetadataCache::open`]; shards
-    /// without a newer generation are left as they are.
+    /// without a newer generation are left as they are. `progress` counts the files and bytes
+    /// (several transfers may share one; a display reads it from another task).
     ///
     /// # Errors
     /// As [`MetadataCache::open`] for the config; store failures; refused generations.
@@ -192,9 +193,12 @@ impl<D: Database> MetadataCache<D> {
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let cache_dir = tmp.path().join("cache");
     /// # type Db = cache_fjall::FjallDatabase;
+    /// use cache_sai3::sync::Transfer;
     /// // Local endpoints keep their caches in the endpoint: nothing to pull.
-    /// let pulled = MetadataCache::<Db>::pull(&config, None, &cache_dir).await?;
+    /// let progress = Transfer::default();
+    /// let pulled = MetadataCache::<Db>::pull(&config, None, &cache_dir, &progress).await?;
     /// assert!(pulled.is_empty());
+    /// assert_eq!(progress.snapshot(), [0; 4]);
     /// # Ok::<(), cache_sai3::Sai3Error>(())
     /// # }).unwrap();
     /// ```
@@ -202,11 +206,12 @@ impl<D: Database> MetadataCache<D> {
         config: &Path,
         agent: Option<u32>,
         cache_dir: &Path,
+        progress: &Transfer,
     ) -> Result<Vec<EndpointSync>> {
         let views = view_of(config, agent)?.writer_views();
         let mut out = Vec::new();
         for (view, e) in crate::sync::synced_shards(&views) {
-            out.push(crate::sync::pull_endpoint(view, e, cache_dir, D::BACKEND).await?);
+            out.push(crate::sync::pull_endpoint(view, e, cache_dir, D::BACKEND, progress).await?);
         }
         Ok(out)
     }
@@ -609,6 +614,7 @@ impl<D: Database> MetadataCache<D> {
 
     /// Closes the caches and pushes every object-store shard changed since its last push (a
     /// [`MetadataCache::recorder`] was taken, or a prepare changed it) as a new generation.
+    /// `progress` counts the files and bytes sent.
     ///
     /// # Errors
     /// Flushing the caches; store failures; lost publication races.
@@ -622,11 +628,11 @@ impl<D: Database> MetadataCache<D> {
     /// # type Db = cache_fjall::FjallDatabase;
     /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
     /// // Local endpoints are not pushed; object-store shards become a new generation each.
-    /// assert!(cache.push().await?.is_empty());
+    /// assert!(cache.push(&cache_sai3::sync::Transfer::default()).await?.is_empty());
     /// # Ok::<(), cache_sai3::Sai3Error>(())
     /// # }).unwrap();
     /// ```
-    pub async fn push(self) -> Result<Vec<EndpointSync>> {
+    pub async fn push(self, progress: &Transfer) -> Result<Vec<EndpointSync>> {
         let MetadataCache {
             views,
             shards,
@@ -641,7 +647,7 @@ impl<D: Database> MetadataCache<D> {
         let mut out = Vec::new();
         for (view, e) in crate::sync::synced_shards(&views) {
             if crate::sync::unpublished(view, e, &cache_dir) {
-                out.push(crate::sync::push_endpoint(view, e, &cache_dir, now).await?);
+                out.push(crate::sync::push_endpoint(view, e, &cache_dir, now, progress).await?);
             }
         }
         Ok(out)

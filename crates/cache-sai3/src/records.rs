@@ -170,6 +170,39 @@ pub struct ResumeBasis {
     pub known_at_ms: u64,
 }
 
+/// How an endpoint's knowledge of a dataset was last checked against the store: its last LIST
+/// (with what it cost, the measure of a LIST's speed there) and its last sampled verify.
+/// Written by the LIST and by `verify`; read by a prepare's report (provenance).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validations {
+    /// Full config hash (hex) of the dataset.
+    pub config_hash: String,
+    /// The last LIST that ran to its end.
+    pub last_list: Option<ListMeasure>,
+    /// When a sampled verify last checked the endpoint (ms since the Unix epoch).
+    pub verified_at_ms: Option<u64>,
+}
+
+/// One LIST of an endpoint, measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListMeasure {
+    /// When it finished (ms since the Unix epoch).
+    pub at_ms: u64,
+    /// Keys it read.
+    pub keys: u64,
+    /// How long it took (µs: a LIST of a small local endpoint takes less than a millisecond).
+    pub micros: u64,
+    /// LIST calls it made.
+    pub calls: u64,
+}
+
+impl ListMeasure {
+    /// Keys per second, when it read any keys in a measurable time.
+    pub fn keys_per_s(&self) -> Option<f64> {
+        (self.keys > 0 && self.micros > 0).then(|| self.keys as f64 * 1e6 / self.micros as f64)
+    }
+}
+
 /// Seeds of one pool.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolSeeds {

@@ -8,6 +8,9 @@ use std::path::Path;
 
 use crate::scheme::UriScheme;
 use cache_sync::{PullReport, PushOptions, PushReport, RemoteCache};
+
+/// Files and bytes of pushes and pulls in flight (cache-sync's counters).
+pub use cache_sync::Transfer;
 use serde::Serialize;
 
 use crate::caches::cache_location;
@@ -65,7 +68,8 @@ pub fn synced_shards(views: &[Dataset]) -> Vec<(&Dataset, u16)> {
 }
 
 /// Pulls the newest remote generation of the view's shard of endpoint `e`'s cache, if it is
-/// newer than the local one (the view is an agent's: [`Dataset::writer_views`]).
+/// newer than the local one (the view is an agent's: [`Dataset::writer_views`]), counting
+/// files and bytes in `transfer`.
 ///
 /// # Errors
 /// Store failures and refused (damaged, unsafe or foreign) generations.
@@ -74,23 +78,17 @@ pub async fn pull_endpoint(
     e: u16,
     cache_dir: &Path,
     backend: &str,
+    transfer: &Transfer,
 ) -> Result<EndpointSync> {
     let uri = &dataset.endpoints[e as usize];
     let t0 = std::time::Instant::now();
     let agent = dataset.shard();
     let remote = RemoteCache::new(open_endpoint(uri)?, &remote_shard_root(agent));
     let local = cache_location(uri, cache_dir, agent)?;
-    let pulled = cache_sync::pull(&remote, &local, backend)
+    let pulled = cache_sync::pull_counted(&remote, &local, backend, transfer)
         .await
         .map_err(|err| sync_err(uri, err))?;
-    if let Some(g) = pulled.generation.filter(|_| !pulled.up_to_date) {
-        tracing::info!(
-            endpoint = uri,
-            agent,
-            generation = g,
-            "pulled generation {g}"
-        );
-    }
+    log_pull(uri, agent, &pulled, t0.elapsed());
     Ok(EndpointSync {
         agent,
         endpoint: e,
@@ -99,6 +97,26 @@ pub async fn pull_endpoint(
         pushed: None,
         seconds: t0.elapsed().as_secs_f64(),
     })
+}
+
+fn log_pull(uri: &str, agent: u32, pulled: &PullReport, took: std::time::Duration) {
+    let seconds = took.as_secs_f64();
+    match pulled.generation {
+        None => tracing::info!(endpoint = uri, agent, "no pushed cache to pull"),
+        Some(g) if pulled.up_to_date => {
+            tracing::info!(endpoint = uri, agent, generation = g, "cache up to date")
+        }
+        Some(g) => tracing::info!(
+            endpoint = uri,
+            agent,
+            generation = g,
+            files_downloaded = pulled.files_downloaded,
+            files_reused = pulled.files_reused,
+            bytes_received = pulled.bytes_received,
+            seconds,
+            "pulled generation {g}"
+        ),
+    }
 }
 
 /// True when the view's local shard of endpoint `e` holds changes no pushed generation holds
@@ -118,7 +136,8 @@ pub fn mark_unpublished(uri: &str, location: &Path) -> Result<()> {
     cache_sync::local::mark_unpublished(location).map_err(|err| sync_err(uri, err))
 }
 
-/// Pushes the view's closed local shard of endpoint `e`'s cache as a new generation.
+/// Pushes the view's closed local shard of endpoint `e`'s cache as a new generation, counting
+/// files and bytes in `transfer`.
 ///
 /// # Errors
 /// A missing local cache, store failures, or lost publication races.
@@ -127,6 +146,7 @@ pub async fn push_endpoint(
     e: u16,
     cache_dir: &Path,
     now_ms: u64,
+    transfer: &Transfer,
 ) -> Result<EndpointSync> {
     let uri = &dataset.endpoints[e as usize];
     let t0 = std::time::Instant::now();
@@ -137,7 +157,7 @@ pub async fn push_endpoint(
         config_hash: dataset.hash.full_hex(),
         ..PushOptions::default()
     };
-    let pushed = cache_sync::push(&local, &remote, &options, now_ms)
+    let pushed = cache_sync::push_counted(&local, &remote, &options, now_ms, transfer)
         .await
         .map_err(|err| sync_err(uri, err))?;
     let g = pushed.generation;
@@ -145,6 +165,11 @@ pub async fn push_endpoint(
         endpoint = uri,
         agent,
         generation = g,
+        files_uploaded = pushed.files_uploaded,
+        files = pushed.files,
+        bytes_sent = pushed.bytes_sent,
+        attempts = pushed.attempts,
+        seconds = t0.elapsed().as_secs_f64(),
         "pushed generation {g}"
     );
     Ok(EndpointSync {

@@ -12,6 +12,7 @@
 //! recreates them.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path as StorePath;
@@ -87,6 +88,31 @@ impl EndpointDrift {
     }
 }
 
+/// How far a verify is, read by the caller while it runs (a progress display).
+#[derive(Debug, Default)]
+pub struct VerifyProgress {
+    /// Ranges to list again, over the endpoints begun so far.
+    pub ranges_total: AtomicU64,
+    /// Ranges listed again.
+    pub ranges_done: AtomicU64,
+    /// Objects to HEAD, over the endpoints begun so far.
+    pub heads_total: AtomicU64,
+    /// Objects checked with HEAD.
+    pub heads_done: AtomicU64,
+}
+
+impl VerifyProgress {
+    /// `(ranges done, ranges total, HEADs done, HEADs total)` now.
+    pub fn snapshot(&self) -> [u64; 4] {
+        [
+            self.ranges_done.load(Ordering::Relaxed),
+            self.ranges_total.load(Ordering::Relaxed),
+            self.heads_done.load(Ordering::Relaxed),
+            self.heads_total.load(Ordering::Relaxed),
+        ]
+    }
+}
+
 /// Picks `k` distinct values below `n`, deterministically from `seed`.
 fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     let mut out = BTreeSet::new();
@@ -99,7 +125,8 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
 }
 
 /// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`: of
-/// every shard the view writes ([`Dataset::writer_views`]; one agent's, or every agent's).
+/// every shard the view writes ([`Dataset::writer_views`]; one agent's, or every agent's),
+/// counting what is done in `progress`. Each verified shard records when it was verified.
 ///
 /// # Errors
 /// Store failures, or a missing, in-use or unreadable endpoint cache.
@@ -110,6 +137,7 @@ pub async fn verify<D: Database>(
     seed: u64,
     now_ms: u64,
     open: OpenPolicy,
+    progress: &VerifyProgress,
 ) -> Result<Vec<EndpointDrift>> {
     let mut out = Vec::new();
     let sizes = DatasetSizes::new(dataset);
@@ -118,7 +146,7 @@ pub async fn verify<D: Database>(
             let uri = &view.endpoints[e as usize];
             let location = cache_location(uri, cache_dir, view.shard())?;
             let cache = open_waiting(open, || EndpointCache::<D>::open(&location, false))?;
-            let check = EndpointCheck::new(&view, e, &cache, &sizes)?;
+            let check = EndpointCheck::new(&view, e, &cache, &sizes, progress)?;
             out.push(check.run(k, seed, now_ms).await?);
         }
     }
@@ -137,6 +165,7 @@ struct EndpointCheck<'a, D: Database> {
     cache: &'a EndpointCache<D>,
     sizes: &'a DatasetSizes<'a>,
     stored: Vec<RoaringTreemap>,
+    progress: &'a VerifyProgress,
 }
 
 impl<'a, D: Database> EndpointCheck<'a, D> {
@@ -145,6 +174,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
         endpoint: u16,
         cache: &'a EndpointCache<D>,
         sizes: &'a DatasetSizes<'a>,
+        progress: &'a VerifyProgress,
     ) -> Result<Self> {
         let uri = dataset.endpoints[endpoint as usize].as_str();
         Ok(EndpointCheck {
@@ -155,6 +185,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             cache,
             sizes,
             stored: cache.presence_all(dataset)?,
+            progress,
         })
     }
 
@@ -181,6 +212,10 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             .map(|r| &ranges.ranges[r])
             .collect();
         let (known, unlisted) = self.known_by_range(&sampled);
+        let progress = self.progress;
+        progress
+            .ranges_total
+            .fetch_add(sampled.len() as u64, Ordering::Relaxed);
         let mut writer = self
             .cache
             .ledger_writer(self.dataset, self.stored.clone())?;
@@ -190,17 +225,22 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
             drift.ranges_sampled += 1;
             let differs = self.compare(listed, &known, &mut writer, &mut drift, now_ms)?;
             drift.ranges_differing += usize::from(differs);
+            progress.ranges_done.fetch_add(1, Ordering::Relaxed);
         }
         let picks = sample(
             unlisted.len(),
             k,
             seed.rotate_left(17) ^ u64::from(self.endpoint),
         );
+        progress
+            .heads_total
+            .fetch_add(picks.len() as u64, Ordering::Relaxed);
         for n in picks {
             let (pool, i) = unlisted[n];
             self.head(pool, i, &mut writer, &mut drift, now_ms).await?;
+            progress.heads_done.fetch_add(1, Ordering::Relaxed);
         }
-        self.finish(writer, &mut drift)?;
+        self.finish(writer, &mut drift, now_ms)?;
         Ok(drift)
     }
 
@@ -333,8 +373,13 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
     }
 
     /// Commits the repairs; drops a cached listing that no longer describes the endpoint;
-    /// unseals an endpoint that lost objects.
-    fn finish(&self, mut writer: LedgerWriter<'_, D>, drift: &mut EndpointDrift) -> Result<()> {
+    /// unseals an endpoint that lost objects; records when it was verified.
+    fn finish(
+        &self,
+        mut writer: LedgerWriter<'_, D>,
+        drift: &mut EndpointDrift,
+        now_ms: u64,
+    ) -> Result<()> {
         off_worker(|| writer.checkpoint(Durability::Flushed))?;
         if drift.drifted() {
             self.cache.remove_listing(self.dataset)?;
@@ -345,6 +390,7 @@ impl<'a, D: Database> EndpointCheck<'a, D> {
         if drift.missing + drift.size_mismatch > 0 {
             drift.unsealed = self.cache.unseal(self.dataset)?;
         }
+        self.cache.record_verify(self.dataset, now_ms)?;
         off_worker(|| self.cache.flush())
     }
 }

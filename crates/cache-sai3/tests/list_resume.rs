@@ -19,7 +19,7 @@ use object_store::{
 
 use cache_sai3::config::Sai3Config;
 use cache_sai3::dataset::Dataset;
-use cache_sai3::listing::{Checkpoints, ListProgress, list_endpoint};
+use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
 use cache_sai3::object_sizes::DatasetSizes;
 
 /// Fails the first LIST of one prefix after 20 keys; counts LIST calls.
@@ -159,6 +159,7 @@ async fn run(ordered: bool) {
             started_ms: 5,
             save: &save,
         },
+        &ListCounters::default(),
     )
     .await;
     assert!(first.is_err(), "the injected failure must surface");
@@ -178,6 +179,7 @@ async fn run(ordered: bool) {
     // Ranges still running when the failure stopped the LIST are unfinished too.
     let finished_prefixes = progress.done.iter().filter(|r| !r.is_empty()).count() as u64;
     let before = flaky.lists.load(Ordering::SeqCst);
+    let counters = ListCounters::default();
     let second = list_endpoint(
         store,
         &d,
@@ -189,6 +191,7 @@ async fn run(ordered: bool) {
             started_ms: 9,
             save: &save,
         },
+        &counters,
     )
     .await
     .expect("resumed LIST");
@@ -203,6 +206,20 @@ async fn run(ordered: bool) {
         1 + finished_prefixes,
         "root and finished prefixes skipped"
     );
+    let [keys, ranges_done, ranges_total] = counters.snapshot();
+    assert_eq!(keys, second.keys_read, "the counters follow the keys read");
+    assert_eq!(
+        (ranges_done, ranges_total),
+        (5, 5),
+        "the root and four prefixes, the resumed ones included"
+    );
+    if ordered {
+        assert!(
+            second.keys_read <= 201 - 20,
+            "the 20 keys merged before the failure are not read again: {}",
+            second.keys_read
+        );
+    }
     assert_eq!(second.listing.present[0].len(), 200);
     assert_eq!(
         second.listing.listed, 201,

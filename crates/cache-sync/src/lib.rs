@@ -25,9 +25,11 @@ pub mod manifest;
 pub mod pull;
 pub mod push;
 pub mod remote;
+pub mod transfer;
 
 pub use error::{Result, SyncError};
 pub use manifest::{FileEntry, Manifest};
-pub use pull::{PullReport, pull};
-pub use push::{PushOptions, PushReport, push};
+pub use pull::{PullReport, pull, pull_counted};
+pub use push::{PushOptions, PushReport, push, push_counted};
 pub use remote::RemoteCache;
+pub use transfer::Transfer;

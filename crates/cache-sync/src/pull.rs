@@ -11,6 +11,7 @@ use crate::error::{Result, SyncError, io, store};
 use crate::local::{Staging, hash_file, local_generation};
 use crate::manifest::{FileEntry, Manifest};
 use crate::remote::RemoteCache;
+use crate::transfer::Transfer;
 
 /// What a pull did.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
@@ -144,6 +145,7 @@ async fn assemble(
     manifest: &Manifest,
     staging: &Path,
     report: &mut PullReport,
+    transfer: &Transfer,
 ) -> Result<()> {
     for d in &manifest.dirs {
         let path = staging.join(d);
@@ -157,6 +159,7 @@ async fn assemble(
             report.bytes_received += download(remote, entry, &dest).await?;
             report.files_downloaded += 1;
         }
+        transfer.file_done(entry.size);
     }
     crate::local::record_generation(staging, manifest)
 }
@@ -175,6 +178,20 @@ pub async fn pull(
     remote: &RemoteCache,
     local: &Path,
     expected_backend: &str,
+) -> Result<PullReport> {
+    pull_counted(remote, local, expected_backend, &Transfer::default()).await
+}
+
+/// [`pull`], counting the files and bytes of the generation it has assembled in `transfer`
+/// as it goes.
+///
+/// # Errors
+/// As [`pull`].
+pub async fn pull_counted(
+    remote: &RemoteCache,
+    local: &Path,
+    expected_backend: &str,
+    transfer: &Transfer,
 ) -> Result<PullReport> {
     // One LIST of the generation numbers answers the common case (already up to date)
     // without fetching the manifest.
@@ -206,7 +223,17 @@ pub async fn pull(
     };
     // Removed when dropped on any error below; switched in only once complete.
     let staging = Staging::beside(local)?;
-    assemble(remote, local, &manifest, &staging.path(), &mut report).await?;
+    let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
+    transfer.add_total(manifest.files.len() as u64, bytes);
+    assemble(
+        remote,
+        local,
+        &manifest,
+        &staging.path(),
+        &mut report,
+        transfer,
+    )
+    .await?;
     // The copy being replaced must not be open anywhere.
     let _closed = local
         .exists()

@@ -12,6 +12,7 @@ use crate::error::{Result, SyncError, io, store};
 use crate::local::scan;
 use crate::manifest::{MANIFEST_FORMAT, Manifest};
 use crate::remote::RemoteCache;
+use crate::transfer::Transfer;
 
 /// Files up to this size are compressed in memory and sent with one PUT; larger ones stream
 /// through a multipart upload (memory stays flat whatever the size).
@@ -193,6 +194,20 @@ pub async fn push(
     options: &PushOptions,
     now_ms: u64,
 ) -> Result<PushReport> {
+    push_counted(local, remote, options, now_ms, &Transfer::default()).await
+}
+
+/// [`push`], counting the files and bytes it has looked at in `transfer` as it goes.
+///
+/// # Errors
+/// As [`push`].
+pub async fn push_counted(
+    local: &Path,
+    remote: &RemoteCache,
+    options: &PushOptions,
+    now_ms: u64,
+    transfer: &Transfer,
+) -> Result<PushReport> {
     let marker = cache_core::marker::read_marker(local, "any")
         .map_err(|e| SyncError::NotACache {
             path: local.to_owned(),
@@ -210,14 +225,17 @@ pub async fn push(
         bytes_total: files.iter().map(|f| f.size).sum(),
         ..PushReport::default()
     };
+    transfer.add_total(files.len() as u64, report.bytes_total);
     let mut uploaded: HashSet<&str> = HashSet::new();
     for f in &files {
-        if existing.contains(&f.sha256) || !uploaded.insert(&f.sha256) {
-            continue;
+        if !existing.contains(&f.sha256) && uploaded.insert(&f.sha256) {
+            let file = local.join(&f.path);
+            report.bytes_sent += upload_blob(remote, &file, &f.sha256, f.size).await?;
+            report.files_uploaded += 1;
         }
-        report.bytes_sent += upload_blob(remote, &local.join(&f.path), &f.sha256, f.size).await?;
-        report.files_uploaded += 1;
+        transfer.file_done(f.size);
     }
+
     let mut manifest = Manifest {
         format: MANIFEST_FORMAT,
         generation: 0,

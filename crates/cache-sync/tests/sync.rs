@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use cache_core::conformance::framed::noise;
 use cache_core::marker::{FORMAT_VERSION, FormatMarker, force_marker};
-use cache_sync::{PushOptions, RemoteCache, SyncError, pull, push};
+use cache_sync::{
+    PushOptions, RemoteCache, SyncError, Transfer, pull, pull_counted, push, push_counted,
+};
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -106,10 +108,23 @@ async fn round_trip_and_incremental(store: Arc<dyn ObjectStore>) {
         "nothing new to send"
     );
     std::fs::write(src.join("fjall/version"), b"v4").expect("write");
-    let third = push(&src, &remote, &options(3), 3).await.expect("push");
+    let sent = Transfer::default();
+    let third = push_counted(&src, &remote, &options(3), 3, &sent)
+        .await
+        .expect("push");
     assert_eq!((third.generation, third.files_uploaded), (3, 1));
-    let pulled = pull(&remote, &dst, "fjall").await.expect("pull");
+    let all = [5, 5, third.bytes_total, third.bytes_total];
+    assert_eq!(sent.snapshot(), all, "every file counted, sent or not");
+    let received = Transfer::default();
+    let pulled = pull_counted(&remote, &dst, "fjall", &received)
+        .await
+        .expect("pull");
     assert_eq!((pulled.files_downloaded, pulled.files_reused), (1, 4));
+    assert_eq!(
+        received.snapshot(),
+        all,
+        "every file counted, downloaded or reused"
+    );
     assert_eq!(contents(&dst), contents(&src));
 
     let e = pull(&remote, &tmp.path().join("other"), "redb")

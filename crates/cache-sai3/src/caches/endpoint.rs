@@ -25,7 +25,7 @@ use super::{LEDGER_LAYOUT, keys};
 use crate::config_hash::ConfigHash;
 use crate::dataset::{Dataset, Pool};
 use crate::error::{Result, Sai3Error};
-use crate::records::{EndpointState, PoolSeeds, ResumeBasis};
+use crate::records::{EndpointState, ListMeasure, PoolSeeds, ResumeBasis, Validations};
 use crate::scheme::{ENDPOINT_CACHE_DIR, UriScheme, local_path};
 
 /// The cache of one endpoint.
@@ -277,6 +277,50 @@ impl<D: Database> EndpointCache<D> {
         };
         self.endpoint_metadata
             .insert_record(&key, &basis, Durability::Flushed)?;
+        Ok(())
+    }
+
+    /// How `dataset`'s knowledge on this endpoint was last checked against the store (empty
+    /// when never, or for another dataset).
+    ///
+    /// # Errors
+    /// Storage failures, or a record that fails verification.
+    pub fn validations(&self, dataset: &Dataset) -> Result<Validations> {
+        let key = keys::per_dataset(keys::VALIDATIONS, dataset.hash.dataset_id());
+        let stored: Option<Validations> = self.endpoint_metadata.get_record(&key)?;
+        let full = dataset.hash.full_hex();
+        Ok(stored
+            .filter(|v| v.config_hash == full)
+            .unwrap_or(Validations {
+                config_hash: full,
+                ..Validations::default()
+            }))
+    }
+
+    /// Records the LIST `measure` of `dataset` (it finished) as its last.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn record_list(&self, dataset: &Dataset, measure: ListMeasure) -> Result<()> {
+        let mut v = self.validations(dataset)?;
+        v.last_list = Some(measure);
+        self.store_validations(dataset, &v)
+    }
+
+    /// Records that a sampled verify checked `dataset` on this endpoint at `at_ms`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub fn record_verify(&self, dataset: &Dataset, at_ms: u64) -> Result<()> {
+        let mut v = self.validations(dataset)?;
+        v.verified_at_ms = Some(at_ms);
+        self.store_validations(dataset, &v)
+    }
+
+    fn store_validations(&self, dataset: &Dataset, v: &Validations) -> Result<()> {
+        let key = keys::per_dataset(keys::VALIDATIONS, dataset.hash.dataset_id());
+        self.endpoint_metadata
+            .insert_record(&key, v, Durability::Flushed)?;
         Ok(())
     }
 

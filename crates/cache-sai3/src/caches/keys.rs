@@ -18,6 +18,7 @@
 //! | `seeds` | `S dataset u16:pool` | `PoolSeeds` |
 //! | `endpoint_metadata` | `V` | ledger layout version (`u32`) |
 //! | `endpoint_metadata` | `B dataset` | `ResumeBasis` (an unsealed ledger a resume may trust) |
+//! | `endpoint_metadata` | `K dataset` | `Validations` (last LIST measured, last verify) |
 //!
 //! Layout 1 (an `O` row per object and state change, one `P` bitmap per pool) is no longer
 //! read: such a cache is moved aside and rebuilt ([`super::LEDGER_LAYOUT`]). Listings and LIST
@@ -40,6 +41,8 @@ pub(super) const EXCEPTION: u8 = b'X';
 pub(super) const IN_FLIGHT: u8 = b'I';
 /// Tag of the resume basis of an unsealed ledger.
 pub(super) const RESUME_BASIS: u8 = b'B';
+/// Tag of the record of the last LIST and the last verify.
+pub(super) const VALIDATIONS: u8 = b'K';
 /// Tag of the ledger layout version, whose key is the tag alone.
 pub(super) const LAYOUT: u8 = b'V';
 /// Tag of stored path keys.

@@ -90,6 +90,11 @@ pub fn open_checked<T, R>(
         }),
         Err(e) if e.is_damage() => {
             let aside = move_aside(location)?;
+            tracing::info!(
+                cache = %location.display(),
+                moved_to = %aside.display(),
+                "damaged cache moved aside and rebuilt: {e}"
+            );
             let reason = format!("{e}; moved to {} and rebuilt", aside.display());
             let (cache, loaded) = attempt()?;
             Ok(Opened {

@@ -13,7 +13,7 @@
 //! keeps the part of its own pools.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
@@ -28,6 +28,7 @@ use crate::dataset::{Dataset, namespace_of};
 use crate::dataset_record::DatasetRecord;
 use crate::error::Result;
 use crate::listing::{Checkpoints, ListProgress, Listed, Listing, list_endpoint};
+use crate::records::ListMeasure;
 
 /// How long an interrupted LIST may be resumed when no TTL is in force.
 const RESUME_WINDOW: Duration = Duration::from_secs(3600);
@@ -132,11 +133,16 @@ async fn list_group<D: Database>(
 ) -> Result<Vec<Knowledge>> {
     let lead = &jobs[group[0]];
     if group.len() == 1 {
-        let listed = list(lead, lead.dataset, lead.endpoint).await?;
-        return Ok(vec![settle(lead, listed.listing, listed.resumed_ranges)?]);
+        let (listed, measure) = list(lead, lead.dataset, lead.endpoint).await?;
+        return Ok(vec![settle(
+            lead,
+            listed.listing,
+            listed.resumed_ranges,
+            measure,
+        )?]);
     }
     let at = lead.dataset.global_endpoint(lead.endpoint);
-    let listed = list(lead, whole, at).await?;
+    let (listed, measure) = list(lead, whole, at).await?;
     let mut out = Vec::with_capacity(group.len());
     for (n, &j) in group.iter().enumerate() {
         let job = &jobs[j];
@@ -161,7 +167,7 @@ async fn list_group<D: Database>(
             part.other_key_samples = listed.listing.other_key_samples.clone();
             part.listed = listed.listing.listed;
         }
-        out.push(settle(job, part, listed.resumed_ranges)?);
+        out.push(settle(job, part, listed.resumed_ranges, measure)?);
     }
     Ok(out)
 }
@@ -173,9 +179,15 @@ async fn from_cache<D: Database>(
 ) -> Result<Option<Knowledge>> {
     let policy = &job.options.ttl;
     let Some(cache) = job.cache.as_ref().filter(|_| !policy.force_refresh) else {
+        let why = match job.cache {
+            None => "no cache is used (--no-cache)",
+            Some(_) => "cached knowledge is ignored (--refresh-cache)",
+        };
+        chose(job, "LIST", why);
         return Ok(None);
     };
     let now = job.clock.now();
+    let age = |at: u64| super::provenance::human(now.saturating_sub(at) as f64 / 1000.0);
     let sealed_at = cache.seal_of(job.dataset)?;
     let complete = owned
         .iter()
@@ -187,16 +199,37 @@ async fn from_cache<D: Database>(
             Knowledge::from_ledger(ListingSource::Ledger, present, at, by_record)
         };
         if trusts(job, at, now) {
+            chose(
+                job,
+                "sealed ledger",
+                &format!("sealed {} ago, trusted", age(at)),
+            );
             return Ok(Some(sealed(false)));
         }
         if job.scheme.is_object_store() && record_confirms(job, at).await? {
+            let why = format!(
+                "sealed {} ago, past the TTL; the DATASET record names the same sealing",
+                age(at)
+            );
+            chose(job, "sealed ledger", &why);
             return Ok(Some(sealed(true)));
         }
+        tracing::info!(
+            endpoint = job.uri,
+            agent = job.dataset.shard(),
+            "the seal ({} old) is past the TTL and no DATASET record confirms it",
+            age(at)
+        );
     }
     if let Some(at) = cache
         .resume_basis(job.dataset)?
         .filter(|&at| trusts(job, at, now))
     {
+        let why = format!(
+            "an interrupted prepare's knowledge, {} old, trusted",
+            age(at)
+        );
+        chose(job, "resumed ledger", &why);
         let present = job.stored.clone();
         let mut resumed = Knowledge::from_ledger(ListingSource::Resumed, present, at, false);
         let interrupted = in_flight_not_present(job, cache)?;
@@ -214,6 +247,11 @@ async fn from_cache<D: Database>(
     }
     if let Some((listing, at)) = cache.cached_listing(job.dataset)? {
         if policy.judge(job.scheme, at, now).is_usable() {
+            chose(
+                job,
+                "listing cache",
+                &format!("listed {} ago, trusted", age(at)),
+            );
             return Ok(Some(Knowledge {
                 source: ListingSource::ListingCache,
                 listing,
@@ -225,9 +263,29 @@ async fn from_cache<D: Database>(
                 known_at_ms: at,
             }));
         }
+        tracing::info!(
+            endpoint = job.uri,
+            agent = job.dataset.shard(),
+            "the cached listing ({} old) is past the TTL: removed",
+            age(at)
+        );
         cache.remove_listing(job.dataset)?;
     }
+    chose(
+        job,
+        "LIST",
+        "the cache holds no trusted knowledge of this dataset",
+    );
     Ok(None)
+}
+
+/// Logs where the job's knowledge comes from, and why.
+fn chose<D: Database>(job: &EndpointJob<'_, D>, source: &str, why: &str) {
+    tracing::info!(
+        endpoint = job.uri,
+        agent = job.dataset.shard(),
+        "knowledge from {source}: {why}"
+    );
 }
 
 /// Per pool id, the objects of the job's ledger that were in flight at its last checkpoint
@@ -314,12 +372,12 @@ async fn record_confirms<D: Database>(job: &EndpointJob<'_, D>, sealed_at: u64) 
 
 /// LISTs the job's endpoint, classified as endpoint `endpoint` of `classify_as` (the job's
 /// own view, or the whole dataset for a LIST shared by several shards), resuming a recent
-/// interrupted LIST saved in the job's shard.
+/// interrupted LIST saved in the job's shard; measures it.
 async fn list<D: Database>(
     job: &EndpointJob<'_, D>,
     classify_as: &Dataset,
     endpoint: u16,
-) -> Result<Listed> {
+) -> Result<(Listed, ListMeasure)> {
     job.progress.set_phase("listing");
     let policy = &job.options.ttl;
     let now = job.clock.now();
@@ -345,22 +403,42 @@ async fn list<D: Database>(
         started_ms: now,
         save: &save,
     };
-    list_endpoint(
+    let (calls_before, started) = (job.counts.lists(), Instant::now());
+    let listed = list_endpoint(
         job.store.clone(),
         classify_as,
         endpoint,
         job.sizes,
         checkpoints,
+        &job.progress.listing,
     )
-    .await
+    .await?;
+    let measure = ListMeasure {
+        at_ms: job.clock.now(),
+        keys: listed.keys_read,
+        micros: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        calls: job.counts.lists().saturating_sub(calls_before),
+    };
+    tracing::info!(
+        endpoint = job.uri,
+        keys = measure.keys,
+        seconds = measure.micros as f64 / 1e6,
+        list_calls = measure.calls,
+        resumed_ranges = listed.resumed_ranges,
+        "listed {} keys in {:.3} s",
+        measure.keys,
+        measure.micros as f64 / 1e6
+    );
+    Ok((listed, measure))
 }
 
-/// What a finished LIST tells the job's shard: its progress is dropped, and the listing is
-/// stored in the listing cache when a TTL is in force.
+/// What a finished LIST tells the job's shard: its progress is dropped, the listing is stored
+/// in the listing cache when a TTL is in force, and its `measure` is recorded.
 fn settle<D: Database>(
     job: &EndpointJob<'_, D>,
     listing: Listing,
     resumed_ranges: u64,
+    measure: ListMeasure,
 ) -> Result<Knowledge> {
     let mut cached_at_ms = None;
     let known_at_ms = job.clock.now();
@@ -374,6 +452,7 @@ fn settle<D: Database>(
             cached_at_ms = Some(at);
         }
         cache.clear_list_progress(job.dataset)?;
+        cache.record_list(job.dataset, measure)?;
     }
     Ok(Knowledge {
         source: ListingSource::List,

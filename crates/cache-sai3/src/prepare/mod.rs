@@ -45,12 +45,16 @@ use crate::ttl::{Clock, TtlPolicy};
 mod create;
 mod learn;
 mod open;
+pub mod provenance;
 mod reconcile;
 pub mod report;
 mod seal;
 mod sync;
 
-pub use report::{EndpointReport, ListingSource, Phases, PrepareReport, Progress, WriteFailures};
+pub use report::{
+    EndpointReport, ListingSource, Phases, PrepareReport, Progress, Provenance, ProvenanceSummary,
+    ValidatedBy, Validation, WriteFailures,
+};
 
 /// Objects between ledger checkpoints. A checkpoint writes only the presence chunks it changed
 /// (one or two of at most 8 KiB while objects are created in index order), but it is a durable
@@ -219,7 +223,24 @@ impl<D: Database> EndpointJob<'_, D> {
         }
         self.phases.persist_s = secs(t_persist.elapsed());
         report.list_calls = self.counts.lists();
+        report.provenance = self.provenance(&knowledge, report.already_present)?;
         Ok((report, self.phases))
+    }
+
+    /// Where `knowledge` came from in time, and what not listing saved.
+    fn provenance(&self, knowledge: &learn::Knowledge, found: u64) -> Result<Provenance> {
+        let validations = match &self.cache {
+            Some(c) => c.validations(self.dataset)?,
+            None => Default::default(),
+        };
+        Ok(Provenance::judge(&provenance::Evidence {
+            source: knowledge.source,
+            known_at_ms: knowledge.known_at_ms,
+            by_dataset_record: knowledge.trusted_by_dataset_record,
+            validations: &validations,
+            objects_known: found,
+            now_ms: self.clock.now(),
+        }))
     }
 
     /// Before a synced shard learns or records anything new, marks it to be pushed (until a
@@ -258,6 +279,7 @@ impl<D: Database> EndpointJob<'_, D> {
             resumed_in_flight: k.resumed_in_flight,
             in_flight_found: k.in_flight_found.iter().map(RoaringTreemap::len).sum(),
             trusted_by_dataset_record: k.trusted_by_dataset_record,
+            provenance: Provenance::default(),
         }
     }
 }
@@ -278,12 +300,14 @@ pub async fn prepare<D: Database>(
     progress: &Progress,
 ) -> Result<PrepareReport> {
     let started = Instant::now();
-    progress.set_phase("opening caches");
     let views = dataset.writer_views();
     let mut warnings = dataset.warnings.clone();
     let t_pull = Instant::now();
-    let mut syncs = sync::pull_all(&views, options, D::BACKEND, &mut warnings).await;
+    progress.set_phase("pulling caches");
+    let pulled = &progress.pulled;
+    let mut syncs = sync::pull_all(&views, options, D::BACKEND, pulled, &mut warnings).await;
     let pull_s = t_pull.elapsed();
+    progress.set_phase("opening caches");
     let sizes = DatasetSizes::new(dataset);
     let run = open::Run {
         dataset,
@@ -299,6 +323,7 @@ pub async fn prepare<D: Database>(
         .map(EndpointJob::seeds)
         .collect::<Result<Vec<_>>>()?;
     let t_list = Instant::now();
+    progress.set_phase("learning");
     let knowledge = learn::learn_all(&jobs, dataset).await?;
     for job in &mut jobs {
         job.phases.list_s = secs(t_list.elapsed());
@@ -318,7 +343,9 @@ pub async fn prepare<D: Database>(
         endpoints.push(report);
     }
     let t_push = Instant::now();
-    let pushed = sync::push_all(&views, options, clock.now(), &mut warnings).await;
+    progress.set_phase("pushing caches");
+    let to_push = &progress.pushed;
+    let pushed = sync::push_all(&views, options, clock.now(), to_push, &mut warnings).await;
     syncs.extend(pushed);
     phases.sync_s = secs(pull_s + t_push.elapsed());
     phases.total_s = secs(started.elapsed());

@@ -4,9 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
+use cache_sync::Transfer;
 use serde::{Deserialize, Serialize};
 
+use crate::listing::ListCounters;
 use crate::sync::EndpointSync;
+
+pub use super::provenance::{Provenance, ProvenanceSummary, ValidatedBy, Validation};
 
 /// How many write failures a report keeps the text of, per endpoint.
 pub const FAILURE_SAMPLES: usize = 5;
@@ -47,6 +51,12 @@ pub struct Progress {
     pub created: AtomicU64,
     /// Current phase.
     pub phase: Mutex<String>,
+    /// Keys and ranges of the LISTs in flight.
+    pub listing: ListCounters,
+    /// Files and bytes of the pulls before the caches open.
+    pub pulled: Transfer,
+    /// Files and bytes of the pushes at the end.
+    pub pushed: Transfer,
 }
 
 impl Progress {
@@ -155,6 +165,10 @@ pub struct EndpointReport {
     /// True when the seal had outlived its TTL and one GET of the endpoint's `DATASET` record
     /// (same sealing, complete) renewed the trust instead of a LIST.
     pub trusted_by_dataset_record: bool,
+    /// Where the knowledge came from in time: its age, when and how it was last checked, and
+    /// what not listing saved.
+    #[serde(default)]
+    pub provenance: Provenance,
 }
 
 /// Seconds spent per phase.
@@ -215,6 +229,9 @@ pub struct PrepareReport {
     pub phases: Phases,
     /// Things the user should know.
     pub warnings: Vec<String>,
+    /// The provenance of the knowledge over every endpoint, with one summary line.
+    #[serde(default)]
+    pub provenance: ProvenanceSummary,
 }
 
 impl PrepareReport {
@@ -238,6 +255,7 @@ impl PrepareReport {
         .find(|&s| used(s))
         .unwrap_or(ListingSource::Ledger);
         let list_calls = sum(|e| e.list_calls);
+        let provenance = ProvenanceSummary::of(&endpoints);
         PrepareReport {
             config_hash,
             agent: None,
@@ -252,6 +270,7 @@ impl PrepareReport {
             sync,
             phases,
             warnings,
+            provenance,
         }
     }
 }

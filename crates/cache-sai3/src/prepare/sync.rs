@@ -4,6 +4,8 @@
 //! generation holds (made by this run, or by one killed before its push). A refused or failed
 //! sync is a warning: the local cache (or a LIST) still gives correct answers.
 
+use cache_sync::Transfer;
+
 use super::PrepareOptions;
 use crate::dataset::Dataset;
 use crate::sync::{EndpointSync, pull_endpoint, push_endpoint, synced_shards, unpublished};
@@ -13,6 +15,7 @@ pub(super) async fn pull_all(
     views: &[Dataset],
     options: &PrepareOptions,
     backend: &str,
+    transfer: &Transfer,
     warnings: &mut Vec<String>,
 ) -> Vec<EndpointSync> {
     if options.no_cache || !options.pull {
@@ -20,7 +23,7 @@ pub(super) async fn pull_all(
     }
     let pulls = synced_shards(views)
         .into_iter()
-        .map(|(v, e)| pull_endpoint(v, e, &options.cache_dir, backend));
+        .map(|(v, e)| pull_endpoint(v, e, &options.cache_dir, backend, transfer));
     collect(
         futures::future::join_all(pulls).await,
         "pull skipped",
@@ -34,6 +37,7 @@ pub(super) async fn push_all(
     views: &[Dataset],
     options: &PrepareOptions,
     now_ms: u64,
+    transfer: &Transfer,
     warnings: &mut Vec<String>,
 ) -> Vec<EndpointSync> {
     if options.no_cache || !options.push {
@@ -42,7 +46,7 @@ pub(super) async fn push_all(
     let pushes = synced_shards(views)
         .into_iter()
         .filter(|(v, e)| unpublished(v, *e, &options.cache_dir))
-        .map(|(v, e)| push_endpoint(v, e, &options.cache_dir, now_ms));
+        .map(|(v, e)| push_endpoint(v, e, &options.cache_dir, now_ms, transfer));
     collect(
         futures::future::join_all(pushes).await,
         "push failed",
