@@ -25,6 +25,7 @@ use std::process::Output;
 
 use cache_sai3::prepare::PrepareReport;
 use common::endpoint::{Endpoint, Kind, Place, uris};
+use common::files::{copy_dir, files_under};
 use common::{Config, Sai3, backends};
 
 /// Bytes flipped per file unless `SAI3_CORRUPTION_TRIALS` says otherwise.
@@ -402,34 +403,6 @@ struct Scene {
     answer: Vec<u8>,
 }
 
-/// Copies a directory tree.
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copy");
-        }
-    }
-}
-
-/// Every file under `dir` except the (empty) lock file, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files_under(&p));
-        } else if p.file_name().is_some_and(|n| n != "SAI3-CACHE-LOCK") {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
-}
-
 impl Scene {
     fn new(sai3: Sai3, config: PathBuf, cache_dir: PathBuf, roots: Vec<PathBuf>) -> Self {
         let mut scene = Scene {
@@ -525,7 +498,7 @@ fn damage_caches(
             .unwrap_or(cache)
             .display()
             .to_string();
-        for file in sample_files(files_under(cache), &seed) {
+        for file in sample_files(files_under(cache, |name| name != "SAI3-CACHE-LOCK"), &seed) {
             let rel = file.strip_prefix(cache).expect("inside its cache");
             let counterpart =
                 |dir: &Option<PathBuf>| dir.as_ref().map(|d| d.join(rel)).filter(|p| p.is_file());
@@ -684,7 +657,7 @@ fn manifests(tally: &mut Tally, target: &str, scene: &Scene, places: &[Place], o
 /// The files of an installed cache with their lengths and digests (without its record of the
 /// generation).
 fn installed(shard: &Path) -> BTreeMap<String, (u64, u64)> {
-    files_under(shard)
+    files_under(shard, |name| name != "SAI3-CACHE-LOCK")
         .into_iter()
         .filter(|f| !f.ends_with("SYNC-GENERATION"))
         .map(|f| {

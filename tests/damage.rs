@@ -8,36 +8,12 @@ use std::path::{Path, PathBuf};
 
 use cache_sai3::prepare::PrepareReport;
 
+use common::files::{copy_dir, files_under};
 use common::{Config, backends, dataset_files, prepare, run};
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).expect("read dir").flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else if p.file_name().is_some_and(|n| n != "SAI3-CACHE-FORMAT") {
-            out.push(p);
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for e in std::fs::read_dir(from).expect("read dir").flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            copy_dir(&src, &dst);
-        } else {
-            std::fs::copy(&src, &dst).expect("copy");
-        }
-    }
-}
 
 /// Flips bytes in every file of `dir`: within the first 64 KiB (where data is) and anywhere.
 fn damage(dir: &Path, seed: u64) {
-    let mut files = Vec::new();
-    files_under(dir, &mut files);
-    for f in files {
+    for f in files_under(dir, |name| name != "SAI3-CACHE-FORMAT") {
         let mut bytes = std::fs::read(&f).expect("read");
         if bytes.is_empty() {
             continue;
@@ -178,8 +154,9 @@ fn flipped_fjall_manifest_bit_is_damage_not_a_panic() {
     let baseline = lookup("fjall", &config, &cache);
     assert!(baseline.status.success());
     let engine = tmp.path().join("ep0/sai3-kv-cache/agents/0/fjall");
-    let mut files = Vec::new();
-    files_under(&engine.join("keyspaces"), &mut files);
+    let files = files_under(&engine.join("keyspaces"), |name| {
+        name != "SAI3-CACHE-FORMAT"
+    });
     let manifests: Vec<&PathBuf> = files
         .iter()
         .filter(|f| f.file_name().is_some_and(|n| n == "v0"))

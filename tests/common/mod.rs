@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod endpoint;
+pub mod files;
 
 use std::ffi::OsStr;
 use std::path::Path;

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::{Config, Running, Sai3, dataset_files, file_digests, stderr};
-use crate::{campaign, kill_after, logged_max};
+use crate::{assert_exact_rerun, campaign, kill_after, logged_max};
 
 const AGENTS: u32 = 3;
 const ENDPOINTS: usize = 2;
@@ -91,27 +91,9 @@ fn trial(backend: &'static str, delay: Duration, what: &str) {
     let rerun = sai3.prepare(&config, &cache, &["--agent", &k, "-v"]);
     assert_eq!(rerun.failed, 0, "{what}: agent {victim}: {rerun:?}");
     for r in &rerun.endpoints {
-        let e = r.endpoint as usize;
-        assert!(
-            r.cache_rebuilt.is_none(),
-            "{what}: a cache was damaged: {r:?}"
-        );
         let logged = durable.get(&r.uri).copied().unwrap_or(0);
-        assert!(
-            r.already_present >= logged,
-            "{what}: agent {victim} logged {logged} objects of endpoint {e} recorded, the rerun \
-             trusted {}",
-            r.already_present
-        );
-        assert_eq!(r.already_present + r.created, r.expected, "{what}: {r:?}");
-        let missing = PER_ENDPOINT - before[e];
-        assert_eq!(
-            r.created, missing,
-            "{what}: agent {victim}, endpoint {e}: expected exactly the {missing} missing files \
-             created, found {} PUTs: {r:?}",
-            r.created
-        );
-        assert!(r.sealed, "{what}: {r:?}");
+        let what = format!("{what}: agent {victim}");
+        assert_exact_rerun(&what, r, logged, PER_ENDPOINT - before[r.endpoint as usize]);
     }
     let others_after = other_shards(dir, victim);
     let changed: Vec<&String> = others

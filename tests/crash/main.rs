@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use common::Running;
 
 /// Trials per scenario and backend unless `SAI3_CRASH_TRIALS` says otherwise.
-const DEFAULT_TRIALS: u64 = 5;
+const DEFAULT_TRIALS: u64 = 3;
 
 /// Trials per scenario and backend.
 fn trials() -> u64 {
@@ -128,6 +128,34 @@ fn logged_max(stderr: &str, marker: &str, field: &str) -> BTreeMap<String, u64> 
         }
     }
     out
+}
+
+/// Checks one endpoint of a rerun after a kill: no damage, everything `logged` as recorded
+/// trusted, and exactly the `missing` objects written (one PUT each), then sealed.
+fn assert_exact_rerun(
+    what: &str,
+    r: &cache_sai3::prepare::EndpointReport,
+    logged: u64,
+    missing: u64,
+) {
+    assert!(
+        r.cache_rebuilt.is_none(),
+        "{what}: a cache was damaged: {r:?}"
+    );
+    assert!(
+        r.already_present >= logged,
+        "{what}: {} logged {logged} objects as recorded, the rerun trusted {}",
+        r.uri,
+        r.already_present
+    );
+    assert_eq!(r.already_present + r.created, r.expected, "{what}: {r:?}");
+    assert_eq!(
+        r.created, missing,
+        "{what}: {}: expected exactly the {missing} missing files created, found {} PUTs ({} in \
+         flight at the kill, {} of them found written): {r:?}",
+        r.uri, r.created, r.resumed_in_flight, r.in_flight_found
+    );
+    assert!(r.sealed, "{what}: {r:?}");
 }
 
 /// Endpoint URIs of the log lines containing `marker`.
@@ -236,22 +264,6 @@ fn generation_of(
         .filter(|k| files.get(*k) != newest.get(*k))
         .collect();
     panic!("{what}: the shard is no generation but a mix; differs from the newest in {differ:?}")
-}
-
-/// Copies the directory tree `from` to `to` (files and directories only).
-fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("create a directory of the copy");
-    for entry in std::fs::read_dir(from)
-        .expect("read a directory to copy")
-        .flatten()
-    {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy a file");
-        }
-    }
 }
 
 /// Files of a shard by path, with their digests ([`shard_files`]).

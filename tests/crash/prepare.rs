@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::{Config, Sai3, dataset_files, stderr};
-use crate::{campaign, kill_after, logged_max};
+use crate::{assert_exact_rerun, campaign, kill_after, logged_max};
 
 const ENDPOINTS: usize = 2;
 const PER_ENDPOINT: usize = 4_000;
@@ -60,25 +60,8 @@ fn trial(backend: &'static str, delay: Duration, what: &str) {
     let rerun = sai3.prepare(&config, &cache, &["-v"]);
     assert_eq!(rerun.failed, 0, "{what}: {rerun:?}");
     for (e, r) in rerun.endpoints.iter().enumerate() {
-        assert!(
-            r.cache_rebuilt.is_none(),
-            "{what}: a cache was damaged: {r:?}"
-        );
         let logged = durable.get(&r.uri).copied().unwrap_or(0);
-        assert!(
-            r.already_present >= logged,
-            "{what}: endpoint {e} logged {logged} objects as recorded, the rerun trusted {}",
-            r.already_present
-        );
-        assert_eq!(r.already_present + r.created, r.expected, "{what}: {r:?}");
-        let missing = r.expected - before[e];
-        assert_eq!(
-            r.created, missing,
-            "{what}: endpoint {e}: expected exactly the {missing} missing files created, found \
-             {} PUTs ({} in flight at the kill, {} of them found written): {r:?}",
-            r.created, r.resumed_in_flight, r.in_flight_found
-        );
-        assert!(r.sealed, "{what}: {r:?}");
+        assert_exact_rerun(what, r, logged, r.expected - before[e]);
     }
     for e in 0..ENDPOINTS {
         let ep = dir.join(format!("ep{e}"));

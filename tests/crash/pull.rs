@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::common::endpoint::{Endpoint, Kind};
+use crate::common::files::copy_dir;
 use crate::common::{Sai3, stderr};
-use crate::{
-    Files, TwoGenerations, campaign, copy_tree, generation_of, kill_after, logged_max, shard_files,
-};
+use crate::{Files, TwoGenerations, campaign, generation_of, kill_after, logged_max, shard_files};
 
 /// Two generations pushed, and a cache dir holding the first.
 struct Generations {
@@ -58,7 +57,7 @@ pub fn run() {
 /// One uninterrupted pull of generation 2 over generation 1.
 fn whole(ep: &Endpoint, backend: &'static str, g: &Generations) -> Duration {
     let cache = ep.scratch().join("cache");
-    copy_tree(&g.held_first, &cache);
+    copy_dir(&g.held_first, &cache);
     let started = Instant::now();
     ep.tool(backend).pull(&g.config, &cache);
     started.elapsed()
@@ -68,7 +67,7 @@ fn trial(ep: &Endpoint, backend: &'static str, g: &Generations, delay: Duration,
     let sai3 = ep.tool(backend);
     let dir = ep.scratch();
     let cache = dir.join("cache");
-    copy_tree(&g.held_first, &cache);
+    copy_dir(&g.held_first, &cache);
     let running = sai3.spawn_config("pull", "pull", &g.config, &cache, &["-v"], &dir);
     let log = stderr(&kill_after(running, delay));
     let logged = logged_max(&log, "pulled generation", "generation");
@@ -82,7 +81,7 @@ fn trial(ep: &Endpoint, backend: &'static str, g: &Generations, delay: Duration,
         );
     }
     let held = dir.join("held");
-    copy_tree(&cache, &held);
+    copy_dir(&cache, &held);
     let lookup = sai3.run_config("lookup", &g.config, &held, &["0", "1999"]);
     assert!(
         lookup.status.success(),
