@@ -150,7 +150,7 @@ fn refused_as_in_use(what: &str, out: &Output) {
 }
 
 #[test]
-fn second_prepare_and_lookup_are_refused_while_a_prepare_runs() {
+fn second_prepare_lookup_and_clear_are_refused_while_a_prepare_runs() {
     common::each_backend("file:// endpoint", |backend| {
         let sai3 = Sai3::new(backend);
         let s = setup();
@@ -177,6 +177,15 @@ fn second_prepare_and_lookup_are_refused_while_a_prepare_runs() {
         );
         refused_as_in_use("lookup during a prepare", &lookup);
         nothing_moved_aside(&s, "after lookup");
+
+        // `clear --all` removes nothing a running prepare holds.
+        let clear = sai3.run_config("clear", &s.config, &s.cache, &["--all"]);
+        assert!(
+            first.try_wait().expect("poll").is_none(),
+            "the first prepare ended before clear ran: make the dataset larger"
+        );
+        refused_as_in_use("clear --all during a prepare", &clear);
+        nothing_moved_aside(&s, "after clear --all");
 
         first_succeeds(first);
         nothing_moved_aside(&s, "after the first prepare");

@@ -17,19 +17,30 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
             .local_endpoints(tmp.path(), 2)
             .write(tmp.path());
         prepare(backend, &config, &cache, &[]);
-        let archive = tmp.path().join("backup.tar.zst");
-        let out = run(
-            backend,
-            &[
-                "export",
-                "--config",
-                &s(&config),
-                "--cache-dir",
-                &s(&cache),
-                "--output",
-                &s(&archive),
-            ],
+        let nowhere = tmp.path().join("no-such-dir/backup.tar.zst");
+        let export_to = |output: &Path| {
+            run(
+                backend,
+                &[
+                    "export",
+                    "--config",
+                    &s(&config),
+                    "--cache-dir",
+                    &s(&cache),
+                    "--output",
+                    &s(output),
+                ],
+            )
+        };
+        let out = export_to(&nowhere);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no-such-dir does not exist"),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
         );
+        let archive = tmp.path().join("backup.tar.zst");
+        let out = export_to(&archive);
         assert!(
             out.status.success(),
             "{backend}: {}",
@@ -90,6 +101,45 @@ fn export_clear_import_round_trip_keeps_the_cache_at_work() {
         let out = import(&[]);
         assert_eq!(out.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
+        // Not while another process holds one of them (this test process, by its lock): that
+        // cache is in use, and nothing is replaced. Neither does `clear --all` remove it.
+        let held_cache = tmp.path().join("ep0/sai3-kv-cache/agents/0");
+        let held = cache_core::lock::DirectoryLock::acquire(&held_cache, "test").expect("lock");
+        let out = import(&["--force"]);
+        assert_eq!(
+            out.status.code(),
+            Some(75),
+            "{backend}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let clear_all = run(
+            backend,
+            &[
+                "clear",
+                "--all",
+                "--config",
+                &s(&config),
+                "--cache-dir",
+                &s(&cache),
+            ],
+        );
+        assert_eq!(
+            clear_all.status.code(),
+            Some(75),
+            "{backend}: {}",
+            String::from_utf8_lossy(&clear_all.stderr)
+        );
+        let aside: Vec<_> = std::fs::read_dir(held_cache.parent().expect("agents dir"))
+            .expect("read agents dir")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            aside.len(),
+            1,
+            "{backend}: a held cache was replaced: {aside:?}"
+        );
+        drop(held);
         let out = import(&["--force"]);
         assert!(
             out.status.success(),

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
+use cache_core::lock::DirectoryLock;
 use cache_core::marker::MARKER_FILE;
 use cache_core::{Database, OpenOptions};
 use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
@@ -180,9 +181,14 @@ pub fn clear<D: Database>(
     };
     for CacheAt { path, .. } in caches {
         if all {
-            // Only directories that carry our marker are removed.
+            // Only directories that carry our marker are removed, and only under their lock:
+            // a cache a running process holds is in use (exit 75, or `--wait`), never removed.
+            let lock = open_waiting(session.open, || {
+                Ok(DirectoryLock::acquire(&path, D::BACKEND)?)
+            })?;
             fs::remove_dir_all(&path)
                 .with_context(|| format!("cannot remove {}", path.display()))?;
+            drop(lock);
             remove_empty_shard_parents(&path);
             done.removed.push(path);
             continue;
@@ -232,6 +238,14 @@ pub fn export<D: Database>(
     output: &Path,
     json: bool,
 ) -> Result<ExitCode> {
+    let parent = output.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = parent.filter(|p| !p.is_dir()) {
+        bail!(
+            "cannot export to {}: the directory {} does not exist",
+            output.display(),
+            dir.display()
+        );
+    }
     let caches = caches_of(target.config.as_deref(), &target.cache_dir)?;
     if caches.is_empty() {
         bail!(
@@ -337,16 +351,25 @@ fn destination(c: &ExportedCache, cache_dir: &Path, config: Option<&Dataset>) ->
     Ok(namespace_cache_root(uri, cache_dir)?.join(cache_sai3::scheme::shard_dir(agent)))
 }
 
-/// Checks every unpacked cache (opens with this backend, nothing overwritten
-/// without `force`) and returns (unpacked, destination) pairs.
+/// The caches to install: (unpacked, destination) pairs, and the locks of the caches they
+/// replace (held until they are moved aside, so no running process loses its cache).
+#[derive(Default)]
+struct Installs {
+    pairs: Vec<(PathBuf, PathBuf)>,
+    replaced_locks: Vec<DirectoryLock>,
+}
+
+/// Checks every unpacked cache (opens with this backend, nothing overwritten without `force`,
+/// nothing replaced that another process holds) and returns what to install.
 fn plan_installs<D: Database>(
+    session: &Session,
     manifest: &ExportManifest,
     staging: &Path,
     target: &Target,
     force: bool,
-) -> Result<Vec<(PathBuf, PathBuf)>> {
+) -> Result<Installs> {
     let config = target.config.as_deref().map(Dataset::load).transpose()?;
-    let mut installs = Vec::new();
+    let mut installs = Installs::default();
     for c in &manifest.caches {
         // Paths checked by `ExportManifest::parse`.
         let src = staging.join(&c.dir);
@@ -364,7 +387,13 @@ fn plan_installs<D: Database>(
                 dest.display()
             );
         }
-        installs.push((src, dest));
+        if dest.exists() {
+            let lock = open_waiting(session.open, || {
+                Ok(DirectoryLock::acquire(&dest, D::BACKEND)?)
+            })?;
+            installs.replaced_locks.push(lock);
+        }
+        installs.pairs.push((src, dest));
     }
     Ok(installs)
 }
@@ -379,10 +408,10 @@ struct Imported {
 }
 
 /// Installs each unpacked cache, keeping a cache already there aside.
-fn install(installs: Vec<(PathBuf, PathBuf)>) -> Result<Imported> {
+fn install(installs: Installs) -> Result<Imported> {
     let stamp = cache_sai3::ttl::Clock::now(&cache_sai3::ttl::SystemClock);
     let mut done = Imported::default();
-    for (src, dest) in installs {
+    for (src, dest) in installs.pairs {
         if dest.exists() {
             let name = dest
                 .file_name()
@@ -424,7 +453,7 @@ pub fn import<D: Database>(
             manifest.backend
         );
     }
-    let installs = plan_installs::<D>(&manifest, staging.path(), target, force)
+    let installs = plan_installs::<D>(session, &manifest, staging.path(), target, force)
         .with_context(|| format!("cannot import {}", input.display()))?;
     let done = install(installs)?;
     if json {
