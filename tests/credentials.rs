@@ -84,8 +84,23 @@ fn credentials_appear_nowhere() {
     ];
     for backend in common::backends() {
         let sai3 = Sai3::new(backend).with_env(&env);
-        for args in &commands {
+        // Every log of every crate, the HTTP client's included.
+        let mut traced_env = env.to_vec();
+        traced_env.push(("RUST_LOG".to_owned(), "trace".to_owned()));
+        let traced = Sai3::new(backend).with_env(&traced_env);
+        for (sai3, args) in commands
+            .iter()
+            .map(|a| (&sai3, a))
+            .chain([(&traced, &commands[2]), (&traced, &commands[5])])
+        {
             let out = sai3.run(args);
+            if std::ptr::eq(sai3, &traced) {
+                let err = String::from_utf8_lossy(&out.stderr);
+                assert!(
+                    err.contains("TRACE"),
+                    "{backend}: RUST_LOG=trace logged nothing: {err}"
+                );
+            }
             for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
                 for secret in [KEY_ID, SECRET] {
                     assert!(
