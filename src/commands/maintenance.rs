@@ -20,7 +20,7 @@ use anyhow::{Context, Result, bail};
 use cache_core::lock::DirectoryLock;
 use cache_core::marker::MARKER_FILE;
 use cache_core::{Database, OpenOptions};
-use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+use cache_sai3::archive::{self, ArchiveError, ExportManifest, ExportedCache, Limits};
 use cache_sai3::caches::{
     clear_keyspace, coordinator_location, namespace_cache_root, open_waiting, shards_in,
 };
@@ -312,13 +312,41 @@ fn copy_dir(from: &Path, to: &Path) -> Result<()> {
 
 /// Unpacks `input` into `staging` (every entry checked, nothing outside `staging`), counting the
 /// archive's bytes read in `read`.
-fn unpack(input: &Path, staging: &Path, read: Arc<AtomicU64>) -> Result<ExportManifest> {
+fn unpack(
+    input: &Path,
+    staging: &Path,
+    read: Arc<AtomicU64>,
+    limits: Limits,
+) -> Result<ExportManifest> {
     let file = fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let counted = Counted {
         inner: file,
         bytes: read,
     };
-    archive::unpack(counted, staging, Limits::NONE).with_context(|| input.display().to_string())
+    archive::unpack(counted, staging, limits).map_err(|e| match e {
+        ArchiveError::TooLarge { limit } => anyhow::anyhow!(
+            "{}: its caches do not fit in the free space of {} (at most {limit} bytes may be \
+             unpacked there): refused",
+            input.display(),
+            staging.parent().unwrap_or(staging).display()
+        ),
+        other => anyhow::Error::new(other).context(input.display().to_string()),
+    })
+}
+
+/// The most bytes an import may unpack into `cache_dir`: the space free on its file system less
+/// a reserve (a tenth, at most 1 GiB), so that an archive that inflates beyond what fits (a
+/// decompression bomb, or simply too large) is refused before it fills the disk.
+fn unpack_budget(cache_dir: &Path) -> Result<u64> {
+    let stat = rustix::fs::statvfs(cache_dir)
+        .with_context(|| format!("cannot read the free space of {}", cache_dir.display()))?;
+    Ok(budget_of_free(stat.f_bavail.saturating_mul(stat.f_frsize)))
+}
+
+/// [`unpack_budget`] of `free` bytes.
+fn budget_of_free(free: u64) -> u64 {
+    const RESERVE_CAP: u64 = 1 << 30;
+    free - (free / 10).min(RESERVE_CAP)
 }
 
 /// Where an exported cache goes: under the cache dir for a relative location; for a `file://`
@@ -441,8 +469,11 @@ pub fn import<D: Database>(
         .tempdir_in(cache_dir)
         .with_context(|| format!("cannot stage the import in {}", cache_dir.display()))?;
     let total = fs::metadata(input).map_or(0, |m| m.len());
+    let limits = Limits {
+        max_archive_bytes: unpack_budget(cache_dir)?,
+    };
     let (read, reporter) = show_bytes(session, json, "importing", total);
-    let unpacked = unpack(input, staging.path(), read);
+    let unpacked = unpack(input, staging.path(), read, limits);
     drop(reporter);
     let manifest = unpacked?;
     if manifest.backend != D::BACKEND {
@@ -464,4 +495,39 @@ pub fn import<D: Database>(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_leaves_a_reserve_free() {
+        assert_eq!(budget_of_free(0), 0);
+        assert_eq!(budget_of_free(1000), 900);
+        let tib = 1u64 << 40;
+        assert_eq!(budget_of_free(tib), tib - (1 << 30));
+    }
+
+    #[test]
+    fn an_archive_larger_than_the_budget_is_refused_naming_the_space() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cache = tmp.path().join("cache");
+        fs::create_dir(&cache).expect("cache dir");
+        fs::write(cache.join("data"), vec![7u8; 64 * 1024]).expect("data");
+        let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "x")]);
+        let output = tmp.path().join("a.tar.zst");
+        archive::write(&output, &manifest, &[cache.as_path()], &AtomicU64::new(0)).expect("write");
+        let staging = tmp.path().join("dir/.import-x");
+        fs::create_dir_all(&staging).expect("staging");
+        let small = Limits {
+            max_archive_bytes: 10_000,
+        };
+        let err = unpack(&output, &staging, Arc::default(), small).expect_err("too large");
+        let text = format!("{err:#}");
+        assert!(text.contains("do not fit in the free space of"), "{text}");
+        assert!(text.contains("10000 bytes"), "{text}");
+        let fits = unpack(&output, &staging, Arc::default(), Limits::NONE).expect("fits");
+        assert_eq!(fits, manifest);
+    }
 }
