@@ -36,6 +36,7 @@
 //! Every step prints what it runs; the first failure stops the task with a non-zero exit.
 
 mod crash;
+mod examples;
 mod fuzz;
 mod tidy;
 

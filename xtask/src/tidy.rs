@@ -20,6 +20,8 @@
 //! 3. **Keyspace names stay in the repository.** No `.rs` file under `crates/cache-sai3/src`
 //!    outside `caches/`, and none under `src/`, has a string literal equal to a keyspace name,
 //!    nor the text `keys::` or `#chunks` outside comments.
+//! 4. **Examples** (`examples.rs`): every public item of the library crates has a runnable
+//!    example in its doc comment.
 //!
 //! Every failure names the file (and line) and what is only in the doc and only in the code.
 
@@ -85,7 +87,7 @@ struct Report {
 }
 
 /// Read access to the workspace, so that the tests can run the checks on files held in memory.
-trait Tree {
+pub(crate) trait Tree {
     /// The text of the file at `path` (relative to the workspace, `/`-separated).
     fn read(&self, path: &str) -> Option<String>;
     /// Whether `path` is a file.
@@ -128,17 +130,18 @@ impl Tree for Disk {
     }
 }
 
-/// Runs the three checks.
+/// Runs the four checks.
 fn run(tree: &dyn Tree) -> Report {
     let mut problems = Vec::new();
     let tables = check_module_tables(tree, &mut problems);
     let keyspaces = check_key_tags(tree, &mut problems);
     let (files, hits) = check_keyspace_names(tree, &keyspaces, &mut problems);
+    let (items, api_files) = crate::examples::check(tree, &mut problems);
     Report {
         problems,
         summary: format!(
             "{tables} module/command table(s), {} keyspace name(s), {files} file(s) scanned for them, \
-             {hits} hit(s)",
+             {hits} hit(s), {items} public item(s) in {api_files} file(s) checked for examples",
             keyspaces.len()
         ),
     }
