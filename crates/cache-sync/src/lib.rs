@@ -16,6 +16,27 @@
 //! open a cache database or interpret keys and values: it sees files of a closed cache
 //! directory and its format marker only. It knows nothing of sai3-bench; callers decide when
 //! to push and pull.
+//!
+//! ```
+//! use cache_sync::{PushOptions, RemoteCache, pull, push};
+//! use object_store::memory::InMemory;
+//! use std::sync::Arc;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! let src = tmp.path().join("src");
+//! cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+//! std::fs::write(src.join("data"), b"hello")?;
+//! let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+//! let pushed = push(&src, &remote, &PushOptions::default(), 1).await?;
+//! assert_eq!(pushed.generation, 1);
+//! let dst = tmp.path().join("dst");
+//! let pulled = pull(&remote, &dst, "fjall").await?;
+//! assert_eq!(pulled.generation, Some(1));
+//! assert_eq!(std::fs::read(dst.join("data"))?, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 #![deny(missing_docs)]
 
