@@ -3,12 +3,12 @@
 //! Moves closed sai3-cache directories to and from any `object_store` backend (S3, Azure Blob,
 //! GCS, local, in-memory), consistent and verified.
 //!
-//! * [`push`]: every distinct file content is uploaded once, zstd-compressed and named by its
+//! * [`push()`]: every distinct file content is uploaded once, zstd-compressed and named by its
 //!   SHA-256 (incremental: content already in the store is not sent again; large files stream
 //!   through multipart uploads, so memory stays flat); then a manifest of the new generation is
 //!   published with a conditional put, so two agents pushing at once never overwrite each other
 //!   (the loser retries on top of the winner). The last K generations are kept.
-//! * [`pull`]: finds the newest generation, refuses unsafe or foreign manifests, downloads only
+//! * [`pull()`]: finds the newest generation, refuses unsafe or foreign manifests, downloads only
 //!   content not already present locally, verifies size and SHA-256 of every file, and swaps the
 //!   directory atomically (a crash leaves the old copy usable).
 //!
