@@ -84,9 +84,18 @@ use fjall::config::CompressionPolicy;
 use fjall::{CompressionType, KeyspaceCreateOptions, KvSeparationOptions, PersistMode, Readable};
 
 /// Backend name written in the format marker.
-pub const BACKEND: &str = "fjall";
+pub(crate) const BACKEND: &str = "fjall";
 
 /// Sub-directory that holds the fjall database.
+///
+/// ```
+/// use cache_core::{Database, OpenOptions};
+/// use cache_fjall::{ENGINE_DIR, FjallDatabase};
+/// let dir = tempfile::tempdir()?;
+/// let _db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+/// assert!(dir.path().join(ENGINE_DIR).join("version").is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const ENGINE_DIR: &str = "fjall";
 
 mod checksum;
@@ -96,6 +105,16 @@ use cache_core::lock::DirectoryLock;
 pub use cache_core::lock::LOCK_FILE;
 
 /// fjall-specific settings on top of [`OpenOptions`].
+///
+/// ```
+/// use cache_fjall::FjallTuning;
+/// let tuning = FjallTuning {
+///     max_memtable_bytes: 8 * 1024 * 1024,
+///     ..FjallTuning::default()
+/// };
+/// assert!(tuning.lz4_all_levels, "lz4 on every level unless turned off");
+/// assert_eq!(tuning.worker_threads, 2);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FjallTuning {
     /// Background flush/compaction threads; values below 2 are raised to 2.
@@ -152,12 +171,46 @@ impl Drop for Inner {
 }
 
 /// An open fjall-backed cache database. Cheap to clone; clones share one database.
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, OpenOptions};
+/// use cache_fjall::{CHECKSUM_FILE, FjallDatabase};
+/// let dir = tempfile::tempdir()?;
+/// let db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let clone = db.clone();
+/// clone.keyspace("seeds")?.insert(b"pool-0", b"42")?;
+/// assert_eq!(db.keyspace_names()?, ["seeds"], "clones share one database");
+/// db.persist(Durability::Synced)?;
+/// drop((db, clone)); // the last handle closes the database cleanly
+/// assert!(dir.path().join(CHECKSUM_FILE).exists());
+/// let db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+/// assert_eq!(db.keyspace("seeds")?.get(b"pool-0")?, Some(b"42".to_vec()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct FjallDatabase {
     inner: Arc<Inner>,
 }
 
 /// A keyspace of a [`FjallDatabase`].
+///
+/// ```
+/// use cache_core::{Database, Direction, Keyspace, OpenOptions};
+/// use cache_fjall::FjallDatabase;
+/// use std::ops::Bound;
+/// let dir = tempfile::tempdir()?;
+/// let db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let seeds = db.keyspace("seeds")?;
+/// seeds.insert(b"a", b"1")?;
+/// seeds.insert(b"b", b"2")?;
+/// let keys = seeds
+///     .range(Bound::Unbounded, Bound::Unbounded, Direction::Reverse)?
+///     .map(|pair| pair.map(|(key, _)| key))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(keys, [b"b".to_vec(), b"a".to_vec()]);
+/// assert_eq!(seeds.name(), "seeds");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct FjallKeyspace {
     ks: fjall::Keyspace,
@@ -168,6 +221,25 @@ pub struct FjallKeyspace {
 }
 
 /// An atomic batch of a [`FjallDatabase`].
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, OpenOptions, WriteBatch};
+/// use cache_fjall::FjallDatabase;
+/// let dir = tempfile::tempdir()?;
+/// let db = FjallDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let (seeds, sizes) = (db.keyspace("seeds")?, db.keyspace("sizes")?);
+/// sizes.insert(b"stale", b"0")?;
+/// let mut batch = db.batch();
+/// batch.insert(&seeds, b"pool-0", b"42");
+/// batch.insert(&sizes, b"pool-0", b"4096");
+/// batch.remove(&sizes, b"stale");
+/// assert_eq!(batch.len(), 3);
+/// batch.commit(Durability::Flushed)?; // all or nothing, across keyspaces
+/// assert_eq!(seeds.get(b"pool-0")?, Some(b"42".to_vec()));
+/// assert_eq!(sizes.get(b"pool-0")?, Some(b"4096".to_vec()));
+/// assert!(!sizes.contains(b"stale")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct FjallBatch {
     batch: fjall::OwnedWriteBatch,
     /// Dropped after `batch`.
@@ -291,6 +363,23 @@ impl FjallDatabase {
     ///
     /// # Errors
     /// As [`Database::open`].
+    ///
+    /// ```
+    /// use cache_core::{Database, Keyspace, OpenOptions};
+    /// use cache_fjall::{FjallDatabase, FjallTuning};
+    /// let dir = tempfile::tempdir()?;
+    /// let tuning = FjallTuning {
+    ///     worker_threads: 1, // raised to 2
+    ///     lz4_all_levels: false,
+    ///     ..FjallTuning::default()
+    /// };
+    /// let db = FjallDatabase::open_tuned(dir.path(), &OpenOptions::default(), &tuning)?;
+    /// let seeds = db.keyspace("seeds")?;
+    /// seeds.insert(b"pool-0", b"42")?;
+    /// assert_eq!(seeds.get(b"pool-0")?, Some(b"42".to_vec()));
+    /// assert_eq!(db.path(), dir.path());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open_tuned(path: &Path, options: &OpenOptions, tuning: &FjallTuning) -> Result<Self> {
         cache_core::marker::claim_directory(path, BACKEND, options.create_if_missing)?;
         // Locked before fjall reads anything, so a cache in use is never mistaken for damage.

@@ -49,7 +49,7 @@
 //! and `Immediate` (fsynced). So [`Durability::Buffered`] is `None`, and both
 //! [`Durability::Flushed`] and [`Durability::Synced`] are `Immediate`. Because long runs of
 //! `None` commits make the file grow (pages freed by them cannot be reused until a durable
-//! commit), every [`NONE_COMMITS_BEFORE_DURABLE`]th buffered commit is made durable.
+//! commit), every 256th buffered commit in a row (`NONE_COMMITS_BEFORE_DURABLE`) is made durable.
 //!
 //! ```
 //! use cache_core::{Database, Durability, Keyspace, OpenOptions, WriteBatch};
@@ -80,22 +80,44 @@ use cache_core::{
 use redb::{ReadableDatabase, ReadableTableMetadata, TableDefinition, TableHandle};
 
 /// Backend name written in the format marker.
-pub const BACKEND: &str = "redb";
+pub(crate) const BACKEND: &str = "redb";
 
 /// File name of the redb database inside the cache directory.
+///
+/// ```
+/// use cache_core::{Database, OpenOptions};
+/// use cache_redb::{DB_FILE, RedbDatabase};
+/// let dir = tempfile::tempdir()?;
+/// let _db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// assert!(dir.path().join(DB_FILE).is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DB_FILE: &str = "cache.redb";
 
 /// File name of the checksum of a cleanly closed database file.
+///
+/// ```
+/// use cache_core::{Database, OpenOptions};
+/// use cache_redb::{CHECKSUM_FILE, RedbDatabase};
+/// let dir = tempfile::tempdir()?;
+/// let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// assert!(!dir.path().join(CHECKSUM_FILE).exists(), "absent while open");
+/// drop(db);
+/// assert!(dir.path().join(CHECKSUM_FILE).exists(), "written on a clean close");
+/// let _db = RedbDatabase::open(dir.path(), &OpenOptions::default())?; // verified, removed
+/// assert!(!dir.path().join(CHECKSUM_FILE).exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const CHECKSUM_FILE: &str = "cache.redb.xxh3";
 
 use cache_core::lock::DirectoryLock;
 pub use cache_core::lock::LOCK_FILE;
 
 /// Buffered commits in a row after which one is made durable, bounding file growth.
-pub const NONE_COMMITS_BEFORE_DURABLE: u64 = 256;
+pub(crate) const NONE_COMMITS_BEFORE_DURABLE: u64 = 256;
 
 /// Rows per write transaction in [`Database::ingest_sorted`] (bounds memory of a bulk load).
-pub const INGEST_ROWS_PER_TXN: u64 = 1_000_000;
+pub(crate) const INGEST_ROWS_PER_TXN: u64 = 1_000_000;
 
 fn table(name: &str) -> TableDefinition<'_, &'static [u8], &'static [u8]> {
     TableDefinition::new(name)
@@ -228,12 +250,45 @@ fn verify_closed_file(dir: &Path) -> Result<()> {
 }
 
 /// An open redb-backed cache database. Cheap to clone; clones share one database.
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, OpenOptions};
+/// use cache_redb::RedbDatabase;
+/// let dir = tempfile::tempdir()?;
+/// let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let clone = db.clone();
+/// clone.keyspace("seeds")?.insert(b"pool-0", b"42")?;
+/// assert_eq!(db.keyspace_names()?, ["seeds"], "clones share one database");
+/// db.persist(Durability::Synced)?;
+/// drop((db, clone)); // the last handle closes the file
+/// let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// assert_eq!(db.keyspace("seeds")?.get(b"pool-0")?, Some(b"42".to_vec()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct RedbDatabase {
     inner: Arc<Inner>,
 }
 
 /// A keyspace (redb table) of a [`RedbDatabase`].
+///
+/// ```
+/// use cache_core::{Database, Direction, Keyspace, OpenOptions};
+/// use cache_redb::RedbDatabase;
+/// use std::ops::Bound;
+/// let dir = tempfile::tempdir()?;
+/// let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let seeds = db.keyspace("seeds")?;
+/// seeds.insert(b"a", b"1")?;
+/// seeds.insert(b"b", b"2")?;
+/// let keys = seeds
+///     .range(Bound::Unbounded, Bound::Unbounded, Direction::Reverse)?
+///     .map(|pair| pair.map(|(key, _)| key))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// assert_eq!(keys, [b"b".to_vec(), b"a".to_vec()]);
+/// assert_eq!(seeds.name(), "seeds");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct RedbKeyspace {
     inner: Arc<Inner>,
@@ -247,6 +302,26 @@ enum Op {
 }
 
 /// An atomic batch of a [`RedbDatabase`]: buffered in memory, applied in one write transaction.
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, OpenOptions, WriteBatch};
+/// use cache_redb::RedbDatabase;
+/// let dir = tempfile::tempdir()?;
+/// let db = RedbDatabase::open(dir.path(), &OpenOptions::default())?;
+/// let (seeds, sizes) = (db.keyspace("seeds")?, db.keyspace("sizes")?);
+/// sizes.insert(b"stale", b"0")?;
+/// let mut batch = db.batch();
+/// batch.insert(&seeds, b"pool-0", b"42");
+/// batch.insert(&sizes, b"pool-0", b"4096");
+/// batch.remove(&sizes, b"stale");
+/// assert_eq!(batch.len(), 3);
+/// assert_eq!(seeds.get(b"pool-0")?, None, "nothing applied before the commit");
+/// batch.commit(Durability::Flushed)?; // one write transaction, across keyspaces
+/// assert_eq!(seeds.get(b"pool-0")?, Some(b"42".to_vec()));
+/// assert_eq!(sizes.get(b"pool-0")?, Some(b"4096".to_vec()));
+/// assert!(!sizes.contains(b"stale")?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct RedbBatch {
     inner: Arc<Inner>,
     ops: Vec<(RedbKeyspace, Vec<u8>, Op)>,

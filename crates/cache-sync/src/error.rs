@@ -1,8 +1,32 @@
 //! Errors of cache-sync.
+//!
+//! ```
+//! use cache_sync::{Manifest, SyncError};
+//! let err = Manifest::parse("generations/1.json", b"{}").unwrap_err();
+//! assert!(matches!(err, SyncError::BadManifest { .. }));
+//! assert!(err.to_string().starts_with("remote manifest generations/1.json refused"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::PathBuf;
 
 /// What can go wrong while pushing or pulling a cache.
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, SyncError, push};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// let plain = tempfile::tempdir()?; // holds no cache marker
+/// match push(plain.path(), &remote, &PushOptions::default(), 1).await {
+///     Err(SyncError::NotACache { path, .. }) => assert_eq!(path, plain.path()),
+///     other => panic!("expected NotACache, got {other:?}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyncError {
@@ -62,6 +86,21 @@ pub enum SyncError {
 }
 
 /// Result alias of cache-sync.
+///
+/// ```
+/// fn newest(manifests: &[&[u8]]) -> cache_sync::Result<u64> {
+///     let mut newest = 0;
+///     for bytes in manifests {
+///         newest = newest.max(cache_sync::Manifest::parse("m", bytes)?.generation);
+///     }
+///     Ok(newest)
+/// }
+/// let m = br#"{"format": 1, "generation": 4, "backend": "fjall", "cache_format": 1,
+///     "config_hash": "", "pushed_ms": 0, "files": []}"#;
+/// assert_eq!(newest(&[m])?, 4);
+/// assert!(newest(&[m, b"garbage"]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = SyncError> = std::result::Result<T, E>;
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> SyncError {

@@ -1,22 +1,71 @@
 //! The manifest of one generation: which files make up the cache, with sizes and SHA-256.
+//!
+//! ```
+//! use cache_sync::Manifest;
+//! let json = br#"{"format": 1, "generation": 7, "backend": "fjall", "cache_format": 1,
+//!     "config_hash": "", "pushed_ms": 0, "dirs": ["fjall"], "files": [{"path": "fjall/version",
+//!     "size": 2, "sha256": "1111111111111111111111111111111111111111111111111111111111111111"}]}"#;
+//! let manifest = Manifest::parse("generations/7.json", json)?;
+//! assert_eq!(manifest.files[0].path, "fjall/version");
+//! // Published sealed: a damaged copy is refused.
+//! let sealed = serde_json::to_string(&manifest.sealed())?;
+//! let damaged = sealed.replace("fjall/version", "fjall/versiom");
+//! assert!(Manifest::parse("generations/7.json", damaged.as_bytes()).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, SyncError};
 
 /// Version of the manifest format.
+///
+/// ```
+/// use cache_sync::Manifest;
+/// use cache_sync::manifest::MANIFEST_FORMAT;
+/// let json = |format: u32| format!(r#"{{"format": {format}, "generation": 1, "backend": "redb",
+///     "cache_format": 1, "config_hash": "", "pushed_ms": 0, "files": []}}"#);
+/// let manifest = Manifest::parse("m", json(MANIFEST_FORMAT).as_bytes())?;
+/// assert_eq!(manifest.format, MANIFEST_FORMAT);
+/// assert!(Manifest::parse("m", json(MANIFEST_FORMAT + 1).as_bytes()).is_err(), "unknown format");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MANIFEST_FORMAT: u32 = 1;
 
 /// Largest single file a manifest may name (1 TiB): a bigger size is corruption or an attack.
-pub const MAX_FILE_SIZE: u64 = 1 << 40;
+pub(crate) const MAX_FILE_SIZE: u64 = 1 << 40;
 
 /// Most files a manifest may name.
-pub const MAX_FILES: usize = 1_000_000;
+pub(crate) const MAX_FILES: usize = 1_000_000;
 
 /// Largest manifest read, in bytes: checked before the body is read.
+///
+/// ```
+/// use cache_sync::manifest::MAX_MANIFEST_BYTES;
+/// use cache_sync::{RemoteCache, SyncError};
+/// use object_store::ObjectStoreExt;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let remote = RemoteCache::new(std::sync::Arc::new(object_store::memory::InMemory::new()), "c");
+/// let too_big = vec![0u8; usize::try_from(MAX_MANIFEST_BYTES)? + 1];
+/// remote.store().put(&remote.manifest_path(1), too_big.into()).await?;
+/// let refused = remote.manifest(1).await;
+/// assert!(matches!(refused, Err(SyncError::BadManifest { .. })), "{refused:?}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MAX_MANIFEST_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One generation of a cache.
+///
+/// ```
+/// use cache_sync::Manifest;
+/// let manifest = Manifest::parse("m", br#"{"format": 1, "generation": 3, "backend": "redb",
+///     "cache_format": 1, "config_hash": "", "pushed_ms": 0, "files": []}"#)?;
+/// assert_eq!((manifest.generation, manifest.backend.as_str()), (3, "redb"));
+/// assert!(manifest.dirs.is_empty() && manifest.digest.is_none(), "optional fields");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     /// [`MANIFEST_FORMAT`].
@@ -44,6 +93,16 @@ pub struct Manifest {
 }
 
 /// One file of a generation.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::write(dir.path().join("version"), b"abc")?;
+/// let (files, _dirs) = cache_sync::local::scan(dir.path())?;
+/// let entry = &files[0];
+/// assert_eq!((entry.path.as_str(), entry.size), ("version", 3));
+/// assert_eq!(entry.sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileEntry {
     /// Path inside the cache directory, `/`-separated, relative.
@@ -55,7 +114,7 @@ pub struct FileEntry {
 }
 
 /// True for a relative path of normal components (no `..`, no root, no empty parts).
-pub fn is_safe_path(path: &str) -> bool {
+pub(crate) fn is_safe_path(path: &str) -> bool {
     !path.is_empty()
         && !path.starts_with('/')
         && !path.contains('\\')
@@ -66,6 +125,18 @@ pub fn is_safe_path(path: &str) -> bool {
 
 impl Manifest {
     /// SHA-256 (lowercase hex) of the compact JSON of every field but [`Manifest::digest`].
+    ///
+    /// ```
+    /// use cache_sync::Manifest;
+    /// let manifest = Manifest::parse("m", br#"{"format": 1, "generation": 1, "backend": "fjall",
+    ///     "cache_format": 1, "config_hash": "", "pushed_ms": 0, "files": []}"#)?;
+    /// let digest = manifest.content_digest();
+    /// assert_eq!(digest.len(), 64);
+    /// assert_eq!(manifest.clone().sealed().content_digest(), digest, "the digest is left out");
+    /// let later = Manifest { generation: 2, ..manifest };
+    /// assert_ne!(later.content_digest(), digest);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn content_digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let unsealed = Manifest {
@@ -78,6 +149,17 @@ impl Manifest {
     }
 
     /// The manifest with its [`Manifest::digest`] set, as it is published.
+    ///
+    /// ```
+    /// use cache_sync::Manifest;
+    /// let manifest = Manifest::parse("m", br#"{"format": 1, "generation": 1, "backend": "fjall",
+    ///     "cache_format": 1, "config_hash": "", "pushed_ms": 0, "files": []}"#)?;
+    /// let sealed = manifest.sealed();
+    /// assert_eq!(sealed.digest, Some(sealed.content_digest()));
+    /// let published = serde_json::to_vec(&sealed)?;
+    /// assert_eq!(Manifest::parse("m", &published)?, sealed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sealed(self) -> Self {
         let digest = Some(self.content_digest());
         Manifest { digest, ..self }
@@ -87,7 +169,20 @@ impl Manifest {
     ///
     /// # Errors
     /// [`SyncError::BadManifest`] for malformed JSON, an unknown format, unsafe paths, absurd
-    /// sizes, duplicate paths or bad hashes.
+    /// sizes, duplicate paths, bad hashes or a digest that does not match the content.
+    ///
+    /// ```
+    /// use cache_sync::{Manifest, SyncError};
+    /// let json = |path: &str| format!(r#"{{"format": 1, "generation": 1, "backend": "fjall",
+    ///     "cache_format": 1, "config_hash": "", "pushed_ms": 0, "files": [{{"path": "{path}",
+    ///     "size": 2, "sha256": "{}"}}]}}"#, "ab".repeat(32));
+    /// let manifest = Manifest::parse("generations/1.json", json("fjall/version").as_bytes())?;
+    /// assert_eq!(manifest.files[0].size, 2);
+    /// let unsafe_path = Manifest::parse("generations/1.json", json("../../etc/passwd").as_bytes());
+    /// assert!(matches!(unsafe_path, Err(SyncError::BadManifest { .. })));
+    /// assert!(Manifest::parse("generations/1.json", b"{not json").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(location: &str, bytes: &[u8]) -> Result<Self> {
         let bad = |reason: String| SyncError::BadManifest {
             location: location.to_owned(),

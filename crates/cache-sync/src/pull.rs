@@ -1,4 +1,25 @@
 //! Pull: download the newest generation and switch the local directory to it atomically.
+//!
+//! ```
+//! use cache_sync::{PushOptions, RemoteCache, pull, push};
+//! use object_store::memory::InMemory;
+//! use std::sync::Arc;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! let src = tmp.path().join("src");
+//! cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+//! std::fs::write(src.join("data"), b"hello")?;
+//! let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+//! push(&src, &remote, &PushOptions::default(), 1).await?;
+//! let dst = tmp.path().join("dst");
+//! let first = pull(&remote, &dst, "fjall").await?;
+//! assert_eq!((first.generation, first.files_downloaded), (Some(1), 2)); // the marker, `data`
+//! let again = pull(&remote, &dst, "fjall").await?;
+//! assert!(again.up_to_date, "nothing new: nothing fetched");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +35,21 @@ use crate::remote::RemoteCache;
 use crate::transfer::Transfer;
 
 /// What a pull did.
+///
+/// ```
+/// use cache_sync::{RemoteCache, pull};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// let report = pull(&remote, &tmp.path().join("cache"), "fjall").await?;
+/// assert_eq!(report.generation, None, "the remote holds no generation yet");
+/// assert_eq!(report.files_downloaded, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PullReport {
     /// Generation now held locally (`None`: the remote has none).
@@ -174,6 +210,31 @@ async fn assemble(
 /// # Errors
 /// Store and I/O failures, a manifest that is unsafe or of another backend
 /// ([`SyncError::BadManifest`]), or a file that does not verify ([`SyncError::Mismatch`]).
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, SyncError, pull, push};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let src = tmp.path().join("src");
+/// # cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+/// # std::fs::write(src.join("data"), b"hello")?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// push(&src, &remote, &PushOptions::default(), 1).await?;
+/// let dst = tmp.path().join("dst");
+/// let report = pull(&remote, &dst, "fjall").await?;
+/// assert_eq!(report.generation, Some(1));
+/// assert_eq!(std::fs::read(dst.join("data"))?, b"hello");
+/// // A cache of another backend is refused, and nothing is written.
+/// let other = tmp.path().join("other");
+/// let refused = pull(&remote, &other, "redb").await;
+/// assert!(matches!(refused, Err(SyncError::BadManifest { .. })));
+/// assert!(!other.exists());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn pull(
     remote: &RemoteCache,
     local: &Path,
@@ -187,6 +248,27 @@ pub async fn pull(
 ///
 /// # Errors
 /// As [`pull`].
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, Transfer, pull_counted, push};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let src = tmp.path().join("src");
+/// # cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+/// # std::fs::write(src.join("data"), b"hello")?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// push(&src, &remote, &PushOptions::default(), 1).await?;
+/// let transfer = Transfer::default(); // read by a progress display while the pull runs
+/// pull_counted(&remote, &tmp.path().join("dst"), "fjall", &transfer).await?;
+/// let [files_done, files_total, bytes_done, bytes_total] = transfer.snapshot();
+/// assert_eq!((files_done, files_total), (2, 2)); // the marker, `data`
+/// assert_eq!(bytes_done, bytes_total);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn pull_counted(
     remote: &RemoteCache,
     local: &Path,

@@ -1,4 +1,23 @@
 //! Push: upload a closed cache directory as a new generation.
+//!
+//! ```
+//! use cache_sync::{PushOptions, RemoteCache, push};
+//! use object_store::memory::InMemory;
+//! use std::sync::Arc;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! let src = tmp.path().join("src");
+//! cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+//! std::fs::write(src.join("data"), b"hello")?;
+//! let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+//! let first = push(&src, &remote, &PushOptions::default(), 1).await?;
+//! assert_eq!((first.generation, first.files_uploaded), (1, 2)); // the marker, `data`
+//! let second = push(&src, &remote, &PushOptions::default(), 2).await?;
+//! assert_eq!((second.generation, second.files_uploaded), (2, 0), "the content is there already");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -16,15 +35,26 @@ use crate::transfer::Transfer;
 
 /// Files up to this size are compressed in memory and sent with one PUT; larger ones stream
 /// through a multipart upload (memory stays flat whatever the size).
-pub const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
+pub(crate) const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// Multipart part size.
-pub const PART_SIZE: usize = 8 * 1024 * 1024;
+pub(crate) const PART_SIZE: usize = 8 * 1024 * 1024;
 
 /// Parts in flight per file.
-pub const PARTS_IN_FLIGHT: usize = 4;
+pub(crate) const PARTS_IN_FLIGHT: usize = 4;
 
 /// How a push behaves.
+///
+/// ```
+/// use cache_sync::PushOptions;
+/// let options = PushOptions {
+///     config_hash: "c0ffee".into(),
+///     keep_generations: 5,
+///     ..PushOptions::default()
+/// };
+/// assert_eq!(options.max_attempts, PushOptions::default().max_attempts);
+/// assert_eq!(PushOptions::default().keep_generations, 3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct PushOptions {
     /// Config hash recorded in the manifest.
@@ -50,6 +80,24 @@ impl Default for PushOptions {
 }
 
 /// What a push did.
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, push};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let src = tmp.path().join("src");
+/// # cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+/// # std::fs::write(src.join("data"), b"hello")?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// let report = push(&src, &remote, &PushOptions::default(), 1).await?;
+/// assert_eq!((report.generation, report.files, report.files_uploaded), (1, 2, 2));
+/// assert_eq!(report.attempts, 1, "no other push raced this one");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PushReport {
     /// Generation published.
@@ -187,7 +235,31 @@ async fn publish(remote: &RemoteCache, manifest: &mut Manifest, max_attempts: u3
 /// refused ([`SyncError::InUse`]), never pushed half-written.
 ///
 /// # Errors
-/// A directory without a cache marker, I/O and store failures, or [`SyncError::Conflict`].
+/// A directory without a cache marker ([`SyncError::NotACache`]), a cache in use
+/// ([`SyncError::InUse`]), I/O and store failures, or [`SyncError::Conflict`].
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, SyncError, push};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let src = tmp.path().join("src");
+/// # cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+/// # std::fs::write(src.join("data"), b"hello")?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// let options = PushOptions { keep_generations: 2, ..PushOptions::default() };
+/// for now_ms in 1..=3 {
+///     push(&src, &remote, &options, now_ms).await?;
+/// }
+/// assert_eq!(remote.generations().await?, [2, 3], "older generations are deleted");
+/// let plain = tempfile::tempdir()?; // no cache marker
+/// let refused = push(plain.path(), &remote, &options, 4).await;
+/// assert!(matches!(refused, Err(SyncError::NotACache { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn push(
     local: &Path,
     remote: &RemoteCache,
@@ -201,6 +273,26 @@ pub async fn push(
 ///
 /// # Errors
 /// As [`push`].
+///
+/// ```
+/// use cache_sync::{PushOptions, RemoteCache, Transfer, push_counted};
+/// use object_store::memory::InMemory;
+/// use std::sync::Arc;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let src = tmp.path().join("src");
+/// # cache_core::marker::claim_directory(&src, "fjall", true)?; // a closed fjall cache
+/// # std::fs::write(src.join("data"), b"hello")?;
+/// let remote = RemoteCache::new(Arc::new(InMemory::new()), "sai3-kv-cache");
+/// let transfer = Transfer::default(); // read by a progress display while the push runs
+/// push_counted(&src, &remote, &PushOptions::default(), 1, &transfer).await?;
+/// let [files_done, files_total, bytes_done, bytes_total] = transfer.snapshot();
+/// assert_eq!((files_done, files_total), (2, 2)); // the marker, `data`
+/// assert_eq!(bytes_done, bytes_total);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn push_counted(
     local: &Path,
     remote: &RemoteCache,
