@@ -86,11 +86,11 @@ pub enum Direction {
 /// A key and its value, both owned.
 ///
 /// ```
-/// use cache_core::{Database, Keyspace, KvPair};
+/// use cache_core::{Database, Direction, Keyspace, KvPair};
 /// # let db = cache_core::memory::MemoryDatabase::default();
 /// let ks = db.keyspace("objects")?;
 /// ks.insert(b"k", b"v")?;
-/// let first: Option<KvPair> = ks.prefix(b"k", cache_core::Direction::Forward)?.next().transpose()?;
+/// let first: Option<KvPair> = ks.prefix(b"k", Direction::Forward)?.next().transpose()?;
 /// assert_eq!(first, Some((b"k".to_vec(), b"v".to_vec())));
 /// # Ok::<(), cache_core::Error>(())
 /// ```
