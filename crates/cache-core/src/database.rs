@@ -22,7 +22,7 @@
 //!         .map(|kv| kv.map(|(k, _)| k))
 //!         .collect()
 //! }
-//! # let db = cache_core::memory::MemoryDatabase::default();
+//! # let db = cache_core::database::memory::MemoryDatabase::default();
 //! assert_eq!(store(&db, 2)?, [b"o\x00".to_vec(), b"o\x01".to_vec()]);
 //! # Ok::<(), cache_core::Error>(())
 //! ```
@@ -31,6 +31,9 @@ use std::ops::Bound;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+#[doc(hidden)]
+pub mod memory;
 
 /// How far a write must have travelled before the call that made it returns.
 ///
@@ -63,7 +66,7 @@ pub enum Durability {
 ///
 /// ```
 /// use cache_core::{Database, Direction, Keyspace};
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// let ks = db.keyspace("letters")?;
 /// for k in [b"a", b"b", b"c"] {
 ///     ks.insert(k, b"")?;
@@ -87,7 +90,7 @@ pub enum Direction {
 ///
 /// ```
 /// use cache_core::{Database, Direction, Keyspace, KvPair};
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// let ks = db.keyspace("objects")?;
 /// ks.insert(b"k", b"v")?;
 /// let first: Option<KvPair> = ks.prefix(b"k", Direction::Forward)?.next().transpose()?;
@@ -103,7 +106,7 @@ pub type KvPair = (Vec<u8>, Vec<u8>);
 /// ```
 /// use std::ops::Bound;
 /// use cache_core::{Database, Direction, Keyspace, KvIter};
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// let ks = db.keyspace("objects")?;
 /// ks.insert(b"a", b"1")?;
 /// let iter: KvIter = ks.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward)?;
@@ -164,7 +167,7 @@ impl Default for OpenOptions {
 ///     batch.commit(Durability::Flushed)?;
 ///     objects.get(b"k")
 /// }
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// assert_eq!(store_one(&db)?, Some(b"v".to_vec()));
 /// assert_eq!(db.keyspace_names()?, ["objects"]);
 /// # Ok::<(), cache_core::Error>(())
@@ -351,7 +354,7 @@ impl SortedKeys {
 ///
 /// ```
 /// use cache_core::{Database, Direction, Durability, Keyspace};
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// let seeds = db.keyspace("seeds")?;
 /// seeds.insert(b"pool-1", b"42")?;
 /// seeds.insert(b"pool-2", b"43")?;
@@ -405,7 +408,7 @@ pub trait Keyspace: Clone + Send + Sync + 'static {
 ///
 /// ```
 /// use cache_core::{Database, Durability, Keyspace, WriteBatch};
-/// # let db = cache_core::memory::MemoryDatabase::default();
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
 /// let (objects, index) = (db.keyspace("objects")?, db.keyspace("index")?);
 /// let mut batch = db.batch();
 /// batch.insert(&objects, b"o1", b"4096");

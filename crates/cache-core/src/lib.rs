@@ -32,7 +32,7 @@
 //!
 //! ```
 //! use cache_core::{DatasetId, Durability, FrameSettings, FramedKeyspace, KeyBuilder, KeyReader};
-//! # let db = cache_core::memory::MemoryDatabase::default();
+//! # let db = cache_core::database::memory::MemoryDatabase::default();
 //! let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
 //! let key = KeyBuilder::new(1).dataset(DatasetId::from_u64(7)).u64(42).finish();
 //! objects.insert(&key, b"size=4096", Durability::Flushed)?;
@@ -53,8 +53,6 @@ pub mod framed;
 pub mod key;
 pub mod lock;
 pub mod marker;
-#[doc(hidden)]
-pub mod memory;
 pub mod record;
 
 #[cfg(feature = "conformance")]

@@ -4,7 +4,7 @@
 //! Not public API (hidden from the documentation).
 //!
 //! ```
-//! use cache_core::memory::MemoryDatabase;
+//! use cache_core::database::memory::MemoryDatabase;
 //! use cache_core::{Database, Keyspace};
 //! let db = MemoryDatabase::default();
 //! db.keyspace("objects")?.insert(b"k", b"v")?;
@@ -17,7 +17,7 @@ use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::database::{
+use super::{
     Database, Direction, Durability, Keyspace, KvIter, KvPair, OpenOptions, WriteBatch,
     is_empty_range, validate_internal_keyspace_name,
 };
@@ -44,7 +44,7 @@ impl Inner {
 /// A database held in process memory (see the module doc).
 ///
 /// ```
-/// use cache_core::memory::MemoryDatabase;
+/// use cache_core::database::memory::MemoryDatabase;
 /// use cache_core::Database;
 /// let db = MemoryDatabase::default();
 /// db.keyspace("objects")?;
@@ -71,7 +71,7 @@ impl Default for MemoryDatabase {
 /// A keyspace of a [`MemoryDatabase`].
 ///
 /// ```
-/// use cache_core::memory::MemoryDatabase;
+/// use cache_core::database::memory::MemoryDatabase;
 /// use cache_core::{Database, Keyspace};
 /// let objects = MemoryDatabase::default().keyspace("objects")?;
 /// assert_eq!(objects.name(), "objects");
@@ -87,7 +87,7 @@ pub struct MemoryKeyspace {
 /// none of it.
 ///
 /// ```
-/// use cache_core::memory::MemoryDatabase;
+/// use cache_core::database::memory::MemoryDatabase;
 /// use cache_core::{Database, Durability, Keyspace, WriteBatch};
 /// let db = MemoryDatabase::default();
 /// let objects = db.keyspace("objects")?;
