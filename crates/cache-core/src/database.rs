@@ -3,11 +3,37 @@
 //!
 //! Keys and values are plain bytes here; ordering is bytewise (memcmp). Typed keys come from
 //! [`crate::key`], verified values from [`crate::framed`].
+//!
+//! Code written against these traits runs on every backend:
+//!
+//! ```
+//! use cache_core::database::{Database, Direction, Durability, Keyspace, WriteBatch};
+//!
+//! /// Stores `n` numbered objects atomically; returns the keys of a prefix scan.
+//! fn store<D: Database>(db: &D, n: u8) -> cache_core::Result<Vec<Vec<u8>>> {
+//!     let objects = db.keyspace("objects")?;
+//!     let mut batch = db.batch();
+//!     for i in 0..n {
+//!         batch.insert(&objects, &[b'o', i], b"v");
+//!     }
+//!     batch.commit(Durability::Flushed)?;
+//!     objects
+//!         .prefix(b"o", Direction::Forward)?
+//!         .map(|kv| kv.map(|(k, _)| k))
+//!         .collect()
+//! }
+//! # let db = cache_core::database::memory::MemoryDatabase::default();
+//! assert_eq!(store(&db, 2)?, [b"o\x00".to_vec(), b"o\x01".to_vec()]);
+//! # Ok::<(), cache_core::Error>(())
+//! ```
 
 use std::ops::Bound;
 use std::path::Path;
 
 use crate::error::{Error, Result};
+
+#[doc(hidden)]
+pub mod memory;
 
 /// How far a write must have travelled before the call that made it returns.
 ///
@@ -18,7 +44,14 @@ use crate::error::{Error, Result};
 /// | `Synced`   | yes | yes | yes |
 ///
 /// A backend may implement a mode with a stronger one (redb has no "flushed but not synced"
-/// commit, so its `Flushed` is `Synced`), never with a weaker one.
+/// commit, so its `Flushed` is `Synced`), never with a weaker one. Modes order from weakest to
+/// strongest.
+///
+/// ```
+/// use cache_core::Durability;
+/// assert!(Durability::Buffered < Durability::Flushed);
+/// assert_eq!(Durability::Flushed.max(Durability::Synced), Durability::Synced);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Durability {
     /// Kept in process memory until a later `Flushed`/`Synced` commit, `persist`, or close.
@@ -30,6 +63,21 @@ pub enum Durability {
 }
 
 /// Order of an iteration.
+///
+/// ```
+/// use cache_core::{Database, Direction, Keyspace};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let ks = db.keyspace("letters")?;
+/// for k in [b"a", b"b", b"c"] {
+///     ks.insert(k, b"")?;
+/// }
+/// let newest_first: Vec<Vec<u8>> = ks
+///     .prefix(b"", Direction::Reverse)?
+///     .map(|kv| kv.map(|(k, _)| k))
+///     .collect::<cache_core::Result<_>>()?;
+/// assert_eq!(newest_first, [b"c", b"b", b"a"]);
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Direction {
     /// Ascending byte order.
@@ -39,14 +87,43 @@ pub enum Direction {
 }
 
 /// A key and its value, both owned.
+///
+/// ```
+/// use cache_core::{Database, Direction, Keyspace, KvPair};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let ks = db.keyspace("objects")?;
+/// ks.insert(b"k", b"v")?;
+/// let first: Option<KvPair> = ks.prefix(b"k", Direction::Forward)?.next().transpose()?;
+/// assert_eq!(first, Some((b"k".to_vec(), b"v".to_vec())));
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub type KvPair = (Vec<u8>, Vec<u8>);
 
 /// An ordered iterator over key/value pairs. It owns what it needs (it does not borrow the
 /// keyspace) and sees one consistent point-in-time view of the keyspace: writes committed after
 /// it was created are not visible through it.
+///
+/// ```
+/// use std::ops::Bound;
+/// use cache_core::{Database, Direction, Keyspace, KvIter};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let ks = db.keyspace("objects")?;
+/// ks.insert(b"a", b"1")?;
+/// let iter: KvIter = ks.range(Bound::Unbounded, Bound::Unbounded, Direction::Forward)?;
+/// ks.insert(b"b", b"2")?; // committed after the iterator was made: not seen through it
+/// assert_eq!(iter.count(), 1);
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub type KvIter = Box<dyn Iterator<Item = Result<KvPair>> + Send + 'static>;
 
 /// Settings common to every backend. Backend crates offer their own tuning on top.
+///
+/// ```
+/// use cache_core::OpenOptions;
+/// let options = OpenOptions { cache_size_bytes: 64 << 20, ..OpenOptions::default() };
+/// assert!(options.create_if_missing);
+/// assert_eq!(OpenOptions::default().cache_size_bytes, 256 << 20);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpenOptions {
     /// Block/page cache budget in bytes.
@@ -77,13 +154,23 @@ impl Default for OpenOptions {
 /// closed database directory may be copied (see `cache-sync`).
 ///
 /// # Example
-/// ```ignore
-/// # // Backends implement this trait; see cache-fjall / cache-redb for runnable examples.
-/// let db = FjallDatabase::open(dir, &OpenOptions::default())?;
-/// let objects = db.keyspace("objects")?;
-/// let mut batch = db.batch();
-/// batch.insert(&objects, b"k", b"v");
-/// batch.commit(Durability::Flushed)?;
+/// Backends implement this trait (`cache_fjall::FjallDatabase`, `cache_redb::RedbDatabase`);
+/// code generic over it runs on each:
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, WriteBatch};
+///
+/// fn store_one<D: Database>(db: &D) -> cache_core::Result<Option<Vec<u8>>> {
+///     let objects = db.keyspace("objects")?;
+///     let mut batch = db.batch();
+///     batch.insert(&objects, b"k", b"v");
+///     batch.commit(Durability::Flushed)?;
+///     objects.get(b"k")
+/// }
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// assert_eq!(store_one(&db)?, Some(b"v".to_vec()));
+/// assert_eq!(db.keyspace_names()?, ["objects"]);
+/// # Ok::<(), cache_core::Error>(())
 /// ```
 pub trait Database: Clone + Send + Sync + Sized + 'static {
     /// The keyspace handle type.
@@ -137,7 +224,7 @@ pub trait Database: Clone + Send + Sync + Sized + 'static {
     /// as the engine allows, then makes them [`Durability::Flushed`]. Returns the number loaded.
     ///
     /// Not atomic: after a crash a prefix of the entries may be present. The default writes
-    /// batches of [`INGEST_BATCH`] entries; engines override it with their bulk-load path.
+    /// batches of 100 000 entries; engines override it with their bulk-load path.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when a key is not greater than the one before it (nothing
@@ -171,6 +258,17 @@ pub trait Database: Clone + Send + Sync + Sized + 'static {
 ///
 /// # Errors
 /// [`Error::Io`] naming the entry that could not be read.
+///
+/// ```
+/// use cache_core::database::directory_size;
+/// use cache_core::ErrorKind;
+/// let dir = tempfile::tempdir()?;
+/// std::fs::create_dir(dir.path().join("empty"))?;
+/// assert_eq!(directory_size(dir.path())?, 0, "directories themselves are not counted");
+/// let missing = directory_size(&dir.path().join("missing")).unwrap_err();
+/// assert_eq!(missing.kind(), ErrorKind::Io);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn directory_size(dir: &Path) -> Result<u64> {
     let mut total = 0;
     for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
@@ -197,9 +295,18 @@ fn allocated_bytes(meta: &std::fs::Metadata) -> u64 {
 }
 
 /// Entries per batch in the default [`Database::ingest_sorted`].
-pub const INGEST_BATCH: usize = 100_000;
+pub(crate) const INGEST_BATCH: usize = 100_000;
 
 /// Checks that keys arrive in strictly ascending order (for bulk loads).
+///
+/// ```
+/// use cache_core::database::SortedKeys;
+/// let mut order = SortedKeys::default();
+/// order.check("objects", b"a")?;
+/// order.check("objects", b"b")?;
+/// assert!(order.check("objects", b"b").is_err(), "equal keys are out of order");
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct SortedKeys {
     last: Option<Vec<u8>>,
@@ -210,6 +317,16 @@ impl SortedKeys {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming the keyspace and the out-of-order key.
+    ///
+    /// ```
+    /// use cache_core::database::SortedKeys;
+    /// let mut order = SortedKeys::default();
+    /// order.check("objects", b"k2")?;
+    /// let err = order.check("objects", b"k1").unwrap_err();
+    /// assert_eq!(err.kind(), cache_core::ErrorKind::InvalidArgument);
+    /// assert!(err.to_string().contains("`objects`: key \"k1\""), "{err}");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn check(&mut self, keyspace: &str, key: &[u8]) -> Result<()> {
         if let Some(last) = &self.last
             && key <= last.as_slice()
@@ -234,6 +351,20 @@ impl SortedKeys {
 ///
 /// Single `insert`/`remove` calls commit with [`Durability::Buffered`]; use a
 /// [`WriteBatch`] or [`Database::persist`] for more.
+///
+/// ```
+/// use cache_core::{Database, Direction, Durability, Keyspace};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let seeds = db.keyspace("seeds")?;
+/// seeds.insert(b"pool-1", b"42")?;
+/// seeds.insert(b"pool-2", b"43")?;
+/// db.persist(Durability::Flushed)?;
+/// assert_eq!(seeds.get(b"pool-1")?, Some(b"42".to_vec()));
+/// seeds.remove(b"pool-1")?;
+/// assert!(!seeds.contains(b"pool-1")?);
+/// assert_eq!(seeds.prefix(b"pool-", Direction::Forward)?.count(), 1);
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub trait Keyspace: Clone + Send + Sync + 'static {
     /// The keyspace's name.
     fn name(&self) -> &str;
@@ -274,6 +405,24 @@ pub trait Keyspace: Clone + Send + Sync + 'static {
 /// An atomic set of inserts and removals across keyspaces of one database: after `commit`,
 /// readers see all of it or (if the commit failed or the process died first) none of it.
 /// Dropping a batch without committing discards it.
+///
+/// ```
+/// use cache_core::{Database, Durability, Keyspace, WriteBatch};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let (objects, index) = (db.keyspace("objects")?, db.keyspace("index")?);
+/// let mut batch = db.batch();
+/// batch.insert(&objects, b"o1", b"4096");
+/// batch.insert(&index, b"size/4096/o1", b"");
+/// assert_eq!(batch.len(), 2);
+/// batch.commit(Durability::Synced)?;
+/// assert!(objects.contains(b"o1")? && index.contains(b"size/4096/o1")?);
+///
+/// let mut discarded = db.batch();
+/// discarded.remove(&objects, b"o1");
+/// drop(discarded);
+/// assert!(objects.contains(b"o1")?);
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub trait WriteBatch: Send {
     /// Keyspace handle type of the owning database.
     type Keyspace;
@@ -297,6 +446,12 @@ pub trait WriteBatch: Send {
 }
 
 /// Longest keyspace name accepted.
+///
+/// ```
+/// use cache_core::database::{MAX_KEYSPACE_NAME_LEN, validate_keyspace_name};
+/// assert!(validate_keyspace_name(&"a".repeat(MAX_KEYSPACE_NAME_LEN)).is_ok());
+/// assert!(validate_keyspace_name(&"a".repeat(MAX_KEYSPACE_NAME_LEN + 1)).is_err());
+/// ```
 pub const MAX_KEYSPACE_NAME_LEN: usize = 64;
 
 /// Checks a user keyspace name: 1 to 64 characters from `[A-Za-z0-9_.-]`.
@@ -304,6 +459,17 @@ pub const MAX_KEYSPACE_NAME_LEN: usize = 64;
 /// Names containing `#` are reserved for keyspaces the cache crates create for their own use
 /// (such as the chunk store of a [`crate::framed::FramedKeyspace`]); backends accept those through
 /// [`validate_internal_keyspace_name`].
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the problem.
+///
+/// ```
+/// use cache_core::database::validate_keyspace_name;
+/// assert!(validate_keyspace_name("file_paths.v2").is_ok());
+/// assert!(validate_keyspace_name("").is_err());
+/// assert!(validate_keyspace_name("has space").is_err());
+/// assert!(validate_keyspace_name("objects#chunks").is_err(), "`#` is reserved");
+/// ```
 pub fn validate_keyspace_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > MAX_KEYSPACE_NAME_LEN {
         return Err(Error::InvalidArgument(format!(
@@ -322,7 +488,18 @@ pub fn validate_keyspace_name(name: &str) -> Result<()> {
 }
 
 /// Like [`validate_keyspace_name`], but also accepts one `#` (reserved internal names such as
-/// `objects#chunks`).
+/// `objects#chunks`): each side of the `#` must be a valid name.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming the problem.
+///
+/// ```
+/// use cache_core::database::validate_internal_keyspace_name;
+/// assert!(validate_internal_keyspace_name("objects#chunks").is_ok());
+/// assert!(validate_internal_keyspace_name("objects").is_ok());
+/// assert!(validate_internal_keyspace_name("#chunks").is_err());
+/// assert!(validate_internal_keyspace_name("a#b#c").is_err());
+/// ```
 pub fn validate_internal_keyspace_name(name: &str) -> Result<()> {
     match name.split_once('#') {
         Some((base, suffix)) => {

@@ -8,10 +8,27 @@
 //!
 //! Messages name no command-line flag: the library does not know how it is invoked; the CLI adds
 //! its own advice.
+//!
+//! ```
+//! use cache_core::error::{Error, ErrorKind};
+//! let err = Error::in_use("fjall", "/data/sai3-kv-cache".as_ref(), "its lock is held");
+//! assert_eq!(err.kind(), ErrorKind::InUse);
+//! assert!(err.to_string().contains("wait for it to finish or use another cache directory"));
+//! ```
 
 use std::path::PathBuf;
 
 /// Result alias used throughout the cache crates.
+///
+/// ```
+/// use cache_core::{Error, Result};
+/// fn positive(n: i64) -> Result<u64> {
+///     u64::try_from(n).map_err(|_| Error::InvalidArgument(format!("{n} is negative")))
+/// }
+/// assert_eq!(positive(3)?, 3);
+/// assert_eq!(positive(-1).unwrap_err().to_string(), "invalid argument: -1 is negative");
+/// # Ok::<(), Error>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong when opening or using a cache.
@@ -19,6 +36,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Variants carry the backend name, the database path and the keyspace where they are known,
 /// so that a message such as "corrupt value in keyspace `objects` of /data/sai3-kv-cache" can be
 /// acted upon without a debugger.
+///
+/// ```
+/// use cache_core::{Error, ErrorKind};
+/// let err = Error::corrupt("objects", b"k\x01", "checksum mismatch");
+/// assert_eq!(err.kind(), ErrorKind::Corrupt);
+/// assert_eq!(
+///     err.to_string(),
+///     r#"corrupt data in keyspace `objects` at key "k\x01": checksum mismatch"#
+/// );
+/// assert!(matches!(err, Error::Corrupt { ref keyspace, .. } if keyspace == "objects"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -165,6 +193,13 @@ pub enum Error {
 
 /// What kind of failure an [`Error`] is: the decision a caller makes on it, without matching
 /// every variant. Returned by [`Error::kind`].
+///
+/// ```
+/// use cache_core::{Error, ErrorKind};
+/// let err = Error::FormatTooNew { path: "/c".into(), found: 9, supported: 1 };
+/// assert_eq!(err.kind(), ErrorKind::WrongFormat);
+/// assert_ne!(err.kind(), ErrorKind::Corrupt, "a newer cache is left untouched");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -201,6 +236,16 @@ fn keyspace_suffix(keyspace: &Option<String>) -> String {
 
 impl Error {
     /// Builds an [`Error::Io`] for `path`.
+    ///
+    /// ```
+    /// use cache_core::{Error, ErrorKind};
+    /// let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("missing");
+    /// let err = std::fs::read(&missing).map_err(|e| Error::io(&missing, e)).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::Io);
+    /// assert!(err.to_string().starts_with(&format!("I/O error on {}", missing.display())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
@@ -209,6 +254,13 @@ impl Error {
     }
 
     /// Builds an [`Error::Backend`] from an engine error.
+    ///
+    /// ```
+    /// use cache_core::{Error, ErrorKind};
+    /// let err = Error::backend("fjall", "/c".as_ref(), Some("objects"), "journal full");
+    /// assert_eq!(err.kind(), ErrorKind::Other);
+    /// assert_eq!(err.to_string(), "fjall error in /c (keyspace `objects`): journal full");
+    /// ```
     pub fn backend(
         backend: &'static str,
         path: &std::path::Path,
@@ -224,6 +276,13 @@ impl Error {
     }
 
     /// Builds an [`Error::Corrupt`], rendering `key` for humans.
+    ///
+    /// ```
+    /// use cache_core::Error;
+    /// let err = Error::corrupt("objects", b"a\"b\x00", "truncated frame");
+    /// assert!(err.is_corruption());
+    /// assert!(err.to_string().contains(r#"at key "a\x22b\x00": truncated frame"#), "{err}");
+    /// ```
     pub fn corrupt(keyspace: &str, key: &[u8], reason: impl Into<String>) -> Self {
         Error::Corrupt {
             keyspace: keyspace.to_owned(),
@@ -233,6 +292,14 @@ impl Error {
     }
 
     /// Builds an [`Error::InUse`] for the cache directory `path`.
+    ///
+    /// ```
+    /// use cache_core::{Error, ErrorKind};
+    /// let err = Error::in_use("redb", "/c".as_ref(), "its lock is held");
+    /// assert_eq!(err.kind(), ErrorKind::InUse);
+    /// let message = err.to_string();
+    /// assert!(message.starts_with("/c is in use by another process (redb: its lock is held)"));
+    /// ```
     pub fn in_use(
         backend: &'static str,
         path: &std::path::Path,
@@ -246,6 +313,13 @@ impl Error {
     }
 
     /// Builds an [`Error::Damaged`] from an engine's verification failure.
+    ///
+    /// ```
+    /// use cache_core::{Error, ErrorKind};
+    /// let err = Error::damaged("redb", "/c".as_ref(), None, "page checksum mismatch");
+    /// assert_eq!(err.kind(), ErrorKind::Corrupt);
+    /// assert_eq!(err.to_string(), "/c holds damaged redb data: page checksum mismatch");
+    /// ```
     pub fn damaged(
         backend: &'static str,
         path: &std::path::Path,
@@ -304,14 +378,23 @@ impl Error {
     /// Not for a cache in use ([`ErrorKind::InUse`]), a foreign directory
     /// ([`ErrorKind::NotACache`]), another backend's or a newer cache
     /// ([`ErrorKind::WrongFormat`]), I/O or engine failures: those leave the directory untouched.
+    ///
+    /// ```
+    /// use cache_core::Error;
+    /// let damaged = Error::damaged("fjall", "/c".as_ref(), Some("objects"), "bad block");
+    /// assert!(damaged.is_corruption());
+    /// assert!(!Error::in_use("fjall", "/c".as_ref(), "its lock is held").is_corruption());
+    /// assert!(!Error::InvalidArgument("empty name".into()).is_corruption());
+    /// ```
     pub fn is_corruption(&self) -> bool {
         self.kind() == ErrorKind::Corrupt
     }
 }
 
-/// Renders a binary key for error messages: printable ASCII runs stay readable, other bytes
-/// become `\xNN`; keys longer than 64 bytes are shortened with their total length.
-pub fn render_key(key: &[u8]) -> String {
+/// Renders a binary key for error messages, in double quotes: visible ASCII characters other
+/// than `"` and `\` stay readable, every other byte (space included) becomes `\xNN`; keys longer
+/// than 64 bytes are shortened to their first 64 bytes and their total length.
+pub(crate) fn render_key(key: &[u8]) -> String {
     use std::fmt::Write;
     let mut out = String::from("\"");
     for &b in key.iter().take(64) {

@@ -16,21 +16,49 @@
 //! (not merely with high probability). Because the key is inside the checksum, a value that an
 //! index hands back under the wrong key fails verification too. The checksum is verified before
 //! anything is decompressed, so a damaged length can never drive a large allocation.
+//!
+//! ```
+//! use cache_core::frame::{Compression, FrameKind, decode, encode};
+//! let frame = encode(b"key", FrameKind::Value, b"value", Compression::Lz4);
+//! assert_eq!(decode("objects", b"key", &frame)?, (FrameKind::Value, b"value".to_vec()));
+//! assert!(decode("objects", b"other key", &frame).unwrap_err().is_corruption());
+//! # Ok::<(), cache_core::Error>(())
+//! ```
 
 use crate::error::{Error, Result};
 
 /// Version byte of the frame format written by this build.
-pub const FRAME_VERSION: u8 = 1;
+pub(crate) const FRAME_VERSION: u8 = 1;
 
 /// Largest uncompressed payload one frame may carry (larger values are chunked by
 /// [`crate::framed::FramedKeyspace`]). Guards decoders against absurd lengths.
+///
+/// ```
+/// use cache_core::frame::MAX_FRAME_PAYLOAD;
+/// use cache_core::{FrameSettings, ErrorKind, FramedKeyspace};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// assert_eq!(MAX_FRAME_PAYLOAD, 64 << 20);
+/// let too_big = FrameSettings { chunk_size: MAX_FRAME_PAYLOAD + 1, ..FrameSettings::default() };
+/// let err = FramedKeyspace::open(&db, "objects", too_big).err().expect("over the limit");
+/// assert_eq!(err.kind(), ErrorKind::InvalidArgument);
+/// ```
 pub const MAX_FRAME_PAYLOAD: usize = 64 * 1024 * 1024;
 
 /// Payloads shorter than this are stored uncompressed whatever the codec: compressing them costs
 /// more than it saves.
-pub const MIN_COMPRESS_LEN: usize = 128;
+pub(crate) const MIN_COMPRESS_LEN: usize = 128;
 
 /// Compression applied to a payload before framing.
+///
+/// ```
+/// use cache_core::frame::{Compression, FrameKind, decode, encode};
+/// let value = b"listing ".repeat(100);
+/// let plain = encode(b"k", FrameKind::Value, &value, Compression::None);
+/// let zstd = encode(b"k", FrameKind::Value, &value, Compression::Zstd(3));
+/// assert!(zstd.len() < plain.len());
+/// assert_eq!(decode("objects", b"k", &zstd)?.1, value);
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
     /// Store as is.
@@ -42,6 +70,13 @@ pub enum Compression {
 }
 
 /// What a frame holds.
+///
+/// ```
+/// use cache_core::frame::{Compression, FrameKind, decode, encode};
+/// let frame = encode(b"k", FrameKind::Chunk, b"part", Compression::None);
+/// assert_eq!(decode("objects", b"k", &frame)?, (FrameKind::Chunk, b"part".to_vec()));
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameKind {
     /// A whole value.
@@ -97,6 +132,16 @@ fn get_varint(bytes: &[u8]) -> Option<(u64, usize)> {
 ///
 /// # Panics
 /// If `payload` is longer than [`MAX_FRAME_PAYLOAD`] (callers chunk first).
+///
+/// ```
+/// use cache_core::frame::{Compression, FrameKind, encode};
+/// let frame = encode(b"k", FrameKind::Value, b"abc", Compression::Lz4);
+/// // version, flags, length 3, the payload (too short to compress), CRC-32C:
+/// assert_eq!(frame.len(), 1 + 1 + 1 + 3 + 4);
+/// assert_eq!(&frame[..6], b"\x01\x00\x03abc");
+/// let long = vec![7u8; 4096];
+/// assert!(encode(b"k", FrameKind::Value, &long, Compression::Lz4).len() < 100);
+/// ```
 pub fn encode(key: &[u8], kind: FrameKind, payload: &[u8], compression: Compression) -> Vec<u8> {
     assert!(
         payload.len() <= MAX_FRAME_PAYLOAD,
@@ -134,6 +179,21 @@ pub fn encode(key: &[u8], kind: FrameKind, payload: &[u8], compression: Compress
 /// [`Error::Corrupt`] when the frame is truncated, has a bad checksum (including a frame that
 /// belongs to another key), an unknown version, codec or kind, or does not decompress to its
 /// declared length.
+///
+/// ```
+/// use cache_core::frame::{Compression, FrameKind, decode, encode};
+/// use cache_core::ErrorKind;
+/// let frame = encode(b"k1", FrameKind::Value, b"v", Compression::None);
+/// assert_eq!(decode("objects", b"k1", &frame)?, (FrameKind::Value, b"v".to_vec()));
+///
+/// let err = decode("objects", b"k2", &frame).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::Corrupt, "a frame read under another key");
+/// assert!(err.to_string().contains("checksum mismatch"), "{err}");
+/// let mut damaged = frame.clone();
+/// damaged[2] ^= 1;
+/// assert!(decode("objects", b"k1", &damaged).is_err());
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub fn decode(keyspace: &str, key: &[u8], frame: &[u8]) -> Result<(FrameKind, Vec<u8>)> {
     let corrupt = |reason: String| Error::corrupt(keyspace, key, reason);
     if frame.len() < 7 {

@@ -11,6 +11,19 @@
 //!
 //! Default chunk size: 4 MiB minus 1 KiB, so a chunk plus its frame fits the power-of-two page
 //! runs redb allocates for large values without wasting half a run.
+//!
+//! ```
+//! use cache_core::{Database, Durability, FrameSettings, FramedKeyspace};
+//! # let db = cache_core::database::memory::MemoryDatabase::default();
+//! let small_chunks = FrameSettings { chunk_size: 1000, ..FrameSettings::default() };
+//! let listings = FramedKeyspace::open(&db, "listings", small_chunks)?;
+//! let listing = b"object-name\n".repeat(500);
+//! listings.insert(b"bucket-1", &listing, Durability::Flushed)?;
+//! assert_eq!(listings.get(b"bucket-1")?, Some(listing), "reassembled from 6 chunks");
+//! assert_eq!(listings.chunk_entries()?, 6);
+//! assert_eq!(db.keyspace_names()?, ["listings", "listings#chunks"]);
+//! # Ok::<(), cache_core::Error>(())
+//! ```
 
 use std::ops::Bound;
 
@@ -23,12 +36,19 @@ use crate::frame::{self, Compression, FrameKind, MAX_FRAME_PAYLOAD};
 use crate::key::{KeyBuilder, KeyReader};
 
 /// Default chunk size: 4 MiB - 1 KiB.
-pub const DEFAULT_CHUNK_SIZE: usize = 4 * 1024 * 1024 - 1024;
+pub(crate) const DEFAULT_CHUNK_SIZE: usize = 4 * 1024 * 1024 - 1024;
 
 /// Suffix of the companion keyspace that stores chunks.
-pub const CHUNKS_SUFFIX: &str = "#chunks";
+pub(crate) const CHUNKS_SUFFIX: &str = "#chunks";
 
 /// How a [`FramedKeyspace`] encodes values.
+///
+/// ```
+/// use cache_core::{Compression, FrameSettings};
+/// let listings = FrameSettings { compression: Compression::Zstd(3), ..FrameSettings::default() };
+/// assert_eq!(listings.chunk_size, FrameSettings::default().chunk_size);
+/// assert_eq!(FrameSettings::default().compression, Compression::Lz4);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameSettings {
     /// Codec for values (and each chunk).
@@ -51,6 +71,15 @@ impl Default for FrameSettings {
 ///
 /// Every read verifies the frame: a damaged, truncated, foreign or misplaced value is reported
 /// as [`Error::Corrupt`], never returned as data.
+///
+/// ```
+/// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+/// # let db = cache_core::database::memory::MemoryDatabase::default();
+/// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+/// objects.insert(b"k", b"v", Durability::Flushed)?;
+/// assert_eq!(objects.get(b"k")?, Some(b"v".to_vec()));
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct FramedKeyspace<D: Database> {
     db: D,
@@ -105,6 +134,18 @@ impl<D: Database> FramedKeyspace<D> {
     ///
     /// # Errors
     /// Engine failures.
+    ///
+    /// ```
+    /// use cache_core::{Database, Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// objects.insert(b"k", b"v", Durability::Flushed)?;
+    /// assert_eq!(db.keyspace_names()?, ["objects", "objects#chunks"]);
+    /// assert!(FramedKeyspace::drop_from(&db, "objects")?);
+    /// assert!(db.keyspace_names()?.is_empty());
+    /// assert!(!FramedKeyspace::drop_from(&db, "objects")?, "nothing left to drop");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn drop_from(db: &D, name: &str) -> Result<bool> {
         let data = db.drop_keyspace(name)?;
         let chunks = db.drop_keyspace(&format!("{name}{CHUNKS_SUFFIX}"))?;
@@ -112,6 +153,17 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Opens (creating if needed) the keyspace `name` and its chunk store.
+    ///
+    /// ```
+    /// use cache_core::{FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// assert_eq!(objects.name(), "objects");
+    /// let zero = FrameSettings { chunk_size: 0, ..FrameSettings::default() };
+    /// assert!(FramedKeyspace::open(&db, "objects", zero).is_err());
+    /// assert!(FramedKeyspace::open(&db, "bad name", FrameSettings::default()).is_err());
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn open(db: &D, name: &str, settings: FrameSettings) -> Result<Self> {
         crate::database::validate_keyspace_name(name)?;
         if settings.chunk_size == 0 || settings.chunk_size > MAX_FRAME_PAYLOAD {
@@ -135,21 +187,61 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// The keyspace's name.
+    ///
+    /// ```
+    /// use cache_core::{FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let listings = FramedKeyspace::open(&db, "listings", FrameSettings::default())?;
+    /// assert_eq!(listings.name(), "listings");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn name(&self) -> &str {
         self.data.name()
     }
 
     /// The underlying raw keyspace (frames as stored).
+    ///
+    /// ```
+    /// use cache_core::frame::{FrameKind, decode};
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace, Keyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// objects.insert(b"k", b"v", Durability::Flushed)?;
+    /// let stored = objects.raw().get(b"k")?.expect("present");
+    /// assert_ne!(stored, b"v", "the raw keyspace holds the frame");
+    /// assert_eq!(decode("objects", b"k", &stored)?, (FrameKind::Value, b"v".to_vec()));
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn raw(&self) -> &D::Keyspace {
         &self.data
     }
 
     /// The database this keyspace belongs to.
+    ///
+    /// ```
+    /// use cache_core::{Database, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// assert_eq!(objects.database().path(), db.path());
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn database(&self) -> &D {
         &self.db
     }
 
     /// Reads and verifies the value under `key`.
+    ///
+    /// ```
+    /// use cache_core::{Durability, ErrorKind, FrameSettings, FramedKeyspace, Keyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// objects.insert(b"k", b"v", Durability::Flushed)?;
+    /// assert_eq!(objects.get(b"k")?, Some(b"v".to_vec()));
+    /// assert_eq!(objects.get(b"missing")?, None);
+    /// objects.raw().insert(b"bad", b"not a frame")?;
+    /// assert_eq!(objects.get(b"bad").unwrap_err().kind(), ErrorKind::Corrupt);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.data.get(key)? {
             None => Ok(None),
@@ -158,6 +250,16 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Whether `key` is present (does not verify the value).
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// objects.insert(b"k", b"v", Durability::Flushed)?;
+    /// assert!(objects.contains(b"k")?);
+    /// assert!(!objects.contains(b"other")?);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn contains(&self, key: &[u8]) -> Result<bool> {
         self.data.contains(key)
     }
@@ -250,6 +352,20 @@ impl<D: Database> FramedKeyspace<D> {
 
     /// Queues `value` under `key` into `batch` (which may hold writes to other keyspaces of the
     /// same database; all of it commits atomically).
+    ///
+    /// ```
+    /// use cache_core::{Database, Durability, FrameSettings, FramedKeyspace, WriteBatch};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// let sizes = FramedKeyspace::open(&db, "sizes", FrameSettings::default())?;
+    /// let mut batch = db.batch();
+    /// objects.insert_into(&mut batch, b"o1", b"meta")?;
+    /// sizes.insert_into(&mut batch, b"o1", b"4096")?;
+    /// assert_eq!(objects.get(b"o1")?, None, "nothing is visible before the commit");
+    /// batch.commit(Durability::Flushed)?;
+    /// assert_eq!(sizes.get(b"o1")?, Some(b"4096".to_vec()));
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn insert_into(&self, batch: &mut D::Batch, key: &[u8], value: &[u8]) -> Result<()> {
         self.queue_chunk_removal(batch, key)?;
         let compression = self.settings.compression;
@@ -294,6 +410,20 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Queues the removal of `key` (and its chunks) into `batch`.
+    ///
+    /// ```
+    /// use cache_core::{Database, Durability, FrameSettings, FramedKeyspace, WriteBatch};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let small = FrameSettings { chunk_size: 4, ..FrameSettings::default() };
+    /// let objects = FramedKeyspace::open(&db, "objects", small)?;
+    /// objects.insert(b"big", b"split into chunks", Durability::Flushed)?;
+    /// let mut batch = db.batch();
+    /// objects.remove_into(&mut batch, b"big")?;
+    /// batch.commit(Durability::Flushed)?;
+    /// assert_eq!(objects.get(b"big")?, None);
+    /// assert_eq!(objects.chunk_entries()?, 0, "its chunks went in the same batch");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn remove_into(&self, batch: &mut D::Batch, key: &[u8]) -> Result<()> {
         self.queue_chunk_removal(batch, key)?;
         batch.remove(&self.data, key);
@@ -301,6 +431,19 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Stores `value` under `key` in its own batch, committed with `durability`.
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let small = FrameSettings { chunk_size: 4, ..FrameSettings::default() };
+    /// let objects = FramedKeyspace::open(&db, "objects", small)?;
+    /// objects.insert(b"k", b"0123456789", Durability::Flushed)?;
+    /// assert_eq!(objects.chunk_entries()?, 3, "10 bytes in chunks of 4");
+    /// assert_eq!(objects.get(b"k")?, Some(b"0123456789".to_vec()));
+    /// objects.insert(b"k", b"abc", Durability::Flushed)?;
+    /// assert_eq!(objects.chunk_entries()?, 0, "an overwrite removes the old chunks");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn insert(&self, key: &[u8], value: &[u8], durability: Durability) -> Result<()> {
         let mut batch = self.db.batch();
         self.insert_into(&mut batch, key, value)?;
@@ -308,6 +451,16 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Removes `key` in its own batch, committed with `durability`.
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// objects.insert(b"k", b"v", Durability::Buffered)?;
+    /// objects.remove(b"k", Durability::Flushed)?;
+    /// assert!(!objects.contains(b"k")?);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn remove(&self, key: &[u8], durability: Durability) -> Result<()> {
         let mut batch = self.db.batch();
         self.remove_into(&mut batch, key)?;
@@ -315,6 +468,22 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Iterates verified values within `(start, end)`.
+    ///
+    /// ```
+    /// use std::ops::Bound::{Excluded, Included};
+    /// use cache_core::{Direction, Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// for k in [b"a", b"b", b"c"] {
+    ///     objects.insert(k, k, Durability::Buffered)?;
+    /// }
+    /// let values: Vec<Vec<u8>> = objects
+    ///     .range(Included(b"a"), Excluded(b"c"), Direction::Reverse)?
+    ///     .map(|kv| kv.map(|(_, v)| v))
+    ///     .collect::<cache_core::Result<_>>()?;
+    /// assert_eq!(values, [b"b", b"a"]);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn range(
         &self,
         start: Bound<&[u8]>,
@@ -330,6 +499,19 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Iterates verified values whose keys start with `prefix`.
+    ///
+    /// ```
+    /// use cache_core::{Direction, Durability, FrameSettings, FramedKeyspace, KeyBuilder};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+    /// for (pool, n) in [(1u16, 10u64), (1, 11), (2, 10)] {
+    ///     let key = KeyBuilder::new(1).u16(pool).u64(n).finish();
+    ///     objects.insert(&key, b"", Durability::Buffered)?;
+    /// }
+    /// let pool_1 = KeyBuilder::new(1).u16(1);
+    /// assert_eq!(objects.prefix(pool_1.as_bytes(), Direction::Forward)?.count(), 2);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn prefix(
         &self,
         prefix: &[u8],
@@ -344,11 +526,33 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Approximate number of values (chunks not counted).
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let small = FrameSettings { chunk_size: 2, ..FrameSettings::default() };
+    /// let objects = FramedKeyspace::open(&db, "objects", small)?;
+    /// objects.insert(b"k1", b"v", Durability::Buffered)?;
+    /// objects.insert(b"k2", b"chunked", Durability::Buffered)?;
+    /// assert!(objects.approximate_len()? <= 2, "chunks are not counted");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn approximate_len(&self) -> Result<u64> {
         self.data.approximate_len()
     }
 
     /// Reads and deserializes the record under `key`.
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let seeds = FramedKeyspace::open(&db, "seeds", FrameSettings::default())?;
+    /// seeds.insert_record(b"pool-1", &(42u64, "zipf"), Durability::Flushed)?;
+    /// let seed: Option<(u64, String)> = seeds.get_record(b"pool-1")?;
+    /// assert_eq!(seed, Some((42, "zipf".to_owned())));
+    /// assert_eq!(seeds.get_record::<(u64, String)>(b"pool-2")?, None);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn get_record<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         match self.get(key)? {
             None => Ok(None),
@@ -357,6 +561,18 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Queues a serialized record into `batch`.
+    ///
+    /// ```
+    /// use cache_core::{Database, Durability, FrameSettings, FramedKeyspace, WriteBatch};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let seeds = FramedKeyspace::open(&db, "seeds", FrameSettings::default())?;
+    /// let mut batch = db.batch();
+    /// seeds.insert_record_into(&mut batch, b"pool-1", &7u32)?;
+    /// seeds.insert_record_into(&mut batch, b"pool-2", &8u32)?;
+    /// batch.commit(Durability::Flushed)?;
+    /// assert_eq!(seeds.get_record::<u32>(b"pool-2")?, Some(8));
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn insert_record_into<T: Serialize>(
         &self,
         batch: &mut D::Batch,
@@ -368,6 +584,15 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Stores a serialized record in its own batch.
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let seeds = FramedKeyspace::open(&db, "seeds", FrameSettings::default())?;
+    /// seeds.insert_record(b"pool-1", &vec![1u64, 2, 3], Durability::Flushed)?;
+    /// assert_eq!(seeds.get_record::<Vec<u64>>(b"pool-1")?, Some(vec![1, 2, 3]));
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn insert_record<T: Serialize>(
         &self,
         key: &[u8],
@@ -379,6 +604,18 @@ impl<D: Database> FramedKeyspace<D> {
     }
 
     /// Number of chunk entries in the companion keyspace (for diagnostics and tests).
+    ///
+    /// ```
+    /// use cache_core::{Durability, FrameSettings, FramedKeyspace};
+    /// # let db = cache_core::database::memory::MemoryDatabase::default();
+    /// let small = FrameSettings { chunk_size: 1024, ..FrameSettings::default() };
+    /// let objects = FramedKeyspace::open(&db, "objects", small)?;
+    /// objects.insert(b"small", &[0; 1024], Durability::Flushed)?;
+    /// assert_eq!(objects.chunk_entries()?, 0, "a value of one chunk size is not split");
+    /// objects.insert(b"large", &[0; 1025], Durability::Flushed)?;
+    /// assert_eq!(objects.chunk_entries()?, 2);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn chunk_entries(&self) -> Result<u64> {
         let mut n = 0;
         for entry in self

@@ -34,16 +34,35 @@ use std::fmt;
 use crate::error::{Error, Result, render_key};
 
 /// Identifies one dataset (one config hash) inside a cache: the first 8 bytes of its hash.
+///
+/// ```
+/// use cache_core::key::DatasetId;
+/// let id = DatasetId::from_u64(0x09af_2e4c_1b7d_0000);
+/// assert_eq!(id.0, [0x09, 0xaf, 0x2e, 0x4c, 0x1b, 0x7d, 0, 0]);
+/// assert_eq!(id.to_string(), "09af2e4c1b7d0000");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DatasetId(pub [u8; 8]);
 
 impl DatasetId {
     /// Builds an id from a `u64` (big-endian bytes, so ids order like the numbers).
+    ///
+    /// ```
+    /// use cache_core::key::DatasetId;
+    /// assert_eq!(DatasetId::from_u64(1).0, [0, 0, 0, 0, 0, 0, 0, 1]);
+    /// assert!(DatasetId::from_u64(255) < DatasetId::from_u64(256));
+    /// ```
     pub const fn from_u64(v: u64) -> Self {
         DatasetId(v.to_be_bytes())
     }
 
     /// The id as a `u64`.
+    ///
+    /// ```
+    /// use cache_core::key::DatasetId;
+    /// assert_eq!(DatasetId::from_u64(42).as_u64(), 42);
+    /// assert_eq!(DatasetId([0, 0, 0, 0, 0, 0, 1, 0]).as_u64(), 256);
+    /// ```
     pub const fn as_u64(self) -> u64 {
         u64::from_be_bytes(self.0)
     }
@@ -57,6 +76,12 @@ impl fmt::Display for DatasetId {
 }
 
 /// Writes the components of one key, in order.
+///
+/// ```
+/// use cache_core::key::KeyBuilder;
+/// let key = KeyBuilder::new(7).u32(1).str("a").finish();
+/// assert_eq!(key, [7, 0, 0, 0, 1, b'a', 0, 1]);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct KeyBuilder {
     buf: Vec<u8>,
@@ -64,6 +89,11 @@ pub struct KeyBuilder {
 
 impl KeyBuilder {
     /// Starts a key with its tag byte (which names the record type).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::new(3).finish(), [3]);
+    /// ```
     pub fn new(tag: u8) -> Self {
         let mut buf = Vec::with_capacity(24);
         buf.push(tag);
@@ -71,41 +101,82 @@ impl KeyBuilder {
     }
 
     /// Starts a key with no tag (for keyspaces that hold one record type).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::untagged().u8(9).finish(), [9]);
+    /// assert!(KeyBuilder::untagged().finish().is_empty());
+    /// ```
     pub fn untagged() -> Self {
         KeyBuilder::default()
     }
 
     /// Appends a dataset id (8 bytes).
+    ///
+    /// ```
+    /// use cache_core::key::{DatasetId, KeyBuilder};
+    /// let key = KeyBuilder::untagged().dataset(DatasetId::from_u64(5)).finish();
+    /// assert_eq!(key, [0, 0, 0, 0, 0, 0, 0, 5]);
+    /// ```
     pub fn dataset(mut self, id: DatasetId) -> Self {
         self.buf.extend_from_slice(&id.0);
         self
     }
 
     /// Appends a `u8`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::new(1).u8(0xab).finish(), [1, 0xab]);
+    /// ```
     pub fn u8(mut self, v: u8) -> Self {
         self.buf.push(v);
         self
     }
 
     /// Appends a big-endian `u16`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::untagged().u16(0x0102).finish(), [1, 2]);
+    /// ```
     pub fn u16(mut self, v: u16) -> Self {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
     /// Appends a big-endian `u32`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::untagged().u32(0x0102_0304).finish(), [1, 2, 3, 4]);
+    /// ```
     pub fn u32(mut self, v: u32) -> Self {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
     /// Appends a big-endian `u64`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// let key = |v| KeyBuilder::untagged().u64(v).finish();
+    /// assert!(key(9_999_999_999) < key(10_000_000_000), "byte order is numeric order");
+    /// assert_eq!(KeyBuilder::untagged().u64(1).finish(), [0, 0, 0, 0, 0, 0, 0, 1]);
+    /// ```
     pub fn u64(mut self, v: u64) -> Self {
         self.buf.extend_from_slice(&v.to_be_bytes());
         self
     }
 
     /// Appends a string that orders lexicographically (escaped `00`, terminated by `00 01`).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::untagged().str("a\0b").finish(), b"a\0\xffb\0\x01");
+    /// let key = |s| KeyBuilder::untagged().str(s).u8(0).finish();
+    /// assert!(key("a") < key("a\0") && key("a\0") < key("ab"), "orders like str::cmp");
+    /// ```
     pub fn str(mut self, s: &str) -> Self {
         for &b in s.as_bytes() {
             self.buf.push(b);
@@ -121,6 +192,11 @@ impl KeyBuilder {
     ///
     /// # Panics
     /// If `bytes` is 4 GiB or longer (no key comes near that).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::untagged().len_prefixed(b"xy").finish(), [0, 0, 0, 2, b'x', b'y']);
+    /// ```
     pub fn len_prefixed(mut self, bytes: &[u8]) -> Self {
         let len = u32::try_from(bytes.len()).expect("key component shorter than 4 GiB");
         self.buf.extend_from_slice(&len.to_be_bytes());
@@ -129,17 +205,36 @@ impl KeyBuilder {
     }
 
     /// Appends raw bytes with no framing (only as the last component, e.g. a scan prefix).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// assert_eq!(KeyBuilder::new(2).raw(b"pre").finish(), b"\x02pre");
+    /// ```
     pub fn raw(mut self, bytes: &[u8]) -> Self {
         self.buf.extend_from_slice(bytes);
         self
     }
 
     /// The bytes written so far (usable as a scan prefix).
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// let prefix = KeyBuilder::new(1).u16(7);
+    /// let key = prefix.clone().u64(42).finish();
+    /// assert!(key.starts_with(prefix.as_bytes()));
+    /// assert_eq!(prefix.as_bytes(), [1, 0, 7]);
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf
     }
 
     /// Finishes the key.
+    ///
+    /// ```
+    /// use cache_core::key::KeyBuilder;
+    /// let key: Vec<u8> = KeyBuilder::new(4).u8(5).finish();
+    /// assert_eq!(key, [4, 5]);
+    /// ```
     pub fn finish(self) -> Vec<u8> {
         self.buf
     }
@@ -147,6 +242,16 @@ impl KeyBuilder {
 
 /// Reads the components of a key in the order they were written. Every method fails with
 /// [`Error::MalformedKey`] instead of panicking when the key is too short or malformed.
+///
+/// ```
+/// use cache_core::key::{KeyBuilder, KeyReader};
+/// use cache_core::ErrorKind;
+/// let key = KeyBuilder::new(1).u32(7).finish();
+/// let mut r = KeyReader::new(&key);
+/// assert_eq!((r.tag()?, r.u32()?), (1, 7));
+/// assert_eq!(r.u8().unwrap_err().kind(), ErrorKind::Corrupt, "read past the end");
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeyReader<'a> {
     key: &'a [u8],
@@ -155,6 +260,13 @@ pub struct KeyReader<'a> {
 
 impl<'a> KeyReader<'a> {
     /// Starts reading `key` from its first byte.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// let mut r = KeyReader::new(&[5, 6]);
+    /// assert_eq!(r.u8()?, 5);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn new(key: &'a [u8]) -> Self {
         KeyReader { key, pos: 0 }
     }
@@ -179,11 +291,27 @@ impl<'a> KeyReader<'a> {
     }
 
     /// Reads the tag byte.
+    ///
+    /// ```
+    /// use cache_core::key::{KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::new(9).u64(1).finish();
+    /// assert_eq!(KeyReader::new(&key).tag()?, 9);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn tag(&mut self) -> Result<u8> {
         self.u8()
     }
 
     /// Reads the tag byte and fails unless it equals `expected`.
+    ///
+    /// ```
+    /// use cache_core::key::{KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::new(2).u8(1).finish();
+    /// KeyReader::new(&key).expect_tag(2)?;
+    /// let err = KeyReader::new(&key).expect_tag(3).unwrap_err();
+    /// assert!(err.to_string().contains("tag 0x02, expected 0x03"), "{err}");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn expect_tag(&mut self, expected: u8) -> Result<()> {
         let found = self.u8()?;
         if found != expected {
@@ -193,31 +321,76 @@ impl<'a> KeyReader<'a> {
     }
 
     /// Reads a dataset id.
+    ///
+    /// ```
+    /// use cache_core::key::{DatasetId, KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::untagged().dataset(DatasetId::from_u64(77)).finish();
+    /// assert_eq!(KeyReader::new(&key).dataset()?, DatasetId::from_u64(77));
+    /// assert!(KeyReader::new(&key[..7]).dataset().is_err(), "too short");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn dataset(&mut self) -> Result<DatasetId> {
         Ok(DatasetId(self.take::<8>("dataset id")?))
     }
 
     /// Reads a `u8`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// let mut r = KeyReader::new(&[1, 2]);
+    /// assert_eq!((r.u8()?, r.u8()?), (1, 2));
+    /// assert!(r.u8().is_err());
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn u8(&mut self) -> Result<u8> {
         Ok(self.take::<1>("u8")?[0])
     }
 
     /// Reads a big-endian `u16`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// assert_eq!(KeyReader::new(&[1, 2]).u16()?, 0x0102);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn u16(&mut self) -> Result<u16> {
         Ok(u16::from_be_bytes(self.take("u16")?))
     }
 
     /// Reads a big-endian `u32`.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// assert_eq!(KeyReader::new(&[0, 0, 1, 0]).u32()?, 256);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn u32(&mut self) -> Result<u32> {
         Ok(u32::from_be_bytes(self.take("u32")?))
     }
 
     /// Reads a big-endian `u64`.
+    ///
+    /// ```
+    /// use cache_core::key::{KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::untagged().u64(u64::MAX - 1).finish();
+    /// assert_eq!(KeyReader::new(&key).u64()?, u64::MAX - 1);
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_be_bytes(self.take("u64")?))
     }
 
     /// Reads a string written by [`KeyBuilder::str`].
+    ///
+    /// ```
+    /// use cache_core::key::{KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::untagged().str("a\0b").u8(1).finish();
+    /// let mut r = KeyReader::new(&key);
+    /// assert_eq!(r.str()?, "a\0b");
+    /// assert_eq!(r.u8()?, 1);
+    /// assert!(KeyReader::new(b"abc").str().is_err(), "unterminated");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn str(&mut self) -> Result<String> {
         let mut out = Vec::new();
         loop {
@@ -244,6 +417,14 @@ impl<'a> KeyReader<'a> {
     }
 
     /// Reads a byte string written by [`KeyBuilder::len_prefixed`].
+    ///
+    /// ```
+    /// use cache_core::key::{KeyBuilder, KeyReader};
+    /// let key = KeyBuilder::untagged().len_prefixed(b"xyz").finish();
+    /// assert_eq!(KeyReader::new(&key).len_prefixed()?, b"xyz");
+    /// assert!(KeyReader::new(&key[..5]).len_prefixed().is_err(), "length runs past the end");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn len_prefixed(&mut self) -> Result<&'a [u8]> {
         let len = self.u32()? as usize;
         let end = self
@@ -257,11 +438,29 @@ impl<'a> KeyReader<'a> {
     }
 
     /// The bytes not read yet.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// let mut r = KeyReader::new(b"\x01tail");
+    /// r.tag()?;
+    /// assert_eq!(r.rest(), b"tail");
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn rest(&self) -> &'a [u8] {
         &self.key[self.pos..]
     }
 
     /// Fails unless every byte was read.
+    ///
+    /// ```
+    /// use cache_core::key::KeyReader;
+    /// let mut r = KeyReader::new(&[1, 2]);
+    /// r.u8()?;
+    /// assert!(r.clone().finish().is_err(), "one byte left");
+    /// r.u8()?;
+    /// r.finish()?;
+    /// # Ok::<(), cache_core::Error>(())
+    /// ```
     pub fn finish(self) -> Result<()> {
         if self.pos != self.key.len() {
             return Err(self.error(format!("{} trailing bytes", self.key.len() - self.pos)));

@@ -25,6 +25,24 @@
 //! * **Framed values.** A cache that may be copied between machines, synced through object
 //!   stores and damaged by crashes must never hand back wrong data: every value carries a
 //!   checksum that covers its key, and every read verifies it.
+//!
+//! ## Example
+//! Typed keys and verified values in a keyspace of any backend (here an in-memory stand-in; a
+//! program opens `cache_fjall::FjallDatabase` or `cache_redb::RedbDatabase`):
+//!
+//! ```
+//! use cache_core::{DatasetId, Durability, FrameSettings, FramedKeyspace, KeyBuilder, KeyReader};
+//! # let db = cache_core::database::memory::MemoryDatabase::default();
+//! let objects = FramedKeyspace::open(&db, "objects", FrameSettings::default())?;
+//! let key = KeyBuilder::new(1).dataset(DatasetId::from_u64(7)).u64(42).finish();
+//! objects.insert(&key, b"size=4096", Durability::Flushed)?;
+//! assert_eq!(objects.get(&key)?, Some(b"size=4096".to_vec()));
+//!
+//! let mut reader = KeyReader::new(&key);
+//! reader.expect_tag(1)?;
+//! assert_eq!(reader.dataset()?, DatasetId::from_u64(7));
+//! # Ok::<(), cache_core::Error>(())
+//! ```
 
 #![deny(missing_docs)]
 

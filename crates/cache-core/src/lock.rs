@@ -33,11 +33,24 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 
 /// File in a cache directory that an open database holds an exclusive lock on.
+///
+/// ```
+/// use cache_core::lock::{DirectoryLock, LOCK_FILE};
+/// let dir = tempfile::tempdir()?;
+/// let _held = DirectoryLock::acquire(dir.path(), "example")?;
+/// assert!(dir.path().join(LOCK_FILE).is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const LOCK_FILE: &str = "SAI3-CACHE-LOCK";
 
 /// How long [`DirectoryLock::acquire`] retries a lock that is held before it reports the
 /// directory in use: enough for a child process that briefly inherited the descriptor to
 /// reach `exec`, far below anything a person would notice.
+///
+/// ```
+/// use std::time::Duration;
+/// assert!(cache_core::lock::GRACE <= Duration::from_secs(1), "a person would notice more");
+/// ```
 pub const GRACE: Duration = Duration::from_millis(250);
 
 /// Whether some process holds a whole-file `flock` on `file` (an engine's own lock, taken by a
@@ -46,6 +59,18 @@ pub const GRACE: Duration = Duration::from_millis(250);
 ///
 /// # Errors
 /// I/O failures other than those.
+///
+/// ```
+/// use cache_core::lock::{DirectoryLock, LOCK_FILE, held_by_another};
+/// let dir = tempfile::tempdir()?;
+/// let file = dir.path().join(LOCK_FILE);
+/// assert!(!held_by_another(&file)?, "a missing file is not held");
+/// let held = DirectoryLock::acquire(dir.path(), "example")?;
+/// assert!(held_by_another(&file)?);
+/// drop(held);
+/// assert!(!held_by_another(&file)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn held_by_another(file: &Path) -> std::io::Result<bool> {
     let probe = match File::open(file) {
         Ok(f) => f,
@@ -62,6 +87,15 @@ pub fn held_by_another(file: &Path) -> std::io::Result<bool> {
 }
 
 /// The exclusive lock on a cache directory's [`LOCK_FILE`]; dropping it releases the lock.
+///
+/// ```
+/// use cache_core::lock::DirectoryLock;
+/// let dir = tempfile::tempdir()?;
+/// let first = DirectoryLock::acquire(dir.path(), "example")?;
+/// drop(first);
+/// assert!(DirectoryLock::acquire(dir.path(), "example").is_ok(), "released on drop");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct DirectoryLock {
     _file: File,
@@ -74,6 +108,17 @@ impl DirectoryLock {
     /// # Errors
     /// [`Error::InUse`] when held elsewhere; [`Error::Unsupported`] on file systems without
     /// locks; [`Error::Io`] when the lock file cannot be opened.
+    ///
+    /// ```
+    /// use cache_core::lock::{DirectoryLock, LOCK_FILE, held_by_another};
+    /// let dir = tempfile::tempdir()?;
+    /// let lock = DirectoryLock::acquire(dir.path(), "fjall")?;
+    /// assert!(held_by_another(&dir.path().join(LOCK_FILE))?);
+    /// let missing = DirectoryLock::acquire(&dir.path().join("missing"), "fjall");
+    /// assert_eq!(missing.unwrap_err().kind(), cache_core::ErrorKind::Io);
+    /// # drop(lock);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn acquire(dir: &Path, backend: &'static str) -> Result<Self> {
         let path = dir.join(LOCK_FILE);
         let file = OpenOptions::new()

@@ -11,6 +11,18 @@
 //! directory of the other backend, one with a newer format, and one that holds files but no
 //! marker (garbage, or a bare engine database not made by this tool) with errors that name the
 //! backend and the path, so that the engine never sees a directory it might misread or "repair".
+//!
+//! ```
+//! use cache_core::marker::{claim_directory, read_marker};
+//! use cache_core::ErrorKind;
+//! let tmp = tempfile::tempdir()?;
+//! let dir = tmp.path().join("cache");
+//! claim_directory(&dir, "fjall", true)?;
+//! assert_eq!(read_marker(&dir, "fjall")?.map(|m| m.backend), Some("fjall".to_owned()));
+//! let other = claim_directory(&dir, "redb", true).unwrap_err();
+//! assert_eq!(other.kind(), ErrorKind::WrongFormat);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fs;
 use std::io::Write;
@@ -19,14 +31,37 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 /// File name of the marker.
+///
+/// ```
+/// use cache_core::marker::{MARKER_FILE, claim_directory};
+/// let dir = tempfile::tempdir()?;
+/// claim_directory(dir.path(), "redb", true)?;
+/// let text = std::fs::read_to_string(dir.path().join(MARKER_FILE))?;
+/// assert!(text.starts_with("sai3-cache\nbackend = redb\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MARKER_FILE: &str = "SAI3-CACHE-FORMAT";
 
 /// The on-disk format version this build writes and the newest it reads.
 ///
 /// Version 1: frames of [`crate::frame`] version 1, keys of [`crate::key`].
+///
+/// ```
+/// use cache_core::marker::{FORMAT_VERSION, claim_directory, read_marker};
+/// let dir = tempfile::tempdir()?;
+/// claim_directory(dir.path(), "fjall", true)?;
+/// assert_eq!(read_marker(dir.path(), "fjall")?.map(|m| m.format), Some(FORMAT_VERSION));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The parsed content of a marker.
+///
+/// ```
+/// use cache_core::marker::FormatMarker;
+/// let marker = FormatMarker { backend: "fjall".into(), format: 1 };
+/// assert_eq!(FormatMarker::parse(&marker.render()), Some(marker));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormatMarker {
     /// Backend that owns the directory.
@@ -37,6 +72,12 @@ pub struct FormatMarker {
 
 impl FormatMarker {
     /// Renders the marker file's text.
+    ///
+    /// ```
+    /// use cache_core::marker::FormatMarker;
+    /// let marker = FormatMarker { backend: "redb".into(), format: 1 };
+    /// assert_eq!(marker.render(), "sai3-cache\nbackend = redb\nformat = 1\n");
+    /// ```
     pub fn render(&self) -> String {
         format!(
             "sai3-cache\nbackend = {}\nformat = {}\n",
@@ -44,7 +85,17 @@ impl FormatMarker {
         )
     }
 
-    /// Parses a marker file's text; `None` if it is not one.
+    /// Parses a marker file's text; `None` if it is not one. Unknown `key = value` lines are
+    /// ignored (for forward compatibility).
+    ///
+    /// ```
+    /// use cache_core::marker::FormatMarker;
+    /// let text = "sai3-cache\nbackend = fjall\nformat = 2\nnew-key = x\n";
+    /// let marker = FormatMarker::parse(text).expect("a marker");
+    /// assert_eq!((marker.backend.as_str(), marker.format), ("fjall", 2));
+    /// assert_eq!(FormatMarker::parse("hello"), None);
+    /// assert_eq!(FormatMarker::parse("sai3-cache\nbackend = fjall\n"), None, "no format");
+    /// ```
     pub fn parse(text: &str) -> Option<Self> {
         let mut lines = text.lines();
         if lines.next()?.trim() != "sai3-cache" {
@@ -73,7 +124,19 @@ impl FormatMarker {
 /// Reads the marker of `dir`, if it has one.
 ///
 /// # Errors
-/// [`Error::NotACache`] when the marker exists but cannot be parsed.
+/// [`Error::NotACache`] when the marker exists but cannot be parsed (`expected` is the backend
+/// named in that error); [`Error::Io`] when it cannot be read.
+///
+/// ```
+/// use cache_core::marker::{MARKER_FILE, read_marker};
+/// use cache_core::ErrorKind;
+/// let dir = tempfile::tempdir()?;
+/// assert_eq!(read_marker(dir.path(), "fjall")?, None);
+/// std::fs::write(dir.path().join(MARKER_FILE), "garbage")?;
+/// let err = read_marker(dir.path(), "fjall").unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotACache);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_marker(dir: &Path, expected: &'static str) -> Result<Option<FormatMarker>> {
     let path = dir.join(MARKER_FILE);
     match fs::read(&path) {
@@ -133,6 +196,25 @@ fn describe_foreign(dir: &Path, entries: &[String]) -> String {
 /// * a newer format: [`Error::FormatTooNew`];
 /// * no marker in an empty directory: marker written when `create` is true;
 /// * no marker in a non-empty directory, or a path that is a file: [`Error::NotACache`].
+///
+/// ```
+/// use cache_core::marker::claim_directory;
+/// use cache_core::ErrorKind;
+/// let tmp = tempfile::tempdir()?;
+/// let dir = tmp.path().join("cache");
+/// let missing = claim_directory(&dir, "fjall", false).unwrap_err();
+/// assert_eq!(missing.kind(), ErrorKind::NotACache);
+/// claim_directory(&dir, "fjall", true)?;
+/// claim_directory(&dir, "fjall", false)?; // reopening is fine
+///
+/// let junk = tmp.path().join("junk");
+/// std::fs::create_dir(&junk)?;
+/// std::fs::write(junk.join("notes.txt"), "hi")?;
+/// let err = claim_directory(&junk, "fjall", true).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::NotACache);
+/// assert!(err.to_string().contains("notes.txt"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn claim_directory(dir: &Path, backend: &'static str, create: bool) -> Result<()> {
     match fs::metadata(dir) {
         Ok(m) if !m.is_dir() => {
@@ -202,6 +284,21 @@ pub fn claim_directory(dir: &Path, backend: &'static str, create: bool) -> Resul
 }
 
 /// Overwrites the marker of `dir` (tests use it to simulate other backends and newer builds).
+///
+/// # Errors
+/// [`Error::Io`] when the marker cannot be written.
+///
+/// ```
+/// use cache_core::marker::{FORMAT_VERSION, FormatMarker, claim_directory, force_marker};
+/// use cache_core::Error;
+/// let dir = tempfile::tempdir()?;
+/// claim_directory(dir.path(), "fjall", true)?;
+/// let newer = FormatMarker { backend: "fjall".into(), format: FORMAT_VERSION + 1 };
+/// force_marker(dir.path(), &newer)?;
+/// let err = claim_directory(dir.path(), "fjall", true).unwrap_err();
+/// assert!(matches!(err, Error::FormatTooNew { .. }), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn force_marker(dir: &Path, marker: &FormatMarker) -> Result<()> {
     write_marker(dir, marker)
 }

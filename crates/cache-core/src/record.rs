@@ -22,7 +22,16 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
-/// Serializes `record` for `keyspace`.
+/// Serializes `record` for `keyspace` (named in the error if it fails).
+///
+/// # Errors
+/// [`Error::Encode`] when the serializer rejects the record.
+///
+/// ```
+/// let bytes = cache_core::record::encode("seeds", &(300u64, "x"))?;
+/// assert_eq!(bytes, [0xac, 0x02, 1, b'x'], "varint 300, then a length-prefixed string");
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub fn encode<T: Serialize>(keyspace: &str, record: &T) -> Result<Vec<u8>> {
     postcard::to_stdvec(record).map_err(|e| Error::Encode {
         keyspace: keyspace.to_owned(),
@@ -31,6 +40,19 @@ pub fn encode<T: Serialize>(keyspace: &str, record: &T) -> Result<Vec<u8>> {
 }
 
 /// Deserializes a record read under `key`; trailing bytes are an error.
+///
+/// # Errors
+/// [`Error::Corrupt`] naming `keyspace` and `key` when the bytes do not deserialize to `T`
+/// or bytes follow the record.
+///
+/// ```
+/// use cache_core::record::decode;
+/// let pair: (u64, String) = decode("seeds", b"k", &[0xac, 0x02, 1, b'x'])?;
+/// assert_eq!(pair, (300, "x".to_owned()));
+/// let trailing = decode::<(u64, String)>("seeds", b"k", &[0xac, 0x02, 1, b'x', 0]);
+/// assert!(trailing.unwrap_err().is_corruption());
+/// # Ok::<(), cache_core::Error>(())
+/// ```
 pub fn decode<T: DeserializeOwned>(keyspace: &str, key: &[u8], bytes: &[u8]) -> Result<T> {
     let (value, rest) = postcard::take_from_bytes(bytes)
         .map_err(|e| Error::corrupt(keyspace, key, format!("record does not deserialize: {e}")))?;

@@ -9,6 +9,25 @@
 //! the parent reopens the database to check what survived. The in-use behaviour
 //! ([`in_use`]) re-runs it the same way as a second process that opens a database the parent
 //! holds open, and must be told it is in use (not damaged).
+//!
+//! Each behaviour is a generic function, which a test may also call on its own; the helpers
+//! below serve the behaviours and a backend's own tests:
+//!
+//! ```
+//! use cache_core::conformance::{all_keys, basics, fresh, k, scans};
+//! use cache_core::{Database, Keyspace};
+//! # type MyDatabase = cache_core::database::memory::MemoryDatabase;
+//! // Each behaviour panics, naming what broke, when the backend fails it.
+//! basics::insert_get_overwrite::<MyDatabase>();
+//! scans::order_of_keys_past_1e8::<MyDatabase>();
+//!
+//! let (_dir, db) = fresh::<MyDatabase>();
+//! let ks = db.keyspace("numbers")?;
+//! ks.insert(&k(300), b"")?;
+//! ks.insert(&k(7), b"")?;
+//! assert_eq!(all_keys(&ks), [k(7), k(300)], "big-endian keys sort numerically");
+//! # Ok::<(), cache_core::Error>(())
+//! ```
 
 use std::path::Path;
 use std::process::Command;
