@@ -138,9 +138,7 @@ fn check_file(file: &str, text: &str, problems: &mut Vec<String>) -> usize {
     let suite = TEST_SUITES.iter().any(|dir| file.starts_with(dir));
     let needs_module_example = !suite || file.ends_with("mod.rs");
     if needs_module_example && !has_run_fence(module_doc) {
-        problems.push(format!(
-            "{file}: the module's `//!` doc has no runnable example"
-        ));
+        problems.push(format!("{file}: the module's `//!` doc has no runnable example"));
     }
     if suite {
         return checked;
@@ -157,10 +155,7 @@ fn check_file(file: &str, text: &str, problems: &mut Vec<String>) -> usize {
         if !has_run_fence(above.doc.iter().copied()) {
             problems.push(format!(
                 "{file}:{number}: `{}` has no runnable example in its doc comment",
-                item.split(['(', '<', '{', ';', ':', '='])
-                    .next()
-                    .unwrap_or(item)
-                    .trim()
+                item.split(['(', '<', '{', ';', ':', '=']).next().unwrap_or(item).trim()
             ));
         }
     }
@@ -270,9 +265,7 @@ mod tests {
         assert_eq!(module_dir("crates/a/src/x.rs"), "crates/a/src/x");
         assert_eq!(module_dir("crates/a/src/x/mod.rs"), "crates/a/src/x");
         assert_eq!(
-            public_mod_declarations(
-                "pub mod a;\nmod b;\npub(crate) mod c;\n#[cfg(test)]\npub mod d;"
-            ),
+            public_mod_declarations("pub mod a;\nmod b;\npub(crate) mod c;\n#[cfg(test)]\npub mod d;"),
             ["a"]
         );
     }

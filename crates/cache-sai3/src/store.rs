@@ -1,5 +1,6 @@
-//! Access to endpoints through `object_store`, and [`CountingStore`], which counts the calls
-//! a prepare makes (its report says how many LISTs it needed, and tests assert zero).
+//! Access to endpoints through `object_store`, and (inside the crate) `CountingStore`, which
+//! counts the calls a prepare makes (its report says how many LISTs it needed, and tests assert
+//! zero).
 //!
 //! ```
 //! use cache_sai3::store::{EndpointTarget, open_endpoint, parse_endpoint};

@@ -3,13 +3,13 @@
 //! Per endpoint, the key space is cut into the same ranges a LIST uses
 //! ([`crate::listing::discover`]: a tree's level-1 directories, a flat dataset's shards, the
 //! objects at the root, or the whole endpoint), plus the top-level prefixes the dataset's names
-//! use that the store no longer lists (all their objects gone). K random ranges are listed again and compared
-//! with the ledger, and K random objects the ledger calls `Created` are checked with a HEAD.
-//! Keys are classified as a LIST classifies them. Drift is reported as missing (ledger says
-//! created, store has none), extra (store has an object of the dataset the ledger does not
-//! know) and size mismatch; only the ranges (and objects) that differ are repaired in the
-//! ledger, and an endpoint with missing objects loses its seal so that the next prepare
-//! recreates them.
+//! use that the store no longer lists (all their objects gone). K random ranges are listed
+//! again and compared with the ledger, and K random objects the ledger calls `Created` outside
+//! those ranges are checked with a HEAD. Keys are classified as a LIST classifies them. Drift
+//! is reported as missing (ledger says created, store has none), extra (store has an object of
+//! the dataset the ledger does not know) and size mismatch; only the ranges (and objects) that
+//! differ are repaired in the ledger, and an endpoint with missing objects loses its seal so
+//! that the next prepare recreates them.
 //!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
@@ -259,9 +259,10 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     out
 }
 
-/// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`: of
-/// every shard the view writes ([`Dataset::writer_views`]; one agent's, or every agent's),
-/// counting what is done in `progress`. Each verified shard records when it was verified.
+/// Verifies `k` sampled ranges and `k` sampled objects (outside those ranges) of every
+/// endpoint of `dataset`: of every shard the view writes ([`Dataset::writer_views`]; one
+/// agent's, or every agent's), counting what is done in `progress`. Each verified shard records
+/// when it was verified.
 ///
 /// # Errors
 /// Store failures, or a missing, in-use or unreadable endpoint cache.
