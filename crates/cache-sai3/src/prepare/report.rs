@@ -172,8 +172,32 @@ impl Progress {
     /// The current phase.
     ///
     /// ```
-    /// use cache_sai3::prepare::Progress;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+    /// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+    /// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+    /// # let options = PrepareOptions {
+    /// #     cache_dir: tmp.path().join("cache"),
+    /// #     no_cache: false,
+    /// #     ttl: TtlPolicy::default(),
+    /// #     populate: Populate::Lazy,
+    /// #     concurrency: 4,
+    /// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+    /// #     test_name: "example".into(),
+    /// #     pull: false,
+    /// #     push: false,
+    /// #     open: Default::default(),
+    /// # };
+    /// # let progress = Progress::default();
+    /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
     /// assert_eq!(Progress::default().phase(), ""); // before a prepare starts
+    /// assert_eq!(progress.phase(), "done"); // after `prepare` returned
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn phase(&self) -> String {
         self.phase.lock().map(|p| p.clone()).unwrap_or_default()
