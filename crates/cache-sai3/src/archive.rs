@@ -46,23 +46,68 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::{Deserialize, Serialize};
 
 /// Name of the manifest inside an export archive (its first entry).
+///
+/// ```
+/// use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+/// # let tmp = tempfile::tempdir()?;
+/// # let cache = tmp.path().join("cache");
+/// # std::fs::create_dir(&cache)?;
+/// # std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
+/// let output = tmp.path().join("caches.tar.zst");
+/// archive::write(&output, &manifest, &[cache.as_path()], &Default::default())?;
+/// // Its first entry, as plain tar: the manifest.
+/// let tar = zstd::decode_all(std::fs::File::open(&output)?)?;
+/// let mut entries = tar::Archive::new(tar.as_slice());
+/// let first = entries.entries()?.next().expect("an entry")?;
+/// assert_eq!(first.path()?.to_str(), Some(archive::MANIFEST));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const MANIFEST: &str = "SAI3-CACHE-EXPORT";
 
 /// The archive format this build writes and the newest it reads.
+///
+/// ```
+/// use cache_sai3::archive::{ArchiveError, ExportManifest, FORMAT};
+/// assert_eq!(ExportManifest::new("redb", vec![]).format, FORMAT);
+/// let newer = format!(r#"{{ "format": {}, "backend": "redb", "caches": [] }}"#, FORMAT + 1);
+/// assert!(matches!(ExportManifest::parse(newer.as_bytes()), Err(ArchiveError::NewerFormat { .. })));
+/// ```
 pub const FORMAT: u32 = 1;
 
 /// Largest manifest read (bytes); a larger one is refused before it is read into memory.
+///
+/// ```
+/// use cache_sai3::archive::{ArchiveError, MAX_MANIFEST_BYTES};
+/// assert_eq!(MAX_MANIFEST_BYTES, 16 << 20);
+/// assert!(ArchiveError::ManifestTooLarge.to_string().contains("16777216 bytes"));
+/// ```
 pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Most bytes the reader consumes between two entries: the header of the next entry with its
 /// extension headers (GNU long names, PAX records, sparse maps, which the tar reader keeps in
 /// memory) and the padding of the last one.
+///
+/// ```
+/// use cache_sai3::archive::{ArchiveError, HEADER_BUDGET};
+/// assert_eq!(HEADER_BUDGET, 1 << 20);
+/// assert!(ArchiveError::HeaderTooLarge.to_string().contains("1048576 bytes"));
+/// ```
 pub const HEADER_BUDGET: u64 = 1024 * 1024;
 
 /// zstd level of the archives written.
 const ZSTD_LEVEL: i32 = 3;
 
 /// The manifest: which caches the archive holds and where they lived.
+///
+/// ```
+/// use cache_sai3::archive::{ExportManifest, ExportedCache, FORMAT};
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "coordinator")]);
+/// let json = serde_json::to_vec(&manifest)?;
+/// assert_eq!(ExportManifest::parse(&json)?, manifest);
+/// assert_eq!((manifest.format, manifest.caches.len()), (FORMAT, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportManifest {
     /// Archive format ([`FORMAT`]).
@@ -74,6 +119,19 @@ pub struct ExportManifest {
 }
 
 /// One cache in an archive.
+///
+/// ```
+/// use cache_sai3::archive::{ExportManifest, ExportedCache};
+/// // A `file://` endpoint's cache: its absolute location is for information only.
+/// let cache = ExportedCache {
+///     endpoint: Some("file:///data/ep0/".into()),
+///     agent: Some(0),
+///     ..ExportedCache::in_cache_dir(1, "/data/ep0/sai3-kv-cache/agents/0")
+/// };
+/// let json = serde_json::to_vec(&ExportManifest::new("fjall", vec![cache.clone()]))?;
+/// assert_eq!(ExportManifest::parse(&json)?.caches, [cache]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportedCache {
     /// Directory inside the archive (`caches/N`).
@@ -92,6 +150,12 @@ pub struct ExportedCache {
 
 impl ExportManifest {
     /// A manifest of this build's [`FORMAT`].
+    ///
+    /// ```
+    /// use cache_sai3::archive::{ExportManifest, FORMAT};
+    /// let manifest = ExportManifest::new("fjall", vec![]);
+    /// assert_eq!((manifest.format, manifest.backend.as_str()), (FORMAT, "fjall"));
+    /// ```
     pub fn new(backend: impl Into<String>, caches: Vec<ExportedCache>) -> Self {
         ExportManifest {
             format: FORMAT,
@@ -107,6 +171,16 @@ impl ExportManifest {
     /// # Errors
     /// [`ArchiveError::ManifestDamaged`], [`ArchiveError::NewerFormat`],
     /// [`ArchiveError::UnsafeManifestPath`].
+    ///
+    /// ```
+    /// use cache_sai3::archive::{ArchiveError, ExportManifest};
+    /// let ok = br#"{ "format": 1, "backend": "fjall", "caches": [{ "dir": "caches/0", "location": "endpoints/x" }] }"#;
+    /// assert_eq!(ExportManifest::parse(ok)?.caches[0].dir, "caches/0");
+    /// let escapes = br#"{ "format": 1, "backend": "fjall", "caches": [{ "dir": "caches/0", "location": "../../etc" }] }"#;
+    /// assert!(matches!(ExportManifest::parse(escapes), Err(ArchiveError::UnsafeManifestPath { .. })));
+    /// assert!(matches!(ExportManifest::parse(b"{"), Err(ArchiveError::ManifestDamaged { .. })));
+    /// # Ok::<(), ArchiveError>(())
+    /// ```
     pub fn parse(bytes: &[u8]) -> Result<Self, ArchiveError> {
         let manifest: ExportManifest =
             serde_json::from_slice(bytes).map_err(|e| ArchiveError::ManifestDamaged {
@@ -135,6 +209,13 @@ impl ExportManifest {
 
 impl ExportedCache {
     /// Cache number `n` of an archive, which lived at `location` under the cache dir.
+    ///
+    /// ```
+    /// use cache_sai3::archive::ExportedCache;
+    /// let cache = ExportedCache::in_cache_dir(3, "endpoints/0123456789abcdef");
+    /// assert_eq!(cache.dir, "caches/3");
+    /// assert!(cache.location.is_relative() && cache.endpoint.is_none() && cache.agent.is_none());
+    /// ```
     pub fn in_cache_dir(n: usize, location: impl Into<PathBuf>) -> Self {
         ExportedCache {
             dir: format!("caches/{n}"),
@@ -146,6 +227,23 @@ impl ExportedCache {
 }
 
 /// Bounds of one unpacking beyond the fixed header bounds.
+///
+/// ```
+/// use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+/// # let tmp = tempfile::tempdir()?;
+/// # let cache = tmp.path().join("cache");
+/// # std::fs::create_dir(&cache)?;
+/// # std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
+/// let output = tmp.path().join("caches.tar.zst");
+/// archive::write(&output, &manifest, &[cache.as_path()], &Default::default())?;
+/// let staging = tmp.path().join("staging");
+/// std::fs::create_dir(&staging)?;
+/// let tight = Limits { max_archive_bytes: 1024 }; // smaller than the archive
+/// let err = archive::unpack(std::fs::File::open(&output)?, &staging, tight).unwrap_err();
+/// assert!(matches!(err, archive::ArchiveError::TooLarge { limit: 1024 }), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Most bytes of uncompressed archive read (headers and contents).
@@ -154,12 +252,25 @@ pub struct Limits {
 
 impl Limits {
     /// No bound beyond the header bounds: an import of caches of any size.
+    ///
+    /// ```
+    /// use cache_sai3::archive::Limits;
+    /// assert_eq!(Limits::NONE.max_archive_bytes, u64::MAX);
+    /// ```
     pub const NONE: Limits = Limits {
         max_archive_bytes: u64::MAX,
     };
 }
 
 /// Why an archive could not be written or read.
+///
+/// ```
+/// use cache_sai3::archive::{self, ArchiveError, Limits};
+/// let staging = tempfile::tempdir()?;
+/// let err = archive::unpack(&b"not an archive"[..], staging.path(), Limits::NONE).unwrap_err();
+/// assert!(matches!(err, ArchiveError::NotZstd(_) | ArchiveError::Damaged(_)), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArchiveError {
@@ -262,6 +373,22 @@ pub fn safe_relative(p: &Path) -> bool {
 ///
 /// # Errors
 /// [`ArchiveError::Io`] naming the file or cache that could not be read or written.
+///
+/// ```
+/// use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+/// # let tmp = tempfile::tempdir()?;
+/// # let cache = tmp.path().join("cache");
+/// # std::fs::create_dir(&cache)?;
+/// # std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
+/// let output = tmp.path().join("caches.tar.zst");
+/// archive::write(&output, &manifest, &[cache.as_path()], &Default::default())?;
+/// assert!(output.is_file() && !output.with_extension("partial").exists());
+/// let missing = tmp.path().join("no-such-cache");
+/// let err = archive::write(&output, &manifest, &[missing.as_path()], &Default::default()).unwrap_err();
+/// assert!(err.to_string().contains("no-such-cache"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn write(
     output: &Path,
     manifest: &ExportManifest,
@@ -335,6 +462,23 @@ fn finish(tar: ArchiveWriter<'_>) -> io::Result<()> {
 ///
 /// # Errors
 /// [`ArchiveError::NotZstd`] and every error of [`unpack_tar`].
+///
+/// ```
+/// use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+/// # let tmp = tempfile::tempdir()?;
+/// # let cache = tmp.path().join("cache");
+/// # std::fs::create_dir(&cache)?;
+/// # std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
+/// let output = tmp.path().join("caches.tar.zst");
+/// archive::write(&output, &manifest, &[cache.as_path()], &Default::default())?;
+/// let staging = tmp.path().join("staging");
+/// std::fs::create_dir(&staging)?;
+/// let read = archive::unpack(std::fs::File::open(&output)?, &staging, Limits::NONE)?;
+/// assert_eq!(read, manifest);
+/// assert!(staging.join("caches/0/SAI3-CACHE-FORMAT").is_file());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn unpack(
     archive: impl Read,
     staging: &Path,
@@ -351,6 +495,26 @@ pub fn unpack(
 /// outside the archive or not a plain file or directory, no manifest first, a manifest that is
 /// damaged, too large or unsafe, a header over [`HEADER_BUDGET`], more than
 /// [`Limits::max_archive_bytes`].
+///
+/// ```
+/// use cache_sai3::archive::{self, ExportManifest, ExportedCache, Limits};
+/// # let tmp = tempfile::tempdir()?;
+/// # let cache = tmp.path().join("cache");
+/// # std::fs::create_dir(&cache)?;
+/// # std::fs::write(cache.join("SAI3-CACHE-FORMAT"), "sai3-cache")?;
+/// let manifest = ExportManifest::new("fjall", vec![ExportedCache::in_cache_dir(0, "endpoints/x")]);
+/// let output = tmp.path().join("caches.tar.zst");
+/// archive::write(&output, &manifest, &[cache.as_path()], &Default::default())?;
+/// let staging = tmp.path().join("staging");
+/// std::fs::create_dir(&staging)?;
+/// let tar = zstd::decode_all(std::fs::File::open(&output)?)?;
+/// let read = archive::unpack_tar(tar.as_slice(), &staging, Limits::NONE)?;
+/// assert_eq!(read.caches[0].location, std::path::Path::new("endpoints/x"));
+/// // Truncated inside the manifest's data: refused, nothing trusted.
+/// let cut = tempfile::tempdir()?;
+/// assert!(archive::unpack_tar(&tar[..600], cut.path(), Limits::NONE).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn unpack_tar(
     tar: impl Read,
     staging: &Path,

@@ -14,6 +14,14 @@
 use tokio::runtime::{Handle, RuntimeFlavor};
 
 /// Runs `work`, letting the runtime move other tasks off this thread while it blocks.
+///
+/// ```
+/// use cache_sai3::blocking::off_worker;
+/// let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).build()?;
+/// let n = runtime.block_on(async { off_worker(|| std::fs::read_dir(".").map(|d| d.count())) })?;
+/// assert!(n > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn off_worker<R>(work: impl FnOnce() -> R) -> R {
     match Handle::try_current() {
         Ok(h) if h.runtime_flavor() == RuntimeFlavor::MultiThread => {

@@ -44,6 +44,24 @@
 //! slots reach, each by the first URI seen for it; [`Dataset::endpoint_uris`] lists every URI
 //! seen for it. A pool's [`Pool::endpoints`] are its slots in placement order, as indices into
 //! that list (several URIs of one namespace repeat one index).
+//!
+//! ```
+//! use cache_sai3::dataset::Dataset;
+//! let yaml = r#"
+//! prepare:
+//!   ensure_objects:
+//!     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+//! workload:
+//!   - { op: get, path: "*", weight: 100 }
+//! "#;
+//! let dataset = Dataset::from_yaml(yaml, "inline")?;
+//! assert_eq!(dataset.endpoints, ["s3://bench/data/"]);
+//! assert_eq!(dataset.total_objects(), 1000);
+//! let pool = &dataset.pools[0];
+//! let path = dataset.path_of(pool, 7).expect("in the pool");
+//! assert_eq!(dataset.parse_path(pool, &path), Some(7));
+//! # Ok::<(), cache_sai3::Sai3Error>(())
+//! ```
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -61,10 +79,20 @@ use crate::sizes::{Fill, SizeSpec};
 use crate::store::{EndpointTarget, parse_endpoint};
 
 /// Most endpoints one `multi_endpoint` list may hold (s3dlio's `MAX_ENDPOINTS`).
-pub const MAX_ENDPOINTS: usize = 32;
+const MAX_ENDPOINTS: usize = 32;
 
 /// How s3dlio balances a `multi_endpoint` list (`multi_endpoint.strategy`). Recorded only:
 /// where objects are follows from [`Rule`].
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = Dataset::load(&config)?;
+/// use cache_sai3::dataset::Balance;
+/// assert_eq!(dataset.balance, Balance::RoundRobin); // no `strategy` in the config
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Balance {
     /// `round_robin` (also `roundrobin`, any case).
@@ -75,6 +103,11 @@ pub enum Balance {
 
 impl Balance {
     /// The canonical spelling.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Balance;
+    /// assert_eq!(Balance::LeastConnections.as_str(), "least_connections");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Balance::RoundRobin => "round_robin",
@@ -87,7 +120,7 @@ impl Balance {
     /// # Errors
     /// sai3-bench's `Invalid load_balance_strategy '{}': must be 'round_robin' or
     /// 'least_connections'`, naming `field`.
-    pub fn parse(text: &str, field: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn parse(text: &str, field: &str) -> Result<Self, ConfigError> {
         match text.to_lowercase().as_str() {
             "round_robin" | "roundrobin" => Ok(Balance::RoundRobin),
             "least_connections" | "leastconnections" => Ok(Balance::LeastConnections),
@@ -103,6 +136,16 @@ impl Balance {
 
 /// One set of objects: an `ensure_objects` entry as one agent writes it (a `prepared` or a
 /// `deletable` pool).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = Dataset::load(&config)?;
+/// let pool = &dataset.pools[0];
+/// assert_eq!((pool.id, pool.count, pool.endpoints.as_slice()), (0, 8, &[0, 1][..]));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Pool {
     /// The pool's number in keys; the same in the controller's and every agent's view.
@@ -140,17 +183,46 @@ pub struct Pool {
 
 impl Pool {
     /// How many objects the pool holds (its share of `0..count`).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.pools[0].objects(), 8); // one writer: every index
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn objects(&self) -> u64 {
         self.share.count_of(self.count)
     }
 
     /// True when agent `agent` writes this pool.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let pool = &dataset.pools[0];
+    /// assert!(pool.written_by(0) && !pool.written_by(1)); // standalone: agent 0
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn written_by(&self, agent: u32) -> bool {
         self.writers.contains(&agent)
     }
 }
 
 /// A validated dataset: the controller's view or one agent's (module docs).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = Dataset::load(&config)?;
+/// assert_eq!((dataset.agents, dataset.agent, dataset.pools.len()), (1, None, 1));
+/// assert!(dataset.endpoints[1].ends_with("/ep1/"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Dataset {
     /// The tree, or `None` for flat naming.
@@ -280,7 +352,7 @@ const SCHEMES: [&str; 6] = ["file://", "direct://", "s3://", "az://", "gs://", "
 /// s3dlio's `Unable to infer backend from URI: {uri}` for a relative URI or an unknown (or
 /// upper-case) scheme; sai3-cache's own reasons for what it cannot open (a `file://` path that
 /// is not absolute, Azure `https://` URIs, an S3 URI without a bucket).
-pub fn normalize_endpoint(uri: &str, field: &str) -> Result<String, ConfigError> {
+fn normalize_endpoint(uri: &str, field: &str) -> Result<String, ConfigError> {
     if !SCHEMES.iter().any(|s| uri.starts_with(s)) {
         if uri.contains(".blob.core.windows.net/") {
             return Err(ConfigError::field(
@@ -1242,6 +1314,18 @@ impl Dataset {
     ///
     /// # Errors
     /// [`Sai3Error::Config`] naming the field and the reason (sai3-bench's words).
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use cache_sai3::config::Sai3Config;
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let path = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let config = Sai3Config::load(&path)?;
+    /// let dataset = Dataset::from_config(&config, &path)?;
+    /// assert_eq!(dataset.total_objects(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_config(config: &Sai3Config, path: &Path) -> Result<Self, Sai3Error> {
         let dataset = Self::build(config).map_err(|error| Sai3Error::Config {
             path: path.to_owned(),
@@ -1257,6 +1341,16 @@ impl Dataset {
     ///
     /// # Errors
     /// As [`Sai3Config::load`] and [`Dataset::from_config`].
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.endpoints.len(), 2);
+    /// assert!(Dataset::load(&tmp.path().join("absent.yaml")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Self, Sai3Error> {
         Self::from_config(&Sai3Config::load(path)?, path)
     }
@@ -1266,6 +1360,17 @@ impl Dataset {
     ///
     /// # Errors
     /// As [`Sai3Config::parse`] and [`Dataset::from_config`].
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///data/\", count: 4, size_spec: 1 }\n\
+    ///             workload:\n  - { op: get, path: \"*\", weight: 100 }\n";
+    /// let dataset = Dataset::from_yaml(yaml, "sent by the controller")?;
+    /// assert_eq!(dataset.endpoints, ["file:///data/"]);
+    /// let err = Dataset::from_yaml("workload: 3", "sent by the controller").unwrap_err();
+    /// assert!(err.to_string().contains("sent by the controller"), "{err}");
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn from_yaml(text: &str, origin: &str) -> Result<Self, Sai3Error> {
         let origin = Path::new(origin);
         Self::from_config(&Sai3Config::parse(text, origin)?, origin)
@@ -1275,6 +1380,16 @@ impl Dataset {
     ///
     /// # Errors
     /// As [`Dataset::load`] and [`Dataset::for_agent`].
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let view = Dataset::load_for_agent(&config, 0)?; // standalone: agent 0's view is the whole
+    /// assert_eq!((view.agent, view.total_objects()), (None, 8));
+    /// assert!(Dataset::load_for_agent(&config, 1).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_for_agent(path: &Path, agent: u32) -> Result<Self, Sai3Error> {
         Self::load(path)?
             .for_agent(agent)
@@ -1290,6 +1405,18 @@ impl Dataset {
     ///
     /// # Errors
     /// An agent number outside `0..agents`, naming the valid range.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let view = dataset.for_agent(0)?;
+    /// assert_eq!(view.hash, dataset.hash); // the whole dataset's identity
+    /// let err = dataset.for_agent(3).unwrap_err();
+    /// assert_eq!(err.field, "distributed.agents");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn for_agent(&self, agent: u32) -> Result<Dataset, ConfigError> {
         let range = |why: String| ConfigError::field("distributed.agents", why);
         if agent >= self.agents {
@@ -1321,6 +1448,17 @@ impl Dataset {
     /// distributed config, every agent's view holding the pools that agent leads
     /// ([`Pool::agent`]: a pool several agents write is worked once, by the lowest of them).
     /// Agents without pools are left out.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let views = dataset.writer_views(); // a standalone config: itself
+    /// assert_eq!(views.len(), 1);
+    /// assert_eq!(views[0].total_objects(), dataset.total_objects());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writer_views(&self) -> Vec<Dataset> {
         if self.agent.is_some() || !self.distributed {
             return vec![self.clone()];
@@ -1337,18 +1475,36 @@ impl Dataset {
 
     /// The agent whose shard of each endpoint's cache this view reads and writes: its agent,
     /// 0 for a standalone config. (Meaningful for agent views and [`Dataset::writer_views`].)
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.shard(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shard(&self) -> u32 {
         self.agent.unwrap_or(0)
     }
 
     /// The agent whose shard holds what is known of `pool` in this view: the view's agent; in
     /// the controller's view the pool's (lowest) writer; 0 for a standalone config.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.shard_of(&dataset.pools[0]), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shard_of(&self, pool: &Pool) -> u32 {
         self.agent.or(pool.agent).unwrap_or(0)
     }
 
     /// The index in the controller's view of this view's endpoint `e`.
-    pub fn global_endpoint(&self, e: u16) -> u16 {
+    pub(crate) fn global_endpoint(&self, e: u16) -> u16 {
         self.global.get(e as usize).copied().unwrap_or(e)
     }
 
@@ -1457,16 +1613,44 @@ impl Dataset {
     }
 
     /// Objects over all pools of this view (each pool's share).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.total_objects(), 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn total_objects(&self) -> u64 {
         self.pools.iter().map(Pool::objects).sum()
     }
 
     /// Directories of the tree (0 when flat).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.total_dirs(), 6); // width 2, depth 2: 2 + 4
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn total_dirs(&self) -> u64 {
         self.tree.as_ref().map_or(0, TreeLayout::total_dirs)
     }
 
     /// The pool with id `pool`, if this view holds it.
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// assert_eq!(dataset.pool(0).map(|p| p.count), Some(8));
+    /// assert!(dataset.pool(1).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool(&self, pool: u16) -> Option<&Pool> {
         self.pools
             .binary_search_by_key(&pool, |p| p.id)
@@ -1476,12 +1660,33 @@ impl Dataset {
 
     /// One past the largest pool id of this view: the length of a table indexed by pool id
     /// (in the controller's view, `pools.len()`).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let sizes_by_pool = vec![0u64; dataset.pool_id_limit()];
+    /// assert_eq!(sizes_by_pool.len(), dataset.pools.len());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pool_id_limit(&self) -> usize {
         self.pools.last().map_or(0, |p| usize::from(p.id) + 1)
     }
 
     /// Path of object `index` of `pool`, relative to its endpoint; `None` outside the pool
     /// (past its count, or not in its share).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let pool = &dataset.pools[0];
+    /// assert_eq!(dataset.path_of(pool, 0).as_deref(), Some("sai3bench.d1_w1.dir/sai3bench.d2_w1.dir/file_00000000.dat"));
+    /// assert_eq!(dataset.path_of(pool, 8), None); // past the pool's count
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn path_of(&self, pool: &Pool, index: u64) -> Option<String> {
         if index >= pool.count || !pool.share.contains(index) {
             return None;
@@ -1496,6 +1701,18 @@ impl Dataset {
 
     /// The index of `path` in `pool`, if `path` is exactly the name of one of its objects
     /// (within its count and its share).
+    ///
+    /// ```
+    /// use cache_sai3::dataset::Dataset;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = Dataset::load(&config)?;
+    /// let pool = &dataset.pools[0];
+    /// let path = dataset.path_of(pool, 5).expect("in the pool");
+    /// assert_eq!(dataset.parse_path(pool, &path), Some(5));
+    /// assert_eq!(dataset.parse_path(pool, "not/an/object"), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse_path(&self, pool: &Pool, path: &str) -> Option<u64> {
         self.parse_name(pool, path)
             .filter(|&i| pool.share.contains(i))
@@ -1503,7 +1720,7 @@ impl Dataset {
 
     /// The index of `path` if it is exactly the name of an object of `pool`'s entry, in this
     /// pool's share or another agent's (within the pool's count).
-    pub fn parse_name(&self, pool: &Pool, path: &str) -> Option<u64> {
+    pub(crate) fn parse_name(&self, pool: &Pool, path: &str) -> Option<u64> {
         let i = match &self.tree {
             Some(t) => match t.parse_file_path(path) {
                 Some(i) => (i < t.manifest_files()).then_some(i)?,

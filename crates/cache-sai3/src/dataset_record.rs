@@ -14,6 +14,22 @@
 //!
 //! What one GET proves: the last sealing of this endpoint is the one this cache recorded. It
 //! cannot see objects deleted behind the tool's back; sampling them is `verify`'s job.
+//!
+//! ```
+//! use cache_sai3::dataset_record::DatasetRecord;
+//! use roaring::RoaringTreemap;
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+//! // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+//! let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+//! let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+//! let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+//! assert!(!record.is_complete()); // 3 of 4
+//! let json = serde_json::to_string(&record)?;
+//! assert_eq!(serde_json::from_str::<DatasetRecord>(&json)?, record);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -25,16 +41,38 @@ use crate::error::{Result, Sai3Error};
 use crate::scheme::remote_shard_root;
 
 /// Indices per digest range.
+///
+/// ```
+/// use cache_sai3::dataset_record::{RANGE_SPAN, range_digests};
+/// let spans = range_digests(0, &roaring::RoaringTreemap::new(), 3 * RANGE_SPAN);
+/// assert_eq!(spans.len(), 3);
+/// assert_eq!((spans[1].first, spans[1].last), (RANGE_SPAN, 2 * RANGE_SPAN - 1));
+/// ```
 pub const RANGE_SPAN: u64 = 1 << 20;
 
 /// Name of the record inside the endpoint's cache prefix.
-pub const RECORD_NAME: &str = "DATASET";
+pub(crate) const RECORD_NAME: &str = "DATASET";
 
 /// Largest record read (bytes): a larger object under the record's name is not one of ours and
 /// is never read into memory.
-pub const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_RECORD_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Objects of one pool on the endpoint.
+///
+/// ```
+/// use cache_sai3::dataset_record::DatasetRecord;
+/// use roaring::RoaringTreemap;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+/// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+/// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+/// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+/// let counts = &record.pools[0];
+/// assert_eq!((counts.pool, counts.expected, counts.created), (0, 4, 3));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolCount {
     /// Pool id.
@@ -46,6 +84,22 @@ pub struct PoolCount {
 }
 
 /// Digest of one span of indices.
+///
+/// ```
+/// use cache_sai3::dataset_record::DatasetRecord;
+/// use roaring::RoaringTreemap;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+/// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+/// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+/// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+/// let span = &record.ranges[0]; // 8 objects: one span
+/// assert_eq!((span.pool, span.first, span.last, span.count), (0, 0, 7, 3));
+/// assert_eq!(span.digest.len(), 16);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RangeDigest {
     /// Pool id.
@@ -61,6 +115,22 @@ pub struct RangeDigest {
 }
 
 /// The record.
+///
+/// ```
+/// use cache_sai3::dataset_record::DatasetRecord;
+/// use roaring::RoaringTreemap;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+/// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+/// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+/// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+/// assert_eq!((record.format, record.agent, record.endpoint), (1, 0, 1));
+/// assert_eq!(record.config_hash, dataset.hash.full_hex());
+/// assert!(record.uri.ends_with("/ep1/"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetRecord {
     /// Record format (1).
@@ -83,6 +153,15 @@ pub struct DatasetRecord {
 }
 
 /// Digests of `present` per span of [`RANGE_SPAN`] indices up to `count`.
+///
+/// ```
+/// use cache_sai3::dataset_record::range_digests;
+/// use roaring::RoaringTreemap;
+/// let a = range_digests(0, &RoaringTreemap::from_iter([1u64, 2]), 10);
+/// let b = range_digests(0, &RoaringTreemap::from_iter([1u64, 3]), 10);
+/// assert_eq!((a.len(), a[0].count), (1, 2));
+/// assert_ne!(a[0].digest, b[0].digest); // same count, other indices
+/// ```
 pub fn range_digests(pool: u16, present: &RoaringTreemap, count: u64) -> Vec<RangeDigest> {
     let mut out = Vec::new();
     let mut first = 0u64;
@@ -111,6 +190,21 @@ pub fn range_digests(pool: u16, present: &RoaringTreemap, count: u64) -> Vec<Ran
 impl DatasetRecord {
     /// The record of endpoint `endpoint`, sealed at `sealed_ms`, with `present`/`expected`
     /// bitmaps per pool id.
+    ///
+    /// ```
+    /// use cache_sai3::dataset_record::DatasetRecord;
+    /// use roaring::RoaringTreemap;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+    /// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+    /// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+    /// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+    /// assert_eq!(record.sealed_ms, 1_700_000_000_000);
+    /// assert_eq!(record.pools.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(
         dataset: &Dataset,
         endpoint: u16,
@@ -147,6 +241,22 @@ impl DatasetRecord {
     }
 
     /// True when every pool is complete.
+    ///
+    /// ```
+    /// use cache_sai3::dataset_record::DatasetRecord;
+    /// use roaring::RoaringTreemap;
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+    /// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+    /// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+    /// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+    /// assert!(!record.is_complete());
+    /// let all = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+    /// assert!(DatasetRecord::build(&dataset, 1, &all, &expected, 0).is_complete());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_complete(&self) -> bool {
         self.pools.iter().all(|p| p.created == p.expected)
     }
@@ -159,6 +269,25 @@ impl DatasetRecord {
     ///
     /// # Errors
     /// Store failures.
+    ///
+    /// ```
+    /// use cache_sai3::dataset_record::DatasetRecord;
+    /// use roaring::RoaringTreemap;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+    /// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+    /// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+    /// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+    /// let store = object_store::memory::InMemory::new();
+    /// record.write(&store).await?;
+    /// assert_eq!(DatasetRecord::read(&store, &record.uri, 0).await?, Some(record));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn write(&self, store: &dyn ObjectStore) -> Result<()> {
         let body = serde_json::to_vec_pretty(self).map_err(|e| Sai3Error::Endpoint {
             endpoint: self.uri.clone(),
@@ -181,6 +310,28 @@ impl DatasetRecord {
     /// # Errors
     /// Store failures other than "not found" (authentication, network): they are not "no
     /// record".
+    ///
+    /// ```
+    /// use cache_sai3::dataset_record::DatasetRecord;
+    /// use roaring::RoaringTreemap;
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// // Endpoint 1 owns the odd indices of pool 0; 1, 3 and 5 are present.
+    /// let expected = [RoaringTreemap::from_iter([1u64, 3, 5, 7])];
+    /// let present = [RoaringTreemap::from_iter([1u64, 3, 5])];
+    /// let record = DatasetRecord::build(&dataset, 1, &present, &expected, 1_700_000_000_000);
+    /// let store = object_store::memory::InMemory::new();
+    /// assert_eq!(DatasetRecord::read(&store, &record.uri, 0).await?, None); // none yet
+    /// record.write(&store).await?;
+    /// let read = DatasetRecord::read(&store, &record.uri, 0).await?.expect("written");
+    /// assert_eq!(read.ranges, record.ranges);
+    /// assert_eq!(DatasetRecord::read(&store, &record.uri, 1).await?, None); // agent 1's: none
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn read(store: &dyn ObjectStore, uri: &str, agent: u32) -> Result<Option<Self>> {
         let failed = |e: object_store::Error| Sai3Error::Endpoint {
             endpoint: uri.to_owned(),

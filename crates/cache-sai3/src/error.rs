@@ -1,8 +1,26 @@
 //! Errors of the sai3 layer.
+//!
+//! ```
+//! use cache_sai3::{ConfigError, Sai3Error};
+//! let err = Sai3Error::Config {
+//!     path: "bench.yaml".into(),
+//!     error: ConfigError::field("prepare.directory_structure.width", "must be at least 1"),
+//! };
+//! assert_eq!(
+//!     err.to_string(),
+//!     "config bench.yaml: prepare.directory_structure.width: must be at least 1"
+//! );
+//! ```
 
 use std::path::PathBuf;
 
 /// A problem with a sai3-bench config: the field and the reason.
+///
+/// ```
+/// use cache_sai3::ConfigError;
+/// let err = ConfigError { field: "workload".into(), reason: "is empty".into() };
+/// assert_eq!(err.to_string(), "workload: is empty");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
 pub struct ConfigError {
@@ -14,6 +32,12 @@ pub struct ConfigError {
 
 impl ConfigError {
     /// A problem with `field`.
+    ///
+    /// ```
+    /// use cache_sai3::ConfigError;
+    /// let err = ConfigError::field("prepare", "missing");
+    /// assert_eq!((err.field.as_str(), err.reason.as_str()), ("prepare", "missing"));
+    /// ```
     pub fn field(field: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError {
             field: field.into(),
@@ -23,6 +47,14 @@ impl ConfigError {
 }
 
 /// Everything the sai3 layer can fail with.
+///
+/// ```
+/// use cache_sai3::Sai3Error;
+/// let err = cache_sai3::dataset::Dataset::from_yaml("prepare: [", "inline").unwrap_err();
+/// assert!(matches!(&err, Sai3Error::Config { error, .. } if error.field == "prepare"), "{err}");
+/// let err = Sai3Error::Endpoint { endpoint: "s3://b/".into(), reason: "HEAD failed".into() };
+/// assert_eq!(err.to_string(), "endpoint s3://b/: HEAD failed");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Sai3Error {
@@ -79,4 +111,16 @@ pub enum Sai3Error {
 }
 
 /// Result alias of the sai3 layer.
+///
+/// ```
+/// fn workers(text: &str) -> cache_sai3::Result<u32> {
+///     text.parse().map_err(|_| cache_sai3::Sai3Error::Endpoint {
+///         endpoint: "(none)".into(),
+///         reason: format!("{text:?} is not a number"),
+///     })
+/// }
+/// assert_eq!(workers("8")?, 8);
+/// assert!(workers("eight").is_err());
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub type Result<T, E = Sai3Error> = std::result::Result<T, E>;

@@ -46,6 +46,21 @@ use crate::sync::{EndpointSync, Transfer};
 use crate::ttl::{Clock, SystemClock};
 
 /// One shard this process writes: agent `agent`'s share of one endpoint, its cache open.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// let shard = &cache.shards()[0];
+/// assert_eq!((shard.agent, shard.endpoint), (0, 0));
+/// assert!(shard.uri.ends_with("/ep0/"));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 pub struct Shard<D: Database> {
     /// The agent whose shard it is (0 without agents).
     pub agent: u32,
@@ -64,12 +79,43 @@ pub struct Shard<D: Database> {
 
 impl<D: Database> Shard<D> {
     /// The directory of the shard's cache (inside a local endpoint, or under the cache dir).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let shard = &cache.shards()[1];
+    /// assert!(shard.location().ends_with("data/ep1/sai3-kv-cache/agents/0"));
+    /// assert!(shard.location().is_dir());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn location(&self) -> &Path {
         self.cache.location()
     }
 }
 
 /// Where an object goes, and how large it is.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// let object = cache.locate(0, 6)?.expect("in the dataset");
+/// assert_eq!((object.location.pool, object.location.index, object.size), (0, 6, 64));
+/// assert_eq!(object.location.endpoint, Some(0)); // even indices on endpoint 0
+/// assert!(object.location.uri.is_some_and(|u| u.ends_with(&object.location.path)));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Located {
     /// Pool, index, endpoint, path, URI and writing agent.
@@ -79,6 +125,21 @@ pub struct Located {
 }
 
 /// What one shard knows of the dataset, and since when.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// let k = &cache.knowledge()?[1];
+/// assert_eq!((k.shard, k.expected, k.present), (1, 4, 0));
+/// assert_eq!((k.sealed_at_ms, k.listed_at_ms), (None, None)); // nothing written or listed yet
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShardKnowledge {
     /// Index into [`MetadataCache::shards`].
@@ -94,6 +155,25 @@ pub struct ShardKnowledge {
 }
 
 /// Objects of one pool that one shard owns and its ledger does not record present.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// let mut recorder = cache.recorder(1)?;
+/// recorder.created(0, 1)?;
+/// recorder.checkpoint()?;
+/// drop(recorder);
+/// let m = &cache.missing()?[1];
+/// assert_eq!((m.shard, m.pool), (1, 0));
+/// assert_eq!(m.indices.iter().collect::<Vec<_>>(), [3, 5, 7]);
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Missing {
     /// Index into [`MetadataCache::shards`].
@@ -105,6 +185,20 @@ pub struct Missing {
 }
 
 /// The shards one process writes, open, with what a prepare loop asks of them.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// assert_eq!(cache.dataset().total_objects(), 8);
+/// assert_eq!(cache.shards().len(), 2);
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 pub struct MetadataCache<D: Database> {
     dataset: Dataset,
     views: Vec<Dataset>,
@@ -690,6 +784,25 @@ impl<D: Database> MetadataCache<D> {
 }
 
 /// Records what a caller created, failed to create, or has in flight on one shard.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// # use cache_sai3::metadata_cache::MetadataCache;
+/// # let tmp = tempfile::tempdir().unwrap();
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let cache_dir = tmp.path().join("cache");
+/// # type Db = cache_fjall::FjallDatabase;
+/// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+/// let mut recorder = cache.recorder(0)?; // endpoint 0 holds the even indices
+/// for i in [0, 2, 4, 6] {
+///     recorder.created(0, i)?; // (after writing the object)
+/// }
+/// recorder.checkpoint()?;
+/// drop(recorder);
+/// assert_eq!(cache.knowledge()?[0].present, 4);
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// # }).unwrap();
+/// ```
 pub struct Recorder<'c, D: Database> {
     writer: LedgerWriter<'c, D>,
     clock: SystemClock,
@@ -699,6 +812,25 @@ impl<D: Database> Recorder<'_, D> {
     /// The PUT of object `index` of `pool` is about to start: until it is recorded created or
     /// failed, a resume checks it with a HEAD (commit with [`Recorder::checkpoint`] before
     /// the PUT starts for that to hold after a crash).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.started(0, 2);
+    /// recorder.checkpoint()?; // now a crash leaves object 2 to be checked with a HEAD
+    /// recorder.created(0, 2)?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.knowledge()?[0].present, 1);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn started(&mut self, pool: u16, index: u64) {
         self.writer.started(pool, index);
     }
@@ -707,6 +839,24 @@ impl<D: Database> Recorder<'_, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// use cache_sai3::records::ObjectState;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.created(0, 4)?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.state(0, 4)?, Some(ObjectState::Created));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn created(&mut self, pool: u16, index: u64) -> Result<()> {
         self.writer.created(pool, index, self.clock.now())
     }
@@ -715,6 +865,25 @@ impl<D: Database> Recorder<'_, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// use cache_sai3::records::ObjectState;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.failed(0, 2, 64, "503 Slow Down")?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.state(0, 2)?, Some(ObjectState::Failed));
+    /// assert_eq!(cache.knowledge()?[0].present, 0);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn failed(&mut self, pool: u16, index: u64, size: u64, reason: &str) -> Result<()> {
         let exception = LedgerException {
             state: ObjectState::Failed,
@@ -730,11 +899,50 @@ impl<D: Database> Recorder<'_, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// use cache_sai3::records::ObjectState;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.created(0, 0)?;
+    /// recorder.checkpoint()?;
+    /// recorder.deleted(0, 0, 64)?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// assert_eq!(cache.state(0, 0)?, Some(ObjectState::Deleted));
+    /// assert_eq!(cache.knowledge()?[0].present, 0);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn deleted(&mut self, pool: u16, index: u64, size: u64) -> Result<()> {
         self.writer.deleted(pool, index, size, self.clock.now())
     }
 
     /// Changes recorded since the last checkpoint.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let mut recorder = cache.recorder(0)?;
+    /// recorder.created(0, 0)?;
+    /// recorder.created(0, 2)?;
+    /// assert_eq!(recorder.pending(), 2);
+    /// recorder.checkpoint()?;
+    /// assert_eq!(recorder.pending(), 0);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn pending(&self) -> usize {
         self.writer.pending()
     }
@@ -743,6 +951,25 @@ impl<D: Database> Recorder<'_, D> {
     ///
     /// # Errors
     /// Committing the batch.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+    /// # use cache_sai3::metadata_cache::MetadataCache;
+    /// # let tmp = tempfile::tempdir().unwrap();
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # type Db = cache_fjall::FjallDatabase;
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// let mut recorder = cache.recorder(1)?;
+    /// recorder.created(0, 1)?;
+    /// recorder.checkpoint()?;
+    /// drop(recorder);
+    /// drop(cache); // reopened, the record is there
+    /// let cache = MetadataCache::<Db>::open(&config, None, &cache_dir).await?;
+    /// assert_eq!(cache.knowledge()?[1].present, 1);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// # }).unwrap();
+    /// ```
     pub fn checkpoint(&mut self) -> Result<()> {
         let writer = &mut self.writer;
         off_worker(|| writer.checkpoint(Durability::Flushed))

@@ -1,5 +1,21 @@
-//! Access to endpoints through `object_store`, and [`CountingStore`], which counts the calls
-//! a prepare makes (its report says how many LISTs it needed, and tests assert zero).
+//! Access to endpoints through `object_store`, and (inside the crate) `CountingStore`, which
+//! counts the calls a prepare makes (its report says how many LISTs it needed, and tests assert
+//! zero).
+//!
+//! ```
+//! use cache_sai3::store::{EndpointTarget, open_endpoint, parse_endpoint};
+//! use object_store::ObjectStoreExt;
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! let dir = tempfile::tempdir()?;
+//! let uri = format!("file://{}/ep0/", dir.path().display());
+//! assert_eq!(parse_endpoint(&uri)?, EndpointTarget::Local(dir.path().join("ep0")));
+//! let store = open_endpoint(&uri)?; // keys are relative to the endpoint
+//! store.put(&"a/b.dat".into(), vec![7u8; 3].into()).await?;
+//! assert_eq!(std::fs::read(dir.path().join("ep0/a/b.dat"))?, [7, 7, 7]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::fmt;
 use std::ops::Range;
@@ -23,7 +39,7 @@ use crate::scheme::local_path;
 
 /// Calls made through a [`CountingStore`].
 #[derive(Debug, Default)]
-pub struct CallCounts {
+pub(crate) struct CallCounts {
     /// `list`, `list_with_offset` and `list_with_delimiter` calls.
     pub lists: AtomicU64,
     /// Objects written.
@@ -34,26 +50,21 @@ pub struct CallCounts {
 
 impl CallCounts {
     /// LIST calls so far.
-    pub fn lists(&self) -> u64 {
+    pub(crate) fn lists(&self) -> u64 {
         self.lists.load(Ordering::SeqCst)
-    }
-
-    /// PUTs so far.
-    pub fn puts(&self) -> u64 {
-        self.puts.load(Ordering::SeqCst)
     }
 }
 
 /// An object store that counts the calls made through it.
 #[derive(Debug)]
-pub struct CountingStore {
+pub(crate) struct CountingStore {
     inner: Arc<dyn ObjectStore>,
     counts: Arc<CallCounts>,
 }
 
 impl CountingStore {
     /// Wraps `inner`; `counts` may be shared by several stores.
-    pub fn new(inner: Arc<dyn ObjectStore>, counts: Arc<CallCounts>) -> Self {
+    pub(crate) fn new(inner: Arc<dyn ObjectStore>, counts: Arc<CallCounts>) -> Self {
         CountingStore { inner, counts }
     }
 }
@@ -146,6 +157,16 @@ impl ObjectStore for CountingStore {
 }
 
 /// Where an endpoint URI points, parsed.
+///
+/// ```
+/// use cache_sai3::store::{EndpointTarget, parse_endpoint};
+/// assert_eq!(
+///     parse_endpoint("az://acct/bench/data/")?,
+///     EndpointTarget::Azure { account: "acct".into(), container: "bench".into(), prefix: "data".into() }
+/// );
+/// assert!(matches!(parse_endpoint("gs://b/")?, EndpointTarget::Gcs { prefix, .. } if prefix.is_empty()));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointTarget {
     /// A local directory (`file://`, `direct://`).
@@ -280,6 +301,13 @@ fn with_prefix(store: Arc<dyn ObjectStore>, prefix: &str) -> Arc<dyn ObjectStore
 /// a server that is down) then fails in about 3 s instead of 10 to 15 s, while throttling
 /// (503 SlowDown) still gets five backed-off attempts, more than the AWS SDKs' default of three
 /// attempts. The timeout stays under 5 minutes because retried requests keep their signature.
+///
+/// ```
+/// use cache_sai3::store::{MAX_RETRIES, retry_config};
+/// let retry = retry_config();
+/// assert_eq!(retry.max_retries, MAX_RETRIES);
+/// assert_eq!(retry.retry_timeout.as_secs(), 180);
+/// ```
 pub fn retry_config() -> RetryConfig {
     RetryConfig {
         backoff: object_store::BackoffConfig::default(),
@@ -330,6 +358,10 @@ fn with_causes(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// Retries of one object-store request ([`retry_config`]).
+///
+/// ```
+/// assert_eq!(cache_sai3::store::MAX_RETRIES, 5);
+/// ```
 pub const MAX_RETRIES: usize = 5;
 
 /// Opens the object store of endpoint `uri`, rooted at the endpoint (keys are relative to it).
@@ -342,6 +374,22 @@ pub const MAX_RETRIES: usize = 5;
 /// # Errors
 /// Bad URIs, builder errors (missing credentials, bad options), or a local directory that cannot
 /// be created; all name the endpoint.
+///
+/// ```
+/// use cache_sai3::store::open_endpoint;
+/// use object_store::ObjectStoreExt;
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let store = open_endpoint(&format!("file://{}/new/", dir.path().display()))?;
+/// assert!(dir.path().join("new").is_dir()); // created
+/// store.put(&"x".into(), b"hi".to_vec().into()).await?;
+/// assert_eq!(store.get(&"x".into()).await?.bytes().await?.as_ref(), b"hi");
+/// let err = open_endpoint("ftp://host/").err().expect("an unknown scheme");
+/// assert!(err.to_string().contains("ftp://host/"), "{err}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn open_endpoint(uri: &str) -> Result<Arc<dyn ObjectStore>> {
     let built = |e: object_store::Error| bad(uri, format!("cannot open: {e}"));
     match parse_endpoint(uri)? {

@@ -3,6 +3,23 @@
 //! `{endpoint}/sai3-kv-cache/agents/K/`: every shard has its own generations, so agents never
 //! publish over each other. `file://` endpoints hold their shards themselves and are not
 //! synced.
+//!
+//! ```
+//! use cache_sai3::dataset::Dataset;
+//! use cache_sai3::sync::synced_shards;
+//! let yaml = r#"
+//! prepare:
+//!   ensure_objects:
+//!     - { base_uri: "s3://bench/a/", count: 100, size_spec: 4096 }
+//!     - { base_uri: "file:///mnt/b/", count: 100, size_spec: 4096 }
+//! workload: [{ op: get, path: "*", weight: 100 }]
+//! "#;
+//! let dataset = Dataset::from_yaml(yaml, "inline")?;
+//! let views = dataset.writer_views();
+//! let synced: Vec<u16> = synced_shards(&views).into_iter().map(|(_, e)| e).collect();
+//! assert_eq!(synced, [0]); // the s3:// endpoint; file:// holds its shard itself
+//! # Ok::<(), cache_sai3::Sai3Error>(())
+//! ```
 
 use std::path::Path;
 
@@ -20,6 +37,15 @@ use crate::scheme::remote_shard_root;
 use crate::store::open_endpoint;
 
 /// What syncing did for one endpoint.
+///
+/// ```
+/// use cache_sai3::sync::EndpointSync;
+/// let json = r#"{ "endpoint": 1, "uri": "s3://b/", "pulled": null, "pushed": null, "seconds": 0.5 }"#;
+/// let sync: EndpointSync = serde_json::from_str(json)?;
+/// assert_eq!((sync.agent, sync.endpoint), (0, 1)); // `agent` defaults to 0
+/// assert!(sync.pulled.is_none() && sync.pushed.is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct EndpointSync {
     /// The agent whose shard of the endpoint's cache this is (0 for a standalone config).
@@ -49,7 +75,7 @@ fn sync_err(uri: &str, e: cache_sync::SyncError) -> Sai3Error {
 
 /// Endpoints of the view whose caches are synced: object stores the view places objects on
 /// ([`crate::placement::endpoints_used`]).
-pub fn synced_endpoints(dataset: &Dataset) -> Vec<u16> {
+pub(crate) fn synced_endpoints(dataset: &Dataset) -> Vec<u16> {
     crate::placement::endpoints_used(dataset)
         .into_iter()
         .filter(|&e| {
@@ -60,6 +86,25 @@ pub fn synced_endpoints(dataset: &Dataset) -> Vec<u16> {
 
 /// Every shard of `views` (one agent's view each, [`Dataset::writer_views`]) that is synced:
 /// `(view, object-store endpoint of that view)`.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::sync::synced_shards;
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - { base_uri: "s3://bench/a/", count: 100, size_spec: 4096 }
+///     - { base_uri: "file:///mnt/b/", count: 100, size_spec: 4096 }
+/// workload: [{ op: get, path: "*", weight: 100 }]
+/// "#;
+/// let dataset = Dataset::from_yaml(yaml, "inline")?;
+/// let views = dataset.writer_views();
+/// let shards = synced_shards(&views);
+/// assert_eq!(shards.len(), 1);
+/// let (view, e) = shards[0];
+/// assert_eq!(view.endpoints[e as usize], "s3://bench/a/");
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub fn synced_shards(views: &[Dataset]) -> Vec<(&Dataset, u16)> {
     views
         .iter()
@@ -73,6 +118,27 @@ pub fn synced_shards(views: &[Dataset]) -> Vec<(&Dataset, u16)> {
 ///
 /// # Errors
 /// Store failures and refused (damaged, unsafe or foreign) generations.
+///
+/// ```no_run
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::sync::{Transfer, pull_endpoint, push_endpoint, synced_shards};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// // Needs the S3 server the config names (credentials from AWS_* in the environment).
+/// let dataset = Dataset::load("bench.yaml".as_ref())?;
+/// let cache_dir = std::path::Path::new("/var/cache/sai3");
+/// let transfer = Transfer::default();
+/// let views = dataset.writer_views();
+/// for (view, e) in synced_shards(&views) {
+///     let pulled = pull_endpoint(view, e, cache_dir, "fjall", &transfer).await?;
+///     assert!(pulled.pulled.is_some() && pulled.pushed.is_none());
+///     // ... a run changes the local shard, closes it ...
+///     let pushed = push_endpoint(view, e, cache_dir, 1_700_000_000_000, &transfer).await?;
+///     assert!(pushed.pushed.is_some_and(|p| p.generation >= 1));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn pull_endpoint(
     dataset: &Dataset,
     e: u16,
@@ -121,7 +187,7 @@ fn log_pull(uri: &str, agent: u32, pulled: &PullReport, took: std::time::Duratio
 
 /// True when the view's local shard of endpoint `e` holds changes no pushed generation holds
 /// (a run changed it and its push has not succeeded yet).
-pub fn unpublished(dataset: &Dataset, e: u16, cache_dir: &Path) -> bool {
+pub(crate) fn unpublished(dataset: &Dataset, e: u16, cache_dir: &Path) -> bool {
     let uri = &dataset.endpoints[e as usize];
     cache_location(uri, cache_dir, dataset.shard())
         .is_ok_and(|local| cache_sync::local::is_unpublished(&local))
@@ -132,7 +198,7 @@ pub fn unpublished(dataset: &Dataset, e: u16, cache_dir: &Path) -> bool {
 ///
 /// # Errors
 /// I/O failures.
-pub fn mark_unpublished(uri: &str, location: &Path) -> Result<()> {
+pub(crate) fn mark_unpublished(uri: &str, location: &Path) -> Result<()> {
     cache_sync::local::mark_unpublished(location).map_err(|err| sync_err(uri, err))
 }
 
@@ -141,6 +207,27 @@ pub fn mark_unpublished(uri: &str, location: &Path) -> Result<()> {
 ///
 /// # Errors
 /// A missing local cache, store failures, or lost publication races.
+///
+/// ```no_run
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::sync::{Transfer, pull_endpoint, push_endpoint, synced_shards};
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// // Needs the S3 server the config names (credentials from AWS_* in the environment).
+/// let dataset = Dataset::load("bench.yaml".as_ref())?;
+/// let cache_dir = std::path::Path::new("/var/cache/sai3");
+/// let transfer = Transfer::default();
+/// let views = dataset.writer_views();
+/// for (view, e) in synced_shards(&views) {
+///     let pulled = pull_endpoint(view, e, cache_dir, "fjall", &transfer).await?;
+///     assert!(pulled.pulled.is_some() && pulled.pushed.is_none());
+///     // ... a run changes the local shard, closes it ...
+///     let pushed = push_endpoint(view, e, cache_dir, 1_700_000_000_000, &transfer).await?;
+///     assert!(pushed.pushed.is_some_and(|p| p.generation >= 1));
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn push_endpoint(
     dataset: &Dataset,
     e: u16,

@@ -29,15 +29,36 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use crate::scheme::UriScheme;
 
 /// Milliseconds since the Unix epoch.
+///
+/// ```
+/// use cache_sai3::ttl::{Clock, SystemClock, UnixMillis};
+/// let now: UnixMillis = SystemClock.now();
+/// assert!(now > 1_600_000_000_000); // after September 2020
+/// ```
 pub type UnixMillis = u64;
 
 /// A source of the current time.
+///
+/// ```
+/// use cache_sai3::ttl::{Clock, FixedClock, SystemClock};
+/// fn age(clock: &dyn Clock, written_at: u64) -> u64 {
+///     clock.now().saturating_sub(written_at)
+/// }
+/// assert_eq!(age(&FixedClock::new(5_000), 1_000), 4_000);
+/// assert!(age(&SystemClock, 0) > 0);
+/// ```
 pub trait Clock: Send + Sync {
     /// Now, in milliseconds since the Unix epoch.
     fn now(&self) -> UnixMillis;
 }
 
 /// The system's wall clock.
+///
+/// ```
+/// use cache_sai3::ttl::{Clock, SystemClock};
+/// let (a, b) = (SystemClock.now(), SystemClock.now());
+/// assert!(a > 0 && b >= a.saturating_sub(1_000));
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
@@ -51,16 +72,34 @@ impl Clock for SystemClock {
 }
 
 /// A clock that returns a fixed, settable time (for tests and replays).
+///
+/// ```
+/// use cache_sai3::ttl::{Clock, FixedClock};
+/// assert_eq!(FixedClock::default().now(), 0);
+/// ```
 #[derive(Debug, Default)]
 pub struct FixedClock(std::sync::atomic::AtomicU64);
 
 impl FixedClock {
     /// A clock stopped at `now`.
+    ///
+    /// ```
+    /// use cache_sai3::ttl::{Clock, FixedClock};
+    /// let clock = FixedClock::new(42);
+    /// assert_eq!((clock.now(), clock.now()), (42, 42));
+    /// ```
     pub fn new(now: UnixMillis) -> Self {
         FixedClock(std::sync::atomic::AtomicU64::new(now))
     }
 
     /// Moves the clock to `now`.
+    ///
+    /// ```
+    /// use cache_sai3::ttl::{Clock, FixedClock};
+    /// let clock = FixedClock::new(42);
+    /// clock.set(7);
+    /// assert_eq!(clock.now(), 7);
+    /// ```
     pub fn set(&self, now: UnixMillis) {
         self.0.store(now, std::sync::atomic::Ordering::SeqCst);
     }
@@ -73,12 +112,32 @@ impl Clock for FixedClock {
 }
 
 /// Default TTL of object-store listings.
+///
+/// ```
+/// use cache_sai3::scheme::UriScheme;
+/// use cache_sai3::ttl::{OBJECT_STORE_TTL, TtlPolicy};
+/// assert_eq!(OBJECT_STORE_TTL.as_secs(), 24 * 3600);
+/// assert_eq!(TtlPolicy::default_ttl(UriScheme::Gcs), Some(OBJECT_STORE_TTL));
+/// ```
 pub const OBJECT_STORE_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Default tolerated clock skew.
+///
+/// ```
+/// use cache_sai3::ttl::{DEFAULT_MAX_CLOCK_SKEW, TtlPolicy};
+/// assert_eq!(DEFAULT_MAX_CLOCK_SKEW.as_secs(), 300);
+/// assert_eq!(TtlPolicy::default().max_clock_skew, DEFAULT_MAX_CLOCK_SKEW);
+/// ```
 pub const DEFAULT_MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// How much a cached listing is trusted.
+///
+/// ```
+/// use cache_sai3::scheme::UriScheme;
+/// use cache_sai3::ttl::{Freshness, TtlPolicy};
+/// let policy = TtlPolicy { force_refresh: true, ..TtlPolicy::default() };
+/// assert_eq!(policy.judge(UriScheme::S3, 0, 1), Freshness::ForcedRefresh);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TtlPolicy {
     /// User TTL for every scheme; `Some(ZERO)` disables the listing cache.
@@ -100,6 +159,23 @@ impl Default for TtlPolicy {
 }
 
 /// The verdict on one cached entry.
+///
+/// ```
+/// use std::time::Duration;
+/// use cache_sai3::scheme::UriScheme;
+/// use cache_sai3::ttl::{Freshness, TtlPolicy};
+/// let policy = TtlPolicy::default();
+/// let hour = 3_600_000;
+/// assert_eq!(
+///     policy.judge(UriScheme::S3, 0, 25 * hour),
+///     Freshness::Expired { age: Duration::from_secs(25 * 3600) }
+/// );
+/// // Written an hour "in the future": further ahead than the 5 minutes tolerated.
+/// assert_eq!(
+///     policy.judge(UriScheme::S3, 2 * hour, hour),
+///     Freshness::FromFuture { ahead: Duration::from_secs(3600) }
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Freshness {
     /// Within its TTL.
@@ -127,6 +203,14 @@ pub enum Freshness {
 
 impl Freshness {
     /// Whether the cached entry may be used instead of listing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_sai3::ttl::Freshness;
+    /// let fresh = Freshness::Fresh { age: Duration::ZERO, remaining: Duration::from_secs(1) };
+    /// assert!(fresh.is_usable());
+    /// assert!(!Freshness::NotCached.is_usable());
+    /// ```
     pub fn is_usable(&self) -> bool {
         matches!(self, Freshness::Fresh { .. })
     }
@@ -134,11 +218,29 @@ impl Freshness {
 
 impl TtlPolicy {
     /// The built-in TTL of `scheme`; `None` means no listing cache.
+    ///
+    /// ```
+    /// use cache_sai3::scheme::UriScheme;
+    /// use cache_sai3::ttl::{OBJECT_STORE_TTL, TtlPolicy};
+    /// assert_eq!(TtlPolicy::default_ttl(UriScheme::S3), Some(OBJECT_STORE_TTL));
+    /// assert_eq!(TtlPolicy::default_ttl(UriScheme::File), None);
+    /// ```
     pub fn default_ttl(scheme: UriScheme) -> Option<Duration> {
         scheme.is_object_store().then_some(OBJECT_STORE_TTL)
     }
 
     /// The TTL in force for `scheme`; `None` means no listing cache.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_sai3::scheme::UriScheme;
+    /// use cache_sai3::ttl::TtlPolicy;
+    /// let hour = Duration::from_secs(3600);
+    /// let policy = TtlPolicy { ttl_override: Some(hour), ..TtlPolicy::default() };
+    /// assert_eq!(policy.effective_ttl(UriScheme::File), Some(hour)); // cached when asked
+    /// let off = TtlPolicy { ttl_override: Some(Duration::ZERO), ..TtlPolicy::default() };
+    /// assert_eq!(off.effective_ttl(UriScheme::S3), None);
+    /// ```
     pub fn effective_ttl(&self, scheme: UriScheme) -> Option<Duration> {
         match self.ttl_override {
             Some(d) if d.is_zero() => None,
@@ -148,6 +250,17 @@ impl TtlPolicy {
     }
 
     /// Judges an entry of `scheme` written at `written_at`, at time `now` (both ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cache_sai3::scheme::UriScheme;
+    /// use cache_sai3::ttl::{Freshness, TtlPolicy};
+    /// let hour = 3_600_000;
+    /// assert_eq!(
+    ///     TtlPolicy::default().judge(UriScheme::Azure, 0, hour),
+    ///     Freshness::Fresh { age: Duration::from_secs(3600), remaining: Duration::from_secs(23 * 3600) }
+    /// );
+    /// ```
     pub fn judge(&self, scheme: UriScheme, written_at: UnixMillis, now: UnixMillis) -> Freshness {
         let Some(ttl) = self.effective_ttl(scheme) else {
             return Freshness::NotCached;

@@ -3,13 +3,48 @@
 //! Per endpoint, the key space is cut into the same ranges a LIST uses
 //! ([`crate::listing::discover`]: a tree's level-1 directories, a flat dataset's shards, the
 //! objects at the root, or the whole endpoint), plus the top-level prefixes the dataset's names
-//! use that the store no longer lists (all their objects gone). K random ranges are listed again and compared
-//! with the ledger, and K random objects the ledger calls `Created` are checked with a HEAD.
-//! Keys are classified as a LIST classifies them. Drift is reported as missing (ledger says
-//! created, store has none), extra (store has an object of the dataset the ledger does not
-//! know) and size mismatch; only the ranges (and objects) that differ are repaired in the
-//! ledger, and an endpoint with missing objects loses its seal so that the next prepare
-//! recreates them.
+//! use that the store no longer lists (all their objects gone). K random ranges are listed
+//! again and compared with the ledger, and K random objects the ledger calls `Created` outside
+//! those ranges are checked with a HEAD. Keys are classified as a LIST classifies them. Drift
+//! is reported as missing (ledger says created, store has none), extra (store has an object of
+//! the dataset the ledger does not know) and size mismatch; only the ranges (and objects) that
+//! differ are repaired in the ledger, and an endpoint with missing objects loses its seal so
+//! that the next prepare recreates them.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! use cache_sai3::verify::{VerifyProgress, verify};
+//! # use cache_sai3::dataset::Dataset;
+//! # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+//! # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+//! # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+//! # let options = PrepareOptions {
+//! #     cache_dir: tmp.path().join("cache"),
+//! #     no_cache: false,
+//! #     ttl: TtlPolicy::default(),
+//! #     populate: Populate::Lazy,
+//! #     concurrency: 4,
+//! #     checkpoint_objects: CHECKPOINT_OBJECTS,
+//! #     test_name: "example".into(),
+//! #     pull: false,
+//! #     push: false,
+//! #     open: Default::default(),
+//! # };
+//! # let progress = Progress::default();
+//! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! // After a prepare of 8 objects on two endpoints, one object is deleted behind its back.
+//! let path = dataset.path_of(&dataset.pools[0], 0).expect("object 0");
+//! std::fs::remove_file(tmp.path().join("data/ep0").join(path))?;
+//! let checked = VerifyProgress::default();
+//! let drift = verify::<cache_fjall::FjallDatabase>(&dataset, &options.cache_dir, 100, 7, 0, Default::default(), &checked).await?;
+//! assert_eq!((drift[0].missing, drift[0].extra, drift[0].unsealed), (1, 0, true));
+//! assert_eq!((drift[1].missing, drift[1].unsealed), (0, false));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -55,6 +90,40 @@ impl RangeFound {
 }
 
 /// What verify found on one endpoint.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::verify::{VerifyProgress, verify};
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let checked = VerifyProgress::default();
+/// let drift = verify::<cache_fjall::FjallDatabase>(&dataset, &options.cache_dir, 100, 7, 0, Default::default(), &checked).await?;
+/// let e = &drift[1];
+/// assert_eq!((e.agent, e.endpoint, e.missing, e.extra, e.size_mismatch), (0, 1, 0, 0, 0));
+/// assert!(e.ranges_sampled == e.ranges_total && e.ranges_differing == 0);
+/// assert!(!e.unsealed);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointDrift {
     /// The agent whose shard (and share) was verified.
@@ -89,6 +158,39 @@ impl EndpointDrift {
 }
 
 /// How far a verify is, read by the caller while it runs (a progress display).
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::verify::{VerifyProgress, verify};
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let checked = VerifyProgress::default();
+/// let drift = verify::<cache_fjall::FjallDatabase>(&dataset, &options.cache_dir, 100, 7, 0, Default::default(), &checked).await?;
+/// use std::sync::atomic::Ordering;
+/// assert_eq!(checked.ranges_done.load(Ordering::Relaxed), checked.ranges_total.load(Ordering::Relaxed));
+/// assert_eq!(checked.heads_done.load(Ordering::Relaxed), drift.iter().map(|d| d.heads).sum::<u64>());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct VerifyProgress {
     /// Ranges to list again, over the endpoints begun so far.
@@ -103,6 +205,39 @@ pub struct VerifyProgress {
 
 impl VerifyProgress {
     /// `(ranges done, ranges total, HEADs done, HEADs total)` now.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// use cache_sai3::verify::{VerifyProgress, verify};
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+    /// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+    /// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+    /// # let options = PrepareOptions {
+    /// #     cache_dir: tmp.path().join("cache"),
+    /// #     no_cache: false,
+    /// #     ttl: TtlPolicy::default(),
+    /// #     populate: Populate::Lazy,
+    /// #     concurrency: 4,
+    /// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+    /// #     test_name: "example".into(),
+    /// #     pull: false,
+    /// #     push: false,
+    /// #     open: Default::default(),
+    /// # };
+    /// # let progress = Progress::default();
+    /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+    /// assert_eq!(VerifyProgress::default().snapshot(), [0; 4]);
+    /// let checked = VerifyProgress::default();
+    /// let drift = verify::<cache_fjall::FjallDatabase>(&dataset, &options.cache_dir, 100, 7, 0, Default::default(), &checked).await?;
+    /// let [ranges_done, ranges_total, heads_done, heads_total] = checked.snapshot();
+    /// assert!(ranges_done == ranges_total && heads_done == heads_total && ranges_done > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> [u64; 4] {
         [
             self.ranges_done.load(Ordering::Relaxed),
@@ -124,12 +259,45 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
     out
 }
 
-/// Verifies `k` sampled ranges and `k` sampled objects of every endpoint of `dataset`: of
-/// every shard the view writes ([`Dataset::writer_views`]; one agent's, or every agent's),
-/// counting what is done in `progress`. Each verified shard records when it was verified.
+/// Verifies `k` sampled ranges and `k` sampled objects (outside those ranges) of every
+/// endpoint of `dataset`: of every shard the view writes ([`Dataset::writer_views`]; one
+/// agent's, or every agent's), counting what is done in `progress`. Each verified shard records
+/// when it was verified.
 ///
 /// # Errors
 /// Store failures, or a missing, in-use or unreadable endpoint cache.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::verify::{VerifyProgress, verify};
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let checked = VerifyProgress::default();
+/// let drift = verify::<cache_fjall::FjallDatabase>(&dataset, &options.cache_dir, 100, 7, 0, Default::default(), &checked).await?;
+/// assert_eq!(drift.len(), 2); // both endpoints, agent 0's shards
+/// assert!(drift.iter().all(|d| d.missing + d.extra + d.size_mismatch == 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn verify<D: Database>(
     dataset: &Dataset,
     cache_dir: &std::path::Path,

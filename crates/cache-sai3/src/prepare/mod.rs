@@ -21,6 +21,40 @@
 //! 7. [`report`]: what happened, typed.
 //!
 //! Endpoints run concurrently, each with its own cache and ledger, on the caller's runtime.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! use cache_sai3::prepare::ListingSource;
+//! use cache_sai3::dataset::Dataset;
+//! use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+//! use cache_sai3::ttl::{SystemClock, TtlPolicy};
+//! let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+//! let options = PrepareOptions {
+//!     cache_dir: tmp.path().join("cache"),
+//!     no_cache: false,
+//!     ttl: TtlPolicy::default(),
+//!     populate: Populate::Lazy,
+//!     concurrency: 4,
+//!     checkpoint_objects: CHECKPOINT_OBJECTS,
+//!     test_name: "example".into(),
+//!     pull: false,
+//!     push: false,
+//!     open: Default::default(),
+//! };
+//! let progress = Progress::default();
+//! let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! assert_eq!((report.created, report.failed, report.listing_source), (8, 0, ListingSource::List));
+//! assert!(report.endpoints.iter().all(|e| e.sealed));
+//! // A second run knows everything from the sealed ledgers: no LIST, nothing written.
+//! let again = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! assert_eq!((again.created, again.already_present, again.list_calls), (0, 8, 0));
+//! assert_eq!(again.listing_source, ListingSource::Ledger);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -60,11 +94,28 @@ pub use report::{
 /// (one or two of at most 8 KiB while objects are created in index order), but it is a durable
 /// commit (an `fsync` for redb), so it is spaced: what a kill loses is what was created since
 /// the last one, written again by the resume.
+///
+/// ```
+/// use cache_sai3::prepare::{CHECKPOINT_INTERVAL, CHECKPOINT_OBJECTS};
+/// assert_eq!(CHECKPOINT_OBJECTS, 10_000);
+/// assert!(CHECKPOINT_INTERVAL.as_millis() <= 1_000);
+/// ```
 pub const CHECKPOINT_OBJECTS: usize = 10_000;
 /// Longest time between ledger checkpoints.
+///
+/// ```
+/// assert_eq!(cache_sai3::prepare::CHECKPOINT_INTERVAL, std::time::Duration::from_secs(1));
+/// ```
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How `file_paths` is filled.
+///
+/// ```
+/// use cache_sai3::prepare::Populate;
+/// assert_eq!(serde_json::to_string(&Populate::Lazy)?, r#""lazy""#);
+/// assert_eq!(serde_json::from_str::<Populate>(r#""eager""#)?, Populate::Eager);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Populate {
@@ -75,6 +126,35 @@ pub enum Populate {
 }
 
 /// Settings of one prepare.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// let options = PrepareOptions {
+///     cache_dir: tmp.path().join("cache"),
+///     no_cache: false,
+///     ttl: TtlPolicy::default(),
+///     populate: Populate::Lazy,
+///     concurrency: 4,
+///     checkpoint_objects: CHECKPOINT_OBJECTS,
+///     test_name: "example".into(),
+///     pull: false,
+///     push: false,
+///     open: Default::default(),
+/// };
+/// let progress = Progress::default();
+/// let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!(report.created, 8);
+/// assert!(report.endpoints.iter().all(|e| e.cache_location.is_some())); // caches were used
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct PrepareOptions {
     /// Where the coordinator cache and object-store endpoint caches live.
@@ -102,7 +182,7 @@ pub struct PrepareOptions {
 
 /// The default seeds of a pool: the content seed derived from the config hash, so that even a
 /// run without a cache fills objects exactly as a cached run does.
-pub fn default_seeds(dataset: &Dataset, pool: &Pool) -> PoolSeeds {
+pub(crate) fn default_seeds(dataset: &Dataset, pool: &Pool) -> PoolSeeds {
     let h = dataset.hash.full_hex();
     let base = xxhash_rust::xxh3::xxh3_64_with_seed(h.as_bytes(), u64::from(pool.id));
     PoolSeeds {
@@ -293,6 +373,37 @@ impl<D: Database> EndpointJob<'_, D> {
 /// belong to another backend or are not caches, and I/O failures. Damaged caches are not
 /// errors: they are moved aside and rebuilt (see the report). Objects that cannot be written
 /// are counted as failed, with their reasons, in the report.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// let options = PrepareOptions {
+///     cache_dir: tmp.path().join("cache"),
+///     no_cache: false,
+///     ttl: TtlPolicy::default(),
+///     populate: Populate::Lazy,
+///     concurrency: 4,
+///     checkpoint_objects: CHECKPOINT_OBJECTS,
+///     test_name: "example".into(),
+///     pull: false,
+///     push: false,
+///     open: Default::default(),
+/// };
+/// let progress = Progress::default();
+/// let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!((report.total_objects, report.created, report.failed), (8, 8, 0));
+/// assert_eq!(progress.phase(), "done");
+/// let again = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!((again.created, again.list_calls), (0, 0)); // the sealed ledgers answered
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn prepare<D: Database>(
     dataset: &Dataset,
     options: &PrepareOptions,

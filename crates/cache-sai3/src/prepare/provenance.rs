@@ -2,6 +2,38 @@
 //! it was last checked against the store, and what not listing saved (LIST calls, and an
 //! estimate of the time: the objects known without a LIST at the speed of the endpoint's last
 //! LIST, as that LIST measured it; `docs/DECISIONS.md`).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! # use cache_sai3::dataset::Dataset;
+//! # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+//! # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+//! # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+//! # let options = PrepareOptions {
+//! #     cache_dir: tmp.path().join("cache"),
+//! #     no_cache: false,
+//! #     ttl: TtlPolicy::default(),
+//! #     populate: Populate::Lazy,
+//! #     concurrency: 4,
+//! #     checkpoint_objects: CHECKPOINT_OBJECTS,
+//! #     test_name: "example".into(),
+//! #     pull: false,
+//! #     push: false,
+//! #     open: Default::default(),
+//! # };
+//! # let progress = Progress::default();
+//! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! // A second run trusts the seals: the two LISTs of the first run are saved.
+//! let again = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! let p = &again.provenance;
+//! assert_eq!((p.endpoints, p.list_calls, p.list_calls_saved), (2, 0, 2));
+//! assert!(p.line.starts_with("provenance: 2 endpoints, knowledge from sealed ledger"), "{}", p.line);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use serde::{Deserialize, Serialize};
 
@@ -9,6 +41,36 @@ use super::{EndpointReport, ListingSource};
 use crate::records::Validations;
 
 /// How knowledge was last checked against the store.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// use cache_sai3::prepare::ValidatedBy;
+/// let check = report.endpoints[0].provenance.validated.expect("listed");
+/// assert_eq!(check.by, ValidatedBy::List);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValidatedBy {
@@ -24,6 +86,12 @@ pub enum ValidatedBy {
 
 impl ValidatedBy {
     /// How the text report names it.
+    ///
+    /// ```
+    /// use cache_sai3::prepare::ValidatedBy;
+    /// assert_eq!(ValidatedBy::DatasetRecord.describe(), "DATASET GET");
+    /// assert_eq!(ValidatedBy::Verify.describe(), "sampled verify");
+    /// ```
     pub fn describe(self) -> &'static str {
         match self {
             ValidatedBy::List => "LIST",
@@ -35,6 +103,37 @@ impl ValidatedBy {
 }
 
 /// The last check of an endpoint's knowledge.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let e = &report.endpoints[0];
+/// let check = e.provenance.validated.expect("listed");
+/// assert_eq!(check.at_ms, e.provenance.known_at_ms); // checked by the LIST it comes from
+/// assert!(check.age_s >= 0.0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
     /// How.
@@ -46,6 +145,37 @@ pub struct Validation {
 }
 
 /// The provenance of one endpoint's knowledge.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let again = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let p = &again.endpoints[0].provenance;
+/// assert_eq!((p.objects_not_listed, p.list_calls_saved), (4, 1));
+/// assert_eq!(report.endpoints[0].provenance.objects_not_listed, 0); // the first run listed
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Provenance {
     /// When what the knowledge says was true of the endpoint (ms since the Unix epoch): the
@@ -137,6 +267,36 @@ fn round_ms(s: f64) -> f64 {
 }
 
 /// The provenance over every endpoint of a prepare, with one line to quote in results.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let p = &report.provenance;
+/// assert_eq!((p.endpoints, p.list_calls, p.list_calls_saved), (2, 2, 0));
+/// assert!(p.line.ends_with("2 LIST calls (0 saved), nothing saved"), "{}", p.line);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProvenanceSummary {
     /// Endpoints (shards) reported.
@@ -160,7 +320,7 @@ pub struct ProvenanceSummary {
 
 impl ProvenanceSummary {
     /// Sums the endpoints' provenance.
-    pub fn of(endpoints: &[EndpointReport]) -> Self {
+    pub(crate) fn of(endpoints: &[EndpointReport]) -> Self {
         let all = || endpoints.iter().map(|e| &e.provenance);
         let skipped: Vec<&Provenance> = all().filter(|p| p.list_calls_saved > 0).collect();
         let estimates: Vec<f64> = skipped
@@ -236,6 +396,15 @@ fn sources(endpoints: &[EndpointReport]) -> String {
 }
 
 /// A duration for people: `0.4 s`, `42 s`, `53 min`, `5 h 3 min`, `3 d 2 h`.
+///
+/// ```
+/// use cache_sai3::prepare::provenance::human;
+/// assert_eq!(human(0.42), "0.4 s");
+/// assert_eq!(human(42.0), "42 s");
+/// assert_eq!(human(3_180.0), "53 min");
+/// assert_eq!(human(18_180.0), "5 h 3 min");
+/// assert_eq!(human(266_400.0), "3 d 2 h");
+/// ```
 pub fn human(seconds: f64) -> String {
     let s = seconds.max(0.0).round() as u64;
     match s {

@@ -1,4 +1,35 @@
 //! What a prepare reports: per endpoint and in sum, typed (tests and callers deserialize it).
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! use cache_sai3::prepare::PrepareReport;
+//! # use cache_sai3::dataset::Dataset;
+//! # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+//! # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+//! # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+//! # let options = PrepareOptions {
+//! #     cache_dir: tmp.path().join("cache"),
+//! #     no_cache: false,
+//! #     ttl: TtlPolicy::default(),
+//! #     populate: Populate::Lazy,
+//! #     concurrency: 4,
+//! #     checkpoint_objects: CHECKPOINT_OBJECTS,
+//! #     test_name: "example".into(),
+//! #     pull: false,
+//! #     push: false,
+//! #     open: Default::default(),
+//! # };
+//! # let progress = Progress::default();
+//! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+//! let json = serde_json::to_string(&report)?; // a run of 8 objects on two endpoints
+//! let read: PrepareReport = serde_json::from_str(&json)?;
+//! assert_eq!((read.total_objects, read.created, read.endpoints.len()), (8, 8, 2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -13,9 +44,44 @@ use crate::sync::EndpointSync;
 pub use super::provenance::{Provenance, ProvenanceSummary, ValidatedBy, Validation};
 
 /// How many write failures a report keeps the text of, per endpoint.
+///
+/// ```
+/// assert_eq!(cache_sai3::prepare::report::FAILURE_SAMPLES, 5);
+/// ```
 pub const FAILURE_SAMPLES: usize = 5;
 
 /// Where the knowledge of existing objects came from.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// use cache_sai3::prepare::ListingSource;
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!(report.listing_source, ListingSource::List); // a first run lists
+/// let again = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!(again.listing_source, ListingSource::Ledger); // then the seals answer
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ListingSource {
@@ -32,6 +98,12 @@ pub enum ListingSource {
 
 impl ListingSource {
     /// How the text report names it.
+    ///
+    /// ```
+    /// use cache_sai3::prepare::ListingSource;
+    /// assert_eq!(ListingSource::Ledger.describe(), "sealed ledger");
+    /// assert_eq!(ListingSource::List.describe(), "LIST");
+    /// ```
     pub fn describe(self) -> &'static str {
         match self {
             ListingSource::List => "LIST",
@@ -43,6 +115,36 @@ impl ListingSource {
 }
 
 /// Live progress, read by the caller (progress bar) while prepare runs.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// use std::sync::atomic::Ordering;
+/// assert_eq!(progress.created.load(Ordering::Relaxed), 8);
+/// assert_eq!(progress.phase(), "done");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct Progress {
     /// Objects to create in all.
@@ -61,19 +163,77 @@ pub struct Progress {
 
 impl Progress {
     /// Sets the current phase.
-    pub fn set_phase(&self, phase: &str) {
+    pub(crate) fn set_phase(&self, phase: &str) {
         if let Ok(mut p) = self.phase.lock() {
             *p = phase.to_owned();
         }
     }
 
     /// The current phase.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+    /// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+    /// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+    /// # let options = PrepareOptions {
+    /// #     cache_dir: tmp.path().join("cache"),
+    /// #     no_cache: false,
+    /// #     ttl: TtlPolicy::default(),
+    /// #     populate: Populate::Lazy,
+    /// #     concurrency: 4,
+    /// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+    /// #     test_name: "example".into(),
+    /// #     pull: false,
+    /// #     push: false,
+    /// #     open: Default::default(),
+    /// # };
+    /// # let progress = Progress::default();
+    /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+    /// assert_eq!(Progress::default().phase(), ""); // before a prepare starts
+    /// assert_eq!(progress.phase(), "done"); // after `prepare` returned
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn phase(&self) -> String {
         self.phase.lock().map(|p| p.clone()).unwrap_or_default()
     }
 }
 
 /// Why objects could not be written: a count per kind of error and the first few messages.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let failures = &report.endpoints[0].write_failures;
+/// assert!(failures.by_kind.is_empty() && failures.first.is_empty()); // every write succeeded
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteFailures {
     /// Failed writes per kind (`not_found`, `permission_denied`, `generic`, ...).
@@ -84,7 +244,7 @@ pub struct WriteFailures {
 
 impl WriteFailures {
     /// Records a failed write of `path`.
-    pub fn add(&mut self, path: &str, error: &object_store::Error) {
+    pub(crate) fn add(&mut self, path: &str, error: &object_store::Error) {
         *self
             .by_kind
             .entry(error_kind(error).to_owned())
@@ -95,6 +255,34 @@ impl WriteFailures {
     }
 
     /// True when nothing failed.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+    /// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+    /// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+    /// # let options = PrepareOptions {
+    /// #     cache_dir: tmp.path().join("cache"),
+    /// #     no_cache: false,
+    /// #     ttl: TtlPolicy::default(),
+    /// #     populate: Populate::Lazy,
+    /// #     concurrency: 4,
+    /// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+    /// #     test_name: "example".into(),
+    /// #     pull: false,
+    /// #     push: false,
+    /// #     open: Default::default(),
+    /// # };
+    /// # let progress = Progress::default();
+    /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+    /// assert!(report.endpoints.iter().all(|e| e.write_failures.is_empty()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.by_kind.is_empty()
     }
@@ -117,6 +305,36 @@ fn error_kind(error: &object_store::Error) -> &'static str {
 }
 
 /// What happened on one endpoint.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let e = &report.endpoints[1];
+/// assert_eq!((e.endpoint, e.expected, e.created, e.list_calls), (1, 4, 4, 1));
+/// assert!(e.sealed && e.uri.ends_with("/ep1/"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EndpointReport {
     /// The agent whose share this is, and whose shard of the endpoint's cache holds it (0 for
@@ -172,6 +390,36 @@ pub struct EndpointReport {
 }
 
 /// Seconds spent per phase.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// let p = &report.phases;
+/// assert!(p.total_s >= p.open_s && p.total_s >= p.create_s);
+/// assert_eq!(p.sync_s, 0.0); // file:// endpoints are not synced
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Phases {
     /// Opening caches, loading seeds and bitmaps.
@@ -190,7 +438,7 @@ pub struct Phases {
 
 impl Phases {
     /// Endpoints run concurrently: each phase takes as long as its slowest endpoint.
-    pub fn slowest(&mut self, other: &Phases) {
+    pub(crate) fn slowest(&mut self, other: &Phases) {
         self.open_s = self.open_s.max(other.open_s);
         self.list_s = self.list_s.max(other.list_s);
         self.create_s = self.create_s.max(other.create_s);
@@ -199,6 +447,37 @@ impl Phases {
 }
 
 /// The result of a prepare.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::prepare::{CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress, prepare};
+/// # use cache_sai3::ttl::{SystemClock, TtlPolicy};
+/// # let dataset = Dataset::load(&config)?; // 8 objects on two file:// endpoints
+/// # let options = PrepareOptions {
+/// #     cache_dir: tmp.path().join("cache"),
+/// #     no_cache: false,
+/// #     ttl: TtlPolicy::default(),
+/// #     populate: Populate::Lazy,
+/// #     concurrency: 4,
+/// #     checkpoint_objects: CHECKPOINT_OBJECTS,
+/// #     test_name: "example".into(),
+/// #     pull: false,
+/// #     push: false,
+/// #     open: Default::default(),
+/// # };
+/// # let progress = Progress::default();
+/// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
+/// assert_eq!((report.total_objects, report.created, report.failed), (8, 8, 0));
+/// assert_eq!((report.list_calls, report.listed_from_cache), (2, false)); // one LIST per endpoint
+/// assert_eq!(report.config_hash, dataset.hash.short());
+/// assert!(report.warnings.is_empty() && report.sync.is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PrepareReport {
     /// Short config hash.
@@ -236,7 +515,7 @@ pub struct PrepareReport {
 
 impl PrepareReport {
     /// Sums the endpoint reports.
-    pub fn summarize(
+    pub(crate) fn summarize(
         config_hash: String,
         total_objects: u64,
         endpoints: Vec<EndpointReport>,
