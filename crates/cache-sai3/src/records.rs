@@ -5,9 +5,9 @@
 //! ```
 //! use cache_sai3::records::{ObjectState, PoolSeeds};
 //! let seeds = PoolSeeds { size_seed: 7, fill_seed: 9 };
-//! let bytes = cache_core::record::encode("seeds", &seeds)?;
+//! let bytes = cache_core::record::encode("example", &seeds)?;
 //! assert_eq!(bytes, [7, 9]); // postcard: one varint per field, no names
-//! assert_eq!(cache_core::record::decode::<PoolSeeds>("seeds", b"k", &bytes)?, seeds);
+//! assert_eq!(cache_core::record::decode::<PoolSeeds>("example", b"k", &bytes)?, seeds);
 //! assert_eq!(ObjectState::Created.as_str(), "created");
 //! # Ok::<(), cache_core::Error>(())
 //! ```
@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 ///
 /// ```
 /// use cache_sai3::records::ObjectState;
-/// let bytes = cache_core::record::encode("objects", &ObjectState::Failed)?;
-/// let back: ObjectState = cache_core::record::decode("objects", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &ObjectState::Failed)?;
+/// let back: ObjectState = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, ObjectState::Failed);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -61,8 +61,8 @@ impl ObjectState {
 /// ```
 /// use cache_sai3::records::{LedgerEntry, ObjectState};
 /// let e = LedgerEntry { state: ObjectState::Created, size: 64, at_ms: 1_000 };
-/// let bytes = cache_core::record::encode("objects", &e)?;
-/// assert_eq!(cache_core::record::decode::<LedgerEntry>("objects", b"k", &bytes)?, e);
+/// let bytes = cache_core::record::encode("example", &e)?;
+/// assert_eq!(cache_core::record::decode::<LedgerEntry>("example", b"k", &bytes)?, e);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +87,8 @@ pub struct LedgerEntry {
 ///     at_ms: 1_000,
 ///     reason: "503 Slow Down".into(),
 /// };
-/// let bytes = cache_core::record::encode("objects", &failed)?;
-/// let back: LedgerException = cache_core::record::decode("objects", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &failed)?;
+/// let back: LedgerException = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, failed);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -136,8 +136,8 @@ impl LedgerException {
 /// let mut bitmap = Vec::new();
 /// present.serialize_into(&mut bitmap)?;
 /// let chunk = PresenceChunk { at_ms: 1_000, bitmap };
-/// let bytes = cache_core::record::encode("objects", &chunk)?;
-/// let back: PresenceChunk = cache_core::record::decode("objects", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &chunk)?;
+/// let back: PresenceChunk = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(roaring::RoaringTreemap::deserialize_from(&back.bitmap[..])?, present);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -167,9 +167,9 @@ pub struct PresenceChunk {
 ///     total_objects: 8,
 ///     total_dirs: 6,
 /// };
-/// let bytes = cache_core::record::encode("tree_manifests", &m)?;
+/// let bytes = cache_core::record::encode("example", &m)?;
 /// assert!(bytes.len() < 100, "tens of bytes, not a list of directories");
-/// let back: TreeManifest = cache_core::record::decode("tree_manifests", b"k", &bytes)?;
+/// let back: TreeManifest = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, m);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -198,8 +198,8 @@ pub struct TreeManifest {
 ///     distribution: "bottom".into(),
 ///     dir_mask: "d%d_w%d.dir".into(),
 /// };
-/// let bytes = cache_core::record::encode("tree_manifests", &tree)?;
-/// let back: TreeParams = cache_core::record::decode("tree_manifests", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &tree)?;
+/// let back: TreeParams = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, tree);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -227,8 +227,8 @@ pub struct TreeParams {
 ///     assigned_count: 1_000,
 ///     strategy: "round_robin".into(),
 /// };
-/// let bytes = cache_core::record::encode("endpoint_registry", &e)?;
-/// let back: EndpointEntry = cache_core::record::decode("endpoint_registry", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &e)?;
+/// let back: EndpointEntry = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, e);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -258,8 +258,8 @@ pub struct EndpointEntry {
 ///     last_used_ms: 2_000,
 ///     cache_format: cache_core::marker::FORMAT_VERSION,
 /// };
-/// let bytes = cache_core::record::encode("config_metadata", &m)?;
-/// let back: ConfigMetadata = cache_core::record::decode("config_metadata", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &m)?;
+/// let back: ConfigMetadata = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, m);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -294,8 +294,8 @@ pub struct ConfigMetadata {
 ///     sealed_at_ms: Some(2_000),
 ///     created: vec![4],
 /// };
-/// let bytes = cache_core::record::encode("endpoint_metadata", &sealed)?;
-/// let back: EndpointState = cache_core::record::decode("endpoint_metadata", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &sealed)?;
+/// let back: EndpointState = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back.sealed_at_ms, Some(2_000));
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -321,8 +321,8 @@ pub struct EndpointState {
 /// ```
 /// use cache_sai3::records::ResumeBasis;
 /// let basis = ResumeBasis { config_hash: "ab".repeat(32), known_at_ms: 1_000 };
-/// let bytes = cache_core::record::encode("endpoint_metadata", &basis)?;
-/// let back: ResumeBasis = cache_core::record::decode("endpoint_metadata", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &basis)?;
+/// let back: ResumeBasis = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, basis);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -345,8 +345,8 @@ pub struct ResumeBasis {
 ///     last_list: Some(ListMeasure { at_ms: 1_000, keys: 8, micros: 250, calls: 1 }),
 ///     verified_at_ms: None,
 /// };
-/// let bytes = cache_core::record::encode("endpoint_metadata", &v)?;
-/// let back: Validations = cache_core::record::decode("endpoint_metadata", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &v)?;
+/// let back: Validations = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, v);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -365,8 +365,8 @@ pub struct Validations {
 /// ```
 /// use cache_sai3::records::ListMeasure;
 /// let m = ListMeasure { at_ms: 1_000, keys: 20_000, micros: 500_000, calls: 20 };
-/// let bytes = cache_core::record::encode("endpoint_metadata", &m)?;
-/// let back: ListMeasure = cache_core::record::decode("endpoint_metadata", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &m)?;
+/// let back: ListMeasure = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, m);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -394,8 +394,8 @@ impl ListMeasure {
 /// ```
 /// use cache_sai3::records::PoolSeeds;
 /// let seeds = PoolSeeds { size_seed: 1, fill_seed: 2 };
-/// let bytes = cache_core::record::encode("seeds", &seeds)?;
-/// assert_eq!(cache_core::record::decode::<PoolSeeds>("seeds", b"k", &bytes)?, seeds);
+/// let bytes = cache_core::record::encode("example", &seeds)?;
+/// assert_eq!(cache_core::record::decode::<PoolSeeds>("example", b"k", &bytes)?, seeds);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -419,8 +419,8 @@ pub struct PoolSeeds {
 ///     other_key_samples: vec!["notes.txt".into()],
 ///     listed: 1,
 /// };
-/// let bytes = cache_core::record::encode("listing_cache", &s)?;
-/// let back: ListingSnapshot = cache_core::record::decode("listing_cache", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &s)?;
+/// let back: ListingSnapshot = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, s);
 /// # Ok::<(), cache_core::Error>(())
 /// ```
@@ -451,8 +451,8 @@ pub struct ListingSnapshot {
 ///     listed: 4,
 ///     ..ListProgressRecord::default()
 /// };
-/// let bytes = cache_core::record::encode("listing_cache", &r)?;
-/// let back: ListProgressRecord = cache_core::record::decode("listing_cache", b"k", &bytes)?;
+/// let bytes = cache_core::record::encode("example", &r)?;
+/// let back: ListProgressRecord = cache_core::record::decode("example", b"k", &bytes)?;
 /// assert_eq!(back, r);
 /// # Ok::<(), cache_core::Error>(())
 /// ```

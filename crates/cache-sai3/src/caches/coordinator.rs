@@ -208,7 +208,8 @@ impl<D: Database> CoordinatorCache<D> {
     /// # type Db = cache_redb::RedbDatabase;
     /// use cache_sai3::caches::CoordinatorCache;
     /// # let other_config = tmp.path().join("other.yaml");
-    /// # std::fs::write(&other_config, std::fs::read_to_string(&config)?.replace("size_spec: 64", "size_spec: 65"))?;
+    /// # let yaml = std::fs::read_to_string(&config)?;
+    /// # std::fs::write(&other_config, yaml.replace("size_spec: 64", "size_spec: 65"))?;
     /// let other = cache_sai3::dataset::Dataset::load(&other_config)?;
     /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
     /// coordinator.register(&dataset, "example", &roots, 1_000)?;

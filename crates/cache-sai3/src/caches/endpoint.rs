@@ -276,7 +276,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.created(0, 5, 1_000)?;
     /// ledger.checkpoint(cache_core::Durability::Buffered)?;
@@ -297,7 +299,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
     /// cache.check_path(&dataset, 0, 3, &path)?; // stored, buffered
     /// cache.persist()?; // now durable
@@ -345,7 +349,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::records::EndpointState;
     /// assert_eq!(cache.state(&dataset)?, None);
     /// let state = EndpointState {
@@ -372,7 +378,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::records::EndpointState;
     /// let state = EndpointState {
     ///     config_hash: dataset.hash.full_hex(),
@@ -408,7 +416,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::records::EndpointState;
     /// let sealed = EndpointState {
     ///     config_hash: dataset.hash.full_hex(),
@@ -521,7 +531,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # use cache_sai3::records::EndpointState;
     /// # let sealed = EndpointState {
     /// #     config_hash: dataset.hash.full_hex(),
@@ -561,7 +573,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
     /// cache.check_path(&dataset, 0, 3, &path)?; // stored
     /// cache.check_path(&dataset, 0, 3, &path)?; // agrees
@@ -648,7 +662,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
     /// cache.check_path(&dataset, 0, 3, &path)?;
     /// cache.persist()?;

@@ -21,7 +21,9 @@
 //! # let tmp = tempfile::tempdir()?;
 //! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
 //! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-//! # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+//! # let dir = tmp.path().join("cache");
+//! # type Db = cache_redb::RedbDatabase;
+//! # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
 //! use cache_core::Durability;
 //! let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
 //! for i in 0..4 {
@@ -100,7 +102,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.created(0, 1, 1_000)?;
     /// ledger.created(0, 6, 1_000)?;
@@ -137,7 +141,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.created(0, 2, 1_000)?;
     /// ledger.checkpoint(cache_core::Durability::Flushed)?;
@@ -165,7 +171,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// use cache_sai3::records::{LedgerEntry, ObjectState};
     /// ledger.created(0, 3, 1_000)?;
@@ -212,7 +220,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// use cache_sai3::records::{LedgerException, ObjectState};
     /// let failed = LedgerException {
@@ -253,7 +263,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.started(0, 6);
     /// ledger.started(0, 7);
@@ -281,7 +293,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # {
     /// #     let mut first = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// #     first.created(0, 0, 1_000)?;
@@ -340,9 +354,12 @@ struct PoolLedger {
 /// # let tmp = tempfile::tempdir()?;
 /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
 /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-/// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+/// # let dir = tmp.path().join("cache");
+/// # type Db = cache_redb::RedbDatabase;
+/// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
 /// use cache_sai3::caches::LedgerWriter;
-/// let mut ledger: LedgerWriter<'_, _> = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+/// let present = cache.presence_all(&dataset)?;
+/// let mut ledger: LedgerWriter<'_, _> = cache.ledger_writer(&dataset, present)?;
 /// ledger.created(0, 0, 1_000)?;
 /// assert_eq!(ledger.pending(), 1);
 /// ledger.checkpoint(cache_core::Durability::Flushed)?;
@@ -397,7 +414,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.started(0, 2);
     /// ledger.checkpoint(cache_core::Durability::Flushed)?;
@@ -419,7 +438,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.deleted(0, 3, 64, 1_000)?;
     /// ledger.created(0, 3, 2_000)?; // written again: the exception goes
@@ -453,7 +474,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// use cache_sai3::records::{LedgerException, ObjectState};
     /// ledger.created(0, 4, 1_000)?;
@@ -494,7 +517,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// use cache_sai3::records::ObjectState;
     /// ledger.deleted(0, 5, 64, 1_000)?;
@@ -519,7 +544,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.created(0, 7, 1_000)?;
     /// assert!(ledger.present(0).contains(7)); // before any checkpoint
@@ -536,7 +563,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.started(0, 1); // not a change of state
     /// ledger.created(0, 1, 1_000)?;
@@ -560,7 +589,9 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// use cache_core::Durability;
     /// ledger.created(0, 0, 1_000)?;

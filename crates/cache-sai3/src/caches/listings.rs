@@ -12,7 +12,9 @@
 //! # let tmp = tempfile::tempdir()?;
 //! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
 //! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-//! # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+//! # let dir = tmp.path().join("cache");
+//! # type Db = cache_redb::RedbDatabase;
+//! # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
 //! use cache_sai3::caches::listings::SavedChunks;
 //! use cache_sai3::listing::{ListProgress, Listing};
 //! let mut progress = ListProgress {
@@ -66,7 +68,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::listing::Listing;
     /// assert_eq!(cache.cached_listing(&dataset)?, None);
     /// let mut listing = Listing::empty(dataset.pool_id_limit());
@@ -104,7 +108,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::listing::Listing;
     /// let mut listing = Listing::empty(dataset.pool_id_limit());
     /// listing.present[0].insert(6);
@@ -171,7 +177,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::caches::listings::SavedChunks;
     /// use cache_sai3::listing::{ListProgress, Listing};
     /// assert_eq!(cache.list_progress(&dataset)?, None);
@@ -242,7 +250,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::caches::listings::SavedChunks;
     /// use cache_sai3::listing::{ListProgress, Listing};
     /// let mut progress = ListProgress {
@@ -306,7 +316,9 @@ impl<D: Database> EndpointCache<D> {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::caches::listings::SavedChunks;
     /// use cache_sai3::listing::{ListProgress, Listing};
     /// let mut progress = ListProgress {
@@ -342,7 +354,9 @@ impl<D: Database> EndpointCache<D> {
 /// # let tmp = tempfile::tempdir()?;
 /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
 /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-/// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+/// # let dir = tmp.path().join("cache");
+/// # type Db = cache_redb::RedbDatabase;
+/// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
 /// use cache_sai3::caches::listings::SavedChunks;
 /// use cache_sai3::listing::{ListProgress, Listing};
 /// let mut progress = ListProgress {
@@ -367,7 +381,9 @@ impl SavedChunks {
     /// # let tmp = tempfile::tempdir()?;
     /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
     /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
-    /// # let cache = cache_sai3::caches::EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
     /// use cache_sai3::caches::listings::SavedChunks;
     /// # use cache_sai3::listing::{ListProgress, Listing};
     /// # let mut first = ListProgress {

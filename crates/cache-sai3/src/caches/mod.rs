@@ -1,6 +1,6 @@
 //! The repositories of everything sai3-cache stores: the [`CoordinatorCache`] of a cache dir
 //! and the [`EndpointCache`] of each endpoint. They are the only code that knows keyspace names
-//! and key layouts ([`keys`] is private to this module); the rest of the crate asks them typed
+//! and key layouts (`keys` is private to this module); the rest of the crate asks them typed
 //! questions (is this dataset sealed here? which objects exist? what did the last LIST find?).
 //!
 //! Opening follows one rule (`open_checked`): a cache in use by another process is reported
