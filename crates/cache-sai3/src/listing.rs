@@ -8,7 +8,6 @@
 //! have, count as present; the cache's own `sai3-kv-cache/` is never listed; every other key is
 //! kept as "other" for the report.
 //!
-//!
 //! ```
 //! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
 //! # use std::sync::Arc;

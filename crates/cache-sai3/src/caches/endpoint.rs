@@ -282,7 +282,10 @@ impl<D: Database> EndpointCache<D> {
     /// let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
     /// ledger.created(0, 5, 1_000)?;
     /// ledger.checkpoint(cache_core::Durability::Buffered)?;
+    /// drop(ledger);
     /// cache.flush()?;
+    /// drop(cache);
+    /// let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, false)?;
     /// assert!(cache.presence(&dataset, 0)?.contains(5));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -305,6 +308,9 @@ impl<D: Database> EndpointCache<D> {
     /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
     /// cache.check_path(&dataset, 0, 3, &path)?; // stored, buffered
     /// cache.persist()?; // now durable
+    /// drop(cache);
+    /// let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, false)?;
+    /// assert!(cache.check_path(&dataset, 0, 3, "elsewhere.dat").is_err(), "the path was kept");
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn persist(&self) -> Result<()> {

@@ -16,7 +16,6 @@
 //! each checkpoint, so after any crash the stored chunks, exceptions and in-flight set are one
 //! checkpoint's state.
 //!
-//!
 //! ```
 //! # let tmp = tempfile::tempdir()?;
 //! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);

@@ -7,7 +7,6 @@
 //! which a save writes only those that grew since the last save ([`SavedChunks`]). A LIST only
 //! adds indices, so a chunk changed exactly when its count did.
 //!
-//!
 //! ```
 //! # let tmp = tempfile::tempdir()?;
 //! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
