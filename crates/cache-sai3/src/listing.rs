@@ -7,6 +7,36 @@
 //! that are exactly the name of an object this endpoint owns, with the size that object must
 //! have, count as present; the cache's own `sai3-kv-cache/` is never listed; every other key is
 //! kept as "other" for the report.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+//! # use std::sync::Arc;
+//! # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+//! # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+//! # let memory = InMemory::new();
+//! # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+//! #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+//! #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+//! # }
+//! # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+//! # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+//! use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+//! // In the store: objects 0 and 2 of endpoint 0 (the even indices), object 4 with a
+//! // wrong size, and notes.txt, which is no object of the dataset.
+//! let save = |_: &ListProgress| -> cache_sai3::Result<()> { Ok(()) };
+//! let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+//! let counters = ListCounters::default();
+//! let listed = list_endpoint(store, &dataset, 0, &sizes, checkpoints, &counters).await?;
+//! assert_eq!(listed.listing.present[0].iter().collect::<Vec<_>>(), [0, 2]);
+//! assert_eq!(listed.listing.wrong_size, 1);
+//! assert_eq!(listed.listing.other_key_samples, ["notes.txt"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,19 +54,32 @@ use crate::placement;
 use crate::scheme::ENDPOINT_CACHE_DIR;
 
 /// Top-level prefixes listed at the same time.
+///
+/// ```
+/// use cache_sai3::listing::LIST_CONCURRENCY;
+/// assert_eq!(LIST_CONCURRENCY, 8); // a tree of width 8 or more lists 8 prefixes at once
+/// ```
 pub const LIST_CONCURRENCY: usize = 8;
 
 /// Keys merged between checkpoints of an ordered range (at least; see
 /// [`CHECKPOINT_INTERVAL`]).
-pub const CHECKPOINT_KEYS: u64 = 20_000;
+pub(crate) const CHECKPOINT_KEYS: u64 = 20_000;
 
 /// Least time between checkpoints inside ranges. A checkpoint saves the whole progress, which
 /// grows with the keys listed: spacing them in time keeps their total cost proportional to the
 /// LIST's duration (at 64M keys, tens of checkpoints instead of thousands), while a kill loses
 /// at most this much listing.
-pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+pub(crate) const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What is known of an endpoint's keys, from a LIST or from the listing cache.
+///
+/// ```
+/// use cache_sai3::listing::Listing;
+/// let mut listing = Listing::empty(2);
+/// listing.present[1].insert(7);
+/// listing.listed += 1;
+/// assert_eq!(listing.present.iter().map(|p| p.len()).sum::<u64>(), 1);
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listing {
     /// Per pool id: indices present with the expected size.
@@ -45,7 +88,7 @@ pub struct Listing {
     pub wrong_size: u64,
     /// Keys that are not objects of the dataset.
     pub other_keys: u64,
-    /// Some of them, at most [`OTHER_KEY_SAMPLES`] (sorted): a bucket shared with millions of
+    /// Some of them, at most `OTHER_KEY_SAMPLES` (16; sorted): a bucket shared with millions of
     /// other objects costs no memory per key.
     pub other_key_samples: Vec<String>,
     /// Keys listed in all.
@@ -53,7 +96,7 @@ pub struct Listing {
 }
 
 /// Other keys a listing keeps as examples.
-pub const OTHER_KEY_SAMPLES: usize = 16;
+pub(crate) const OTHER_KEY_SAMPLES: usize = 16;
 
 /// Adds `more` samples to `samples`, keeping at most [`OTHER_KEY_SAMPLES`].
 fn add_samples(samples: &mut Vec<String>, more: &mut Vec<String>) {
@@ -64,6 +107,14 @@ fn add_samples(samples: &mut Vec<String>, more: &mut Vec<String>) {
 
 impl Listing {
     /// An empty listing of a dataset with `pools` pools.
+    ///
+    /// ```
+    /// use cache_sai3::listing::Listing;
+    /// let listing = Listing::empty(3);
+    /// assert_eq!(listing.present.len(), 3);
+    /// assert!(listing.present.iter().all(|p| p.is_empty()));
+    /// assert_eq!((listing.listed, listing.other_keys), (0, 0));
+    /// ```
     pub fn empty(pools: usize) -> Self {
         Listing {
             present: vec![RoaringTreemap::new(); pools],
@@ -86,19 +137,78 @@ impl Listing {
 /// finished ranges are skipped, and ranges of object stores (which list in key order) continue
 /// after the last key seen (`list_with_offset`, i.e. start-after). Ranges of local endpoints,
 /// whose listing order is not defined, restart when they were not finished.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # use std::sync::Arc;
+/// # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+/// # let memory = InMemory::new();
+/// # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+/// #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+/// #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+/// # }
+/// # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+/// # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+/// use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+/// let last = std::sync::Mutex::new(None);
+/// let save = |p: &ListProgress| -> cache_sai3::Result<()> {
+///     *last.lock().expect("lock") = Some(p.clone());
+///     Ok(())
+/// };
+/// let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 7, save: &save };
+/// list_endpoint(store, &dataset, 0, &sizes, checkpoints, &ListCounters::default()).await?;
+/// let progress = last.lock().expect("lock").take().expect("saved as ranges finished");
+/// assert!(progress.done.contains("")); // the root
+/// assert_eq!(progress.started_ms, 7);
+/// assert_eq!(progress.listing.present[0].len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ListProgress {
     /// What was found so far.
     pub listing: Listing,
     /// When the LIST started (ms).
     pub started_ms: u64,
-    /// Finished ranges by [`Range::name`] (`""` is the endpoint root).
+    /// Finished ranges by name: their top-level prefix (`""` is the endpoint root).
     pub done: BTreeSet<String>,
     /// Last key merged per unfinished range (ordered stores only).
     pub offsets: BTreeMap<String, String>,
 }
 
 /// A LIST's result.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # use std::sync::Arc;
+/// # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+/// # let memory = InMemory::new();
+/// # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+/// #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+/// #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+/// # }
+/// # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+/// # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+/// use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+/// let save = |_: &ListProgress| -> cache_sai3::Result<()> { Ok(()) };
+/// let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+/// let listed = list_endpoint(store, &dataset, 0, &sizes, checkpoints, &ListCounters::default())
+///     .await?;
+/// assert_eq!((listed.keys_read, listed.resumed_ranges), (4, 0));
+/// assert_eq!(listed.listing.listed, 4);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Listed {
     /// What it found.
@@ -111,6 +221,14 @@ pub struct Listed {
 
 /// How far LISTs in flight are, read by the caller while they run (a progress display).
 /// Several LISTs may share one (their counts add up).
+///
+/// ```
+/// use cache_sai3::listing::ListCounters;
+/// use std::sync::atomic::Ordering;
+/// let counters = ListCounters::default();
+/// counters.keys.fetch_add(1_000, Ordering::Relaxed); // as a LIST does
+/// assert_eq!(counters.keys.load(Ordering::Relaxed), 1_000);
+/// ```
 #[derive(Debug, Default)]
 pub struct ListCounters {
     /// Keys read so far.
@@ -124,6 +242,35 @@ pub struct ListCounters {
 
 impl ListCounters {
     /// `(keys read, ranges done, ranges total)` now.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+    /// # use std::sync::Arc;
+    /// # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+    /// # let memory = InMemory::new();
+    /// # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+    /// #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+    /// #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+    /// # }
+    /// # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+    /// # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+    /// use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+    /// let counters = ListCounters::default();
+    /// assert_eq!(counters.snapshot(), [0, 0, 0]);
+    /// let save = |_: &ListProgress| -> cache_sai3::Result<()> { Ok(()) };
+    /// let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+    /// list_endpoint(store, &dataset, 0, &sizes, checkpoints, &counters).await?;
+    /// let [keys, done, total] = counters.snapshot();
+    /// assert_eq!(keys, 4);
+    /// assert!(done == total && total >= 2, "the root and at least one prefix");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn snapshot(&self) -> [u64; 3] {
         [
             self.keys.load(Ordering::Relaxed),
@@ -135,7 +282,7 @@ impl ListCounters {
 
 /// One part of an endpoint's key space, listed on its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Range {
+pub(crate) enum Range {
     /// The objects directly at the root (known from the delimiter listing).
     Root,
     /// Everything under one top-level prefix.
@@ -146,7 +293,7 @@ pub enum Range {
 
 impl Range {
     /// The name progress and samples use: the prefix, or `""` for the root and the whole.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         match self {
             Range::Prefix(p) => p.to_string(),
             Range::Root | Range::Whole => String::new(),
@@ -154,14 +301,14 @@ impl Range {
     }
 
     /// The range that holds the object at `path`.
-    pub fn name_of(path: &str) -> &str {
+    pub(crate) fn name_of(path: &str) -> &str {
         path.split_once('/').map_or("", |(first, _)| first)
     }
 }
 
 /// The key space of an endpoint cut into ranges.
 #[derive(Debug, Clone)]
-pub struct Ranges {
+pub(crate) struct Ranges {
     /// The ranges (the root range first when there is one).
     pub ranges: Vec<Range>,
     /// The objects at the root, from the delimiter listing.
@@ -181,7 +328,11 @@ fn list_failed(uri: &str, e: object_store::Error) -> Sai3Error {
 ///
 /// # Errors
 /// [`Sai3Error::Endpoint`] when the delimiter LIST fails.
-pub async fn discover(store: &dyn ObjectStore, dataset: &Dataset, uri: &str) -> Result<Ranges> {
+pub(crate) async fn discover(
+    store: &dyn ObjectStore,
+    dataset: &Dataset,
+    uri: &str,
+) -> Result<Ranges> {
     if !segmented(dataset) {
         return Ok(Ranges {
             ranges: vec![Range::Whole],
@@ -214,7 +365,7 @@ impl Ranges {
     /// Adds the top-level prefixes the dataset's names use (a tree's level-1 directories, the
     /// key-prefix shards) that the store did not list: a prefix whose objects were all deleted
     /// is gone from a delimiter LIST of an object store, but its objects are still expected.
-    pub fn with_expected_prefixes(mut self, dataset: &Dataset) -> Self {
+    pub(crate) fn with_expected_prefixes(mut self, dataset: &Dataset) -> Self {
         let expected: Vec<String> = match (&dataset.tree, dataset.key_prefix_shards) {
             (Some(t), _) => (1..=t.dirs_at_level(1))
                 .filter_map(|p| t.dir_path(1, p))
@@ -234,7 +385,7 @@ impl Ranges {
 
 /// A listed key that is exactly the name of an object this endpoint may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Candidate {
+pub(crate) struct Candidate {
     /// Pool id.
     pub pool: u16,
     /// Index.
@@ -245,7 +396,7 @@ pub struct Candidate {
 
 /// What one listed key is to the dataset, by its name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// An object of the dataset this endpoint may hold (its size is checked in batches).
     Candidate(Candidate),
     /// The cache's own files: not counted.
@@ -260,7 +411,7 @@ pub enum Class {
 /// Keys of a LIST not yet merged: candidates wait for their sizes to be checked together, in
 /// index order (a size is the i-th draw of a generator: ascending checks are cheap).
 #[derive(Debug, Default)]
-pub struct Batch {
+pub(crate) struct Batch {
     candidates: Vec<Candidate>,
     other_keys: u64,
     other_key_samples: Vec<String>,
@@ -277,7 +428,7 @@ impl Batch {
 }
 
 /// Sorts listed keys of one endpoint into present objects, wrong sizes and other keys.
-pub struct Classifier<'a> {
+pub(crate) struct Classifier<'a> {
     dataset: &'a Dataset,
     endpoint: u16,
     pools: Vec<&'a Pool>,
@@ -286,7 +437,7 @@ pub struct Classifier<'a> {
 
 impl<'a> Classifier<'a> {
     /// A classifier for `endpoint` of `dataset`, checking sizes against `sizes`.
-    pub fn new(dataset: &'a Dataset, endpoint: u16, sizes: &'a DatasetSizes<'a>) -> Self {
+    pub(crate) fn new(dataset: &'a Dataset, endpoint: u16, sizes: &'a DatasetSizes<'a>) -> Self {
         let pools = placement::pools_on(dataset, endpoint).collect();
         Classifier {
             dataset,
@@ -297,7 +448,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// What `meta` is, by its name.
-    pub fn classify(&self, meta: &ObjectMeta) -> Class {
+    pub(crate) fn classify(&self, meta: &ObjectMeta) -> Class {
         let key = meta.location.as_ref();
         if key.starts_with(ENDPOINT_CACHE_DIR) && key[ENDPOINT_CACHE_DIR.len()..].starts_with('/') {
             return Class::Cache;
@@ -330,7 +481,7 @@ impl<'a> Classifier<'a> {
     ///
     /// # Errors
     /// A pool whose size spec sai3-bench would refuse.
-    pub fn check(
+    pub(crate) fn check(
         &self,
         candidates: &mut Vec<Candidate>,
         mut each: impl FnMut(Candidate, bool),
@@ -350,7 +501,7 @@ impl<'a> Classifier<'a> {
     }
 
     /// Adds `meta` to `batch`.
-    pub fn add(&self, batch: &mut Batch, meta: &ObjectMeta) {
+    pub(crate) fn add(&self, batch: &mut Batch, meta: &ObjectMeta) {
         match self.classify(meta) {
             Class::Cache => return,
             Class::Candidate(c) => batch.candidates.push(c),
@@ -369,7 +520,7 @@ impl<'a> Classifier<'a> {
     ///
     /// # Errors
     /// As [`Classifier::check`].
-    pub fn settle(&self, batch: &mut Batch, listing: &mut Listing) -> Result<()> {
+    pub(crate) fn settle(&self, batch: &mut Batch, listing: &mut Listing) -> Result<()> {
         let (present, wrong_size) = (&mut listing.present, &mut listing.wrong_size);
         self.check(&mut batch.candidates, |c, ok| match ok {
             true => {
@@ -387,6 +538,42 @@ impl<'a> Classifier<'a> {
 }
 
 /// How a LIST checkpoints and resumes.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # use std::sync::Arc;
+/// # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+/// # let memory = InMemory::new();
+/// # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+/// #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+/// #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+/// # }
+/// # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+/// # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+/// use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+/// let last = std::sync::Mutex::new(None);
+/// let save = |p: &ListProgress| -> cache_sai3::Result<()> {
+///     *last.lock().expect("lock") = Some(p.clone());
+///     Ok(())
+/// };
+/// let fresh = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+/// list_endpoint(store.clone(), &dataset, 0, &sizes, fresh, &ListCounters::default()).await?;
+/// // Resuming from progress whose every range is done lists nothing again.
+/// let progress = last.lock().expect("lock").take();
+/// let resumed = Checkpoints { resume: progress, ordered: true, started_ms: 0, save: &save };
+/// let listed = list_endpoint(store, &dataset, 0, &sizes, resumed, &ListCounters::default())
+///     .await?;
+/// assert_eq!(listed.keys_read, 0);
+/// assert!(listed.resumed_ranges >= 2);
+/// assert_eq!(listed.listing.present[0].len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Checkpoints<'a> {
     /// Progress of an interrupted LIST of the same dataset to continue.
     pub resume: Option<ListProgress>,
@@ -542,12 +729,44 @@ fn starting_point(checkpoints: &mut Checkpoints<'_>, pools: usize) -> ListProgre
 
 /// Lists endpoint `endpoint` of `dataset`; `sizes` gives each object's size.
 /// `checkpoints.resume` continues an interrupted LIST of the same dataset; `save` is called
-/// with the progress as ranges finish and every [`CHECKPOINT_KEYS`] keys of an ordered range;
-/// `counters` follows keys and ranges as they go.
+/// with the progress as ranges finish, when a LIST fails, and inside an ordered range every
+/// `CHECKPOINT_KEYS` (20 000) keys once `CHECKPOINT_INTERVAL` (5 s) has passed since the last
+/// save; `counters` follows keys and ranges as they go.
 ///
 /// # Errors
 /// [`Sai3Error::Endpoint`] when a LIST fails (the progress saved so far stays usable), or an
 /// error of `save`.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build()?.block_on(async {
+/// # use std::sync::Arc;
+/// # use object_store::{ObjectStore, ObjectStoreExt, memory::InMemory, path::Path};
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let sizes = cache_sai3::object_sizes::DatasetSizes::new(&dataset);
+/// # let memory = InMemory::new();
+/// # for (i, size) in [(0, 64), (2, 64), (4, 3)] {
+/// #     let path = dataset.path_of(&dataset.pools[0], i).expect("an object");
+/// #     memory.put(&Path::from(path), vec![0u8; size].into()).await?;
+/// # }
+/// # memory.put(&Path::from("notes.txt"), vec![1u8].into()).await?;
+/// # let store: Arc<dyn ObjectStore> = Arc::new(memory);
+/// use cache_sai3::listing::{Checkpoints, ListCounters, ListProgress, list_endpoint};
+/// let save = |_: &ListProgress| -> cache_sai3::Result<()> { Ok(()) };
+/// let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+/// let counters = ListCounters::default();
+/// let listed = list_endpoint(store.clone(), &dataset, 0, &sizes, checkpoints, &counters).await?;
+/// assert_eq!(listed.listing.present[0].iter().collect::<Vec<_>>(), [0, 2]);
+/// assert_eq!((listed.listing.wrong_size, listed.listing.other_keys), (1, 1));
+/// // Endpoint 1 holds the odd indices: none was written.
+/// let checkpoints = Checkpoints { resume: None, ordered: true, started_ms: 0, save: &save };
+/// let listed = list_endpoint(store, &dataset, 1, &sizes, checkpoints, &counters).await?;
+/// assert!(listed.listing.present[0].is_empty());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn list_endpoint(
     store: Arc<dyn ObjectStore>,
     dataset: &Dataset,

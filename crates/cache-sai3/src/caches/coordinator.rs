@@ -3,6 +3,25 @@
 //!
 //! Keyspaces: `tree_manifests` (tree parameters), `endpoint_registry` (one entry per endpoint),
 //! `config_metadata` (hash, name, totals, endpoints, last use, cache format).
+//!
+//! ```
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+//! # let cache_dir = tmp.path().join("cache");
+//! # let roots: Vec<_> = dataset.endpoints.iter()
+//! #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+//! #     .collect::<Result<_, _>>()?;
+//! # type Db = cache_redb::RedbDatabase;
+//! use cache_sai3::caches::CoordinatorCache;
+//! let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+//! coordinator.register(&dataset, "example", &roots, 1_000)?;
+//! let known = coordinator.datasets()?;
+//! assert_eq!(known.len(), 1);
+//! assert_eq!(known[0].metadata.config_hash, dataset.hash.full_hex());
+//! assert!(cache_dir.join(".sai3-coordinator-cache").exists());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -18,14 +37,46 @@ use crate::error::{Result, Sai3Error};
 use crate::records::{ConfigMetadata, EndpointEntry, TreeManifest, TreeParams};
 
 /// Name of the coordinator cache directory inside the cache dir.
+///
+/// ```
+/// use cache_sai3::caches::{COORDINATOR_DIR, coordinator_location};
+/// let location = coordinator_location(std::path::Path::new("/var/cache/sai3"));
+/// assert!(location.ends_with(COORDINATOR_DIR));
+/// assert!(COORDINATOR_DIR.starts_with('.'), "hidden in the cache dir");
+/// ```
 pub const COORDINATOR_DIR: &str = ".sai3-coordinator-cache";
 
 /// Where the coordinator cache of `cache_dir` lives.
+///
+/// ```
+/// use cache_sai3::caches::coordinator_location;
+/// let location = coordinator_location(std::path::Path::new("/var/cache/sai3"));
+/// assert_eq!(location, std::path::Path::new("/var/cache/sai3/.sai3-coordinator-cache"));
+/// ```
 pub fn coordinator_location(cache_dir: &Path) -> PathBuf {
     cache_dir.join(COORDINATOR_DIR)
 }
 
 /// What the coordinator knows of one dataset.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let cache_dir = tmp.path().join("cache");
+/// # let roots: Vec<_> = dataset.endpoints.iter()
+/// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+/// #     .collect::<Result<_, _>>()?;
+/// # type Db = cache_redb::RedbDatabase;
+/// use cache_sai3::caches::{CoordinatorCache, DatasetSummary};
+/// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+/// coordinator.register(&dataset, "example", &roots, 1_000)?;
+/// let summary: &DatasetSummary = &coordinator.datasets()?[0];
+/// assert_eq!(summary.metadata.test_name, "example");
+/// assert!(summary.manifest.as_ref().is_some_and(|m| m.tree.is_some()));
+/// assert_eq!(summary.endpoints.len(), 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DatasetSummary {
     /// Identity, name, totals, endpoints, first and last use.
@@ -37,6 +88,21 @@ pub struct DatasetSummary {
 }
 
 /// The coordinator cache of one cache dir.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let cache_dir = tmp.path().join("cache");
+/// # let roots: Vec<_> = dataset.endpoints.iter()
+/// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+/// #     .collect::<Result<_, _>>()?;
+/// # type Db = cache_redb::RedbDatabase;
+/// use cache_sai3::caches::CoordinatorCache;
+/// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+/// assert_eq!(coordinator.metadata(&dataset)?, None); // never registered
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct CoordinatorCache<D: Database> {
     db: D,
     tree_manifests: FramedKeyspace<D>,
@@ -46,6 +112,22 @@ pub struct CoordinatorCache<D: Database> {
 
 impl<D: Database> CoordinatorCache<D> {
     /// Every keyspace a coordinator cache holds.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// let names: Vec<String> = coordinator.stats()?.into_iter().map(|k| k.name).collect();
+    /// assert!(CoordinatorCache::<Db>::KEYSPACES.iter().all(|k| names.iter().any(|n| n == k)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const KEYSPACES: [&'static str; 3] =
         ["tree_manifests", "endpoint_registry", "config_metadata"];
 
@@ -53,6 +135,22 @@ impl<D: Database> CoordinatorCache<D> {
     ///
     /// # Errors
     /// As [`Database::open`].
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// assert!(CoordinatorCache::<Db>::open(&cache_dir, false).is_err()); // none yet
+    /// drop(CoordinatorCache::<Db>::open(&cache_dir, true)?);
+    /// assert!(CoordinatorCache::<Db>::open(&cache_dir, false).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(cache_dir: &Path, create: bool) -> Result<Self> {
         let options = OpenOptions {
             cache_size_bytes: 16 * 1024 * 1024,
@@ -72,6 +170,24 @@ impl<D: Database> CoordinatorCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// coordinator.register(&dataset, "example", &roots, 1_000)?;
+    /// let stats = coordinator.stats()?;
+    /// let registry = stats.iter().find(|k| k.name == "endpoint_registry").expect("a keyspace");
+    /// assert_eq!(registry.approximate_entries, 2); // one entry per endpoint (exact on redb)
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Result<Vec<super::KeyspaceStats>> {
         super::endpoint::keyspace_stats(&self.db)
     }
@@ -80,6 +196,29 @@ impl<D: Database> CoordinatorCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a record that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// # let other_config = tmp.path().join("other.yaml");
+    /// # let yaml = std::fs::read_to_string(&config)?;
+    /// # std::fs::write(&other_config, yaml.replace("size_spec: 64", "size_spec: 65"))?;
+    /// let other = cache_sai3::dataset::Dataset::load(&other_config)?;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// coordinator.register(&dataset, "example", &roots, 1_000)?;
+    /// coordinator.register(&other, "other", &roots, 2_000)?;
+    /// let names: Vec<String> =
+    ///     coordinator.datasets()?.into_iter().map(|d| d.metadata.test_name).collect();
+    /// assert_eq!(names, ["other", "example"]); // newest use first
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn datasets(&self) -> Result<Vec<DatasetSummary>> {
         let prefix = KeyBuilder::new(keys::CONFIG_METADATA).finish();
         let mut out = Vec::new();
@@ -111,18 +250,56 @@ impl<D: Database> CoordinatorCache<D> {
     }
 
     /// What the coordinator knows about `dataset`, if anything.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// coordinator.register(&dataset, "example", &roots, 1_000)?;
+    /// coordinator.register(&dataset, "example", &roots, 5_000)?;
+    /// let meta = coordinator.metadata(&dataset)?.expect("registered");
+    /// assert_eq!((meta.created_ms, meta.last_used_ms), (1_000, 5_000));
+    /// assert_eq!(meta.total_objects, 8);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn metadata(&self, dataset: &Dataset) -> Result<Option<ConfigMetadata>> {
         let key = keys::per_dataset(keys::CONFIG_METADATA, dataset.hash.dataset_id());
         Ok(self.config_metadata.get_record(&key)?)
     }
 
     /// The stored tree manifest of `dataset`, if any.
-    pub fn manifest(&self, dataset: &Dataset) -> Result<Option<TreeManifest>> {
+    pub(crate) fn manifest(&self, dataset: &Dataset) -> Result<Option<TreeManifest>> {
         let key = keys::per_dataset(keys::TREE_MANIFEST, dataset.hash.dataset_id());
         Ok(self.tree_manifests.get_record(&key)?)
     }
 
     /// The registry entry of endpoint `endpoint` (its number in the whole dataset) of `dataset`.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// coordinator.register(&dataset, "example", &roots, 1_000)?;
+    /// let entry = coordinator.endpoint(&dataset, 1)?.expect("registered");
+    /// assert_eq!(entry.uri, dataset.endpoints[1]);
+    /// assert_eq!(entry.assigned_count, 4); // object i on endpoint i % 2
+    /// assert_eq!(coordinator.endpoint(&dataset, 2)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn endpoint(&self, dataset: &Dataset, endpoint: u16) -> Result<Option<EndpointEntry>> {
         let key = keys::per_pool(keys::ENDPOINT_ENTRY, dataset.hash.dataset_id(), endpoint);
         Ok(self.endpoint_registry.get_record(&key)?)
@@ -132,6 +309,24 @@ impl<D: Database> CoordinatorCache<D> {
     /// `cache_locations[e]` is the directory holding the shards of endpoint `e`'s cache. An
     /// agent's view registers its endpoints under their numbers in the whole dataset, so the
     /// registry of a cache dir used by several views stays one list.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let cache_dir = tmp.path().join("cache");
+    /// # let roots: Vec<_> = dataset.endpoints.iter()
+    /// #     .map(|u| cache_sai3::caches::namespace_cache_root(u, &cache_dir))
+    /// #     .collect::<Result<_, _>>()?;
+    /// # type Db = cache_redb::RedbDatabase;
+    /// use cache_sai3::caches::CoordinatorCache;
+    /// let coordinator = CoordinatorCache::<Db>::open(&cache_dir, true)?;
+    /// let meta = coordinator.register(&dataset, "example", &roots, 1_000)?;
+    /// assert_eq!((meta.total_objects, meta.last_used_ms), (8, 1_000));
+    /// assert_eq!(coordinator.metadata(&dataset)?, Some(meta));
+    /// assert!(coordinator.register(&dataset, "example", &roots[..1], 2_000).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn register(
         &self,
         dataset: &Dataset,

@@ -11,6 +11,19 @@
 //!
 //! Keyspaces (private: callers use the methods): `objects` (ledger and presence),
 //! `file_paths`, `listing_cache`, `endpoint_metadata`, `seeds`.
+//!
+//! ```
+//! use cache_sai3::caches::{EndpointCache, cache_location};
+//! # let tmp = tempfile::tempdir()?;
+//! # let cache_dir = tmp.path().join("cache");
+//! let local = cache_location("file:///data/ep0/", &cache_dir, 0)?;
+//! assert_eq!(local, std::path::Path::new("/data/ep0/sai3-kv-cache/agents/0"));
+//! let remote = cache_location("s3://bucket/data/", &cache_dir, 3)?;
+//! assert!(remote.starts_with(cache_dir.join("endpoints")) && remote.ends_with("agents/3"));
+//! let cache = EndpointCache::<cache_redb::RedbDatabase>::open(&remote, true)?;
+//! assert!(cache.stats()?.iter().any(|k| k.name == "listing_cache"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +42,16 @@ use crate::records::{EndpointState, ListMeasure, PoolSeeds, ResumeBasis, Validat
 use crate::scheme::{ENDPOINT_CACHE_DIR, UriScheme, local_path};
 
 /// The cache of one endpoint.
+///
+/// ```
+/// use cache_sai3::caches::EndpointCache;
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// let cache = EndpointCache::<cache_redb::RedbDatabase>::open(&tmp.path().join("cache"), true)?;
+/// assert!(cache.presence(&dataset, 0)?.is_empty()); // nothing recorded yet
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct EndpointCache<D: Database> {
     pub(super) db: D,
     pub(super) objects: FramedKeyspace<D>,
@@ -40,6 +63,16 @@ pub struct EndpointCache<D: Database> {
 }
 
 /// Entries of one keyspace of a cache (for `stats`).
+///
+/// ```
+/// use cache_sai3::caches::{EndpointCache, KeyspaceStats};
+/// # let tmp = tempfile::tempdir()?;
+/// let cache = EndpointCache::<cache_redb::RedbDatabase>::open(tmp.path(), true)?;
+/// let stats: Vec<KeyspaceStats> = cache.stats()?;
+/// let seeds = stats.iter().find(|k| k.name == "seeds").expect("a keyspace of every cache");
+/// assert_eq!(seeds.approximate_entries, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KeyspaceStats {
     /// Keyspace name.
@@ -52,6 +85,18 @@ pub struct KeyspaceStats {
 ///
 /// # Errors
 /// An unsupported scheme.
+///
+/// ```
+/// use cache_sai3::caches::cache_location;
+/// use std::path::Path;
+/// let cache_dir = Path::new("/var/cache/sai3");
+/// let local = cache_location("file:///data/ep0/", cache_dir, 1)?;
+/// assert_eq!(local, Path::new("/data/ep0/sai3-kv-cache/agents/1"));
+/// let remote = cache_location("s3://bucket/data/", cache_dir, 0)?;
+/// assert!(remote.starts_with("/var/cache/sai3/endpoints") && remote.ends_with("agents/0"));
+/// assert!(cache_location("ftp://host/data/", cache_dir, 0).is_err());
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub fn cache_location(uri: &str, cache_dir: &Path, agent: u32) -> Result<PathBuf> {
     Ok(namespace_cache_root(uri, cache_dir)?.join(crate::scheme::shard_dir(agent)))
 }
@@ -62,6 +107,20 @@ pub fn cache_location(uri: &str, cache_dir: &Path, agent: u32) -> Result<PathBuf
 ///
 /// # Errors
 /// An unsupported scheme.
+///
+/// ```
+/// use cache_sai3::caches::namespace_cache_root;
+/// use std::path::Path;
+/// let cache_dir = Path::new("/var/cache/sai3");
+/// let local = namespace_cache_root("direct:///mnt/nvme/data/", cache_dir)?;
+/// assert_eq!(local, Path::new("/mnt/nvme/data/sai3-kv-cache"));
+/// // Two hosts of one S3 cluster (same bucket and prefix) share one cache.
+/// let a = namespace_cache_root("s3://10.0.0.1:9000/bucket/data/", cache_dir)?;
+/// let b = namespace_cache_root("s3://10.0.0.2:9000/bucket/data/", cache_dir)?;
+/// assert_eq!(a, b);
+/// assert_ne!(a, namespace_cache_root("s3://bucket/other/", cache_dir)?);
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub fn namespace_cache_root(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
     let scheme = UriScheme::of(uri)?;
     if scheme.is_object_store() {
@@ -82,6 +141,19 @@ pub fn namespace_cache_root(uri: &str, cache_dir: &Path) -> Result<PathBuf> {
 /// The shards under a namespace's cache directory `root` (see [`namespace_cache_root`]), as
 /// `(agent, directory)` in agent order. Directories moved aside (`*.damaged-*`) and pull
 /// staging directories are not shards.
+///
+/// ```
+/// use cache_sai3::caches::shards_in;
+/// # let tmp = tempfile::tempdir()?;
+/// let root = tmp.path();
+/// for dir in ["agents/2", "agents/0", "agents/1.damaged-1700000000000"] {
+///     std::fs::create_dir_all(root.join(dir))?;
+/// }
+/// let agents: Vec<u32> = shards_in(root).into_iter().map(|(agent, _)| agent).collect();
+/// assert_eq!(agents, [0, 2]);
+/// assert!(shards_in(&root.join("missing")).is_empty());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub fn shards_in(root: &Path) -> Vec<(u32, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(root.join("agents")) else {
         return Vec::new();
@@ -100,6 +172,16 @@ pub fn shards_in(root: &Path) -> Vec<(u32, PathBuf)> {
 
 impl<D: Database> EndpointCache<D> {
     /// Every keyspace an endpoint cache holds (what `clear --keyspace` accepts).
+    ///
+    /// ```
+    /// use cache_sai3::caches::EndpointCache;
+    /// # let tmp = tempfile::tempdir()?;
+    /// type Db = cache_redb::RedbDatabase;
+    /// let cache = EndpointCache::<Db>::open(tmp.path(), true)?;
+    /// let names: Vec<String> = cache.stats()?.into_iter().map(|k| k.name).collect();
+    /// assert!(EndpointCache::<Db>::KEYSPACES.iter().all(|k| names.iter().any(|n| n == k)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const KEYSPACES: [&'static str; 5] = [
         "objects",
         "file_paths",
@@ -112,6 +194,17 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// As [`Database::open`]: in use by another process, not a cache, another backend's cache.
+    ///
+    /// ```
+    /// use cache_sai3::caches::EndpointCache;
+    /// # let tmp = tempfile::tempdir()?;
+    /// type Db = cache_redb::RedbDatabase;
+    /// let location = tmp.path().join("cache");
+    /// assert!(EndpointCache::<Db>::open(&location, false).is_err()); // nothing there yet
+    /// drop(EndpointCache::<Db>::open(&location, true)?);
+    /// assert!(EndpointCache::<Db>::open(&location, false).is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(location: &Path, create: bool) -> Result<Self> {
         let options = OpenOptions {
             cache_size_bytes: 64 * 1024 * 1024,
@@ -170,7 +263,7 @@ impl<D: Database> EndpointCache<D> {
     }
 
     /// Where this cache lives.
-    pub fn location(&self) -> &Path {
+    pub(crate) fn location(&self) -> &Path {
         &self.location
     }
 
@@ -178,6 +271,24 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Engine or I/O failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.created(0, 5, 1_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Buffered)?;
+    /// drop(ledger);
+    /// cache.flush()?;
+    /// drop(cache);
+    /// let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, false)?;
+    /// assert!(cache.presence(&dataset, 0)?.contains(5));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn flush(&self) -> Result<()> {
         Ok(self.db.flush()?)
     }
@@ -186,6 +297,22 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Engine or I/O failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
+    /// cache.check_path(&dataset, 0, 3, &path)?; // stored, buffered
+    /// cache.persist()?; // now durable
+    /// drop(cache);
+    /// let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, false)?;
+    /// assert!(cache.check_path(&dataset, 0, 3, "elsewhere.dat").is_err(), "the path was kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn persist(&self) -> Result<()> {
         Ok(self.db.persist(Durability::Flushed)?)
     }
@@ -194,7 +321,12 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a stored record that fails verification.
-    pub fn seeds(&self, dataset: &Dataset, pool: u16, default: PoolSeeds) -> Result<PoolSeeds> {
+    pub(crate) fn seeds(
+        &self,
+        dataset: &Dataset,
+        pool: u16,
+        default: PoolSeeds,
+    ) -> Result<PoolSeeds> {
         if let Some(s) = self.stored_seeds(dataset, pool)? {
             return Ok(s);
         }
@@ -208,7 +340,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a stored record that fails verification.
-    pub fn stored_seeds(&self, dataset: &Dataset, pool: u16) -> Result<Option<PoolSeeds>> {
+    pub(crate) fn stored_seeds(&self, dataset: &Dataset, pool: u16) -> Result<Option<PoolSeeds>> {
         let key = keys::per_pool(keys::SEEDS, dataset.hash.dataset_id(), pool);
         Ok(self.seeds.get_record(&key)?)
     }
@@ -218,6 +350,27 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a stored record that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::records::EndpointState;
+    /// assert_eq!(cache.state(&dataset)?, None);
+    /// let state = EndpointState {
+    ///     config_hash: dataset.hash.full_hex(),
+    ///     endpoint: 0,
+    ///     uri: dataset.endpoints[0].clone(),
+    ///     sealed_at_ms: Some(2_000),
+    ///     created: vec![4],
+    /// };
+    /// cache.seal(&dataset, &state)?;
+    /// assert_eq!(cache.state(&dataset)?, Some(state));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state(&self, dataset: &Dataset) -> Result<Option<EndpointState>> {
         self.state_for(&dataset.hash)
     }
@@ -226,6 +379,26 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// As [`EndpointCache::state`].
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::records::EndpointState;
+    /// let state = EndpointState {
+    ///     config_hash: dataset.hash.full_hex(),
+    ///     endpoint: 0,
+    ///     uri: dataset.endpoints[0].clone(),
+    ///     sealed_at_ms: None,
+    ///     created: vec![2],
+    /// };
+    /// cache.seal(&dataset, &state)?;
+    /// assert_eq!(cache.state_for(&dataset.hash)?, Some(state));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn state_for(&self, hash: &ConfigHash) -> Result<Option<EndpointState>> {
         let key = keys::per_dataset(keys::ENDPOINT_STATE, hash.dataset_id());
         let state: Option<EndpointState> = self.endpoint_metadata.get_record(&key)?;
@@ -236,7 +409,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// As [`EndpointCache::state`].
-    pub fn seal_of(&self, dataset: &Dataset) -> Result<Option<u64>> {
+    pub(crate) fn seal_of(&self, dataset: &Dataset) -> Result<Option<u64>> {
         Ok(self.state(dataset)?.and_then(|s| s.sealed_at_ms))
     }
 
@@ -244,6 +417,26 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::records::EndpointState;
+    /// let sealed = EndpointState {
+    ///     config_hash: dataset.hash.full_hex(),
+    ///     endpoint: 0,
+    ///     uri: dataset.endpoints[0].clone(),
+    ///     sealed_at_ms: Some(2_000),
+    ///     created: vec![4],
+    /// };
+    /// cache.seal(&dataset, &sealed)?;
+    /// assert_eq!(cache.state(&dataset)?.and_then(|s| s.sealed_at_ms), Some(2_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn seal(&self, dataset: &Dataset, state: &EndpointState) -> Result<()> {
         let key = keys::per_dataset(keys::ENDPOINT_STATE, dataset.hash.dataset_id());
         self.endpoint_metadata
@@ -256,7 +449,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a record that fails verification.
-    pub fn resume_basis(&self, dataset: &Dataset) -> Result<Option<u64>> {
+    pub(crate) fn resume_basis(&self, dataset: &Dataset) -> Result<Option<u64>> {
         let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
         let basis: Option<ResumeBasis> = self.endpoint_metadata.get_record(&key)?;
         Ok(basis
@@ -269,7 +462,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
-    pub fn set_resume_basis(&self, dataset: &Dataset, known_at_ms: u64) -> Result<()> {
+    pub(crate) fn set_resume_basis(&self, dataset: &Dataset, known_at_ms: u64) -> Result<()> {
         let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
         let basis = ResumeBasis {
             config_hash: dataset.hash.full_hex(),
@@ -285,7 +478,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a record that fails verification.
-    pub fn validations(&self, dataset: &Dataset) -> Result<Validations> {
+    pub(crate) fn validations(&self, dataset: &Dataset) -> Result<Validations> {
         let key = keys::per_dataset(keys::VALIDATIONS, dataset.hash.dataset_id());
         let stored: Option<Validations> = self.endpoint_metadata.get_record(&key)?;
         let full = dataset.hash.full_hex();
@@ -301,7 +494,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
-    pub fn record_list(&self, dataset: &Dataset, measure: ListMeasure) -> Result<()> {
+    pub(crate) fn record_list(&self, dataset: &Dataset, measure: ListMeasure) -> Result<()> {
         let mut v = self.validations(dataset)?;
         v.last_list = Some(measure);
         self.store_validations(dataset, &v)
@@ -311,7 +504,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
-    pub fn record_verify(&self, dataset: &Dataset, at_ms: u64) -> Result<()> {
+    pub(crate) fn record_verify(&self, dataset: &Dataset, at_ms: u64) -> Result<()> {
         let mut v = self.validations(dataset)?;
         v.verified_at_ms = Some(at_ms);
         self.store_validations(dataset, &v)
@@ -328,7 +521,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
-    pub fn clear_resume_basis(&self, dataset: &Dataset) -> Result<()> {
+    pub(crate) fn clear_resume_basis(&self, dataset: &Dataset) -> Result<()> {
         let key = keys::per_dataset(keys::RESUME_BASIS, dataset.hash.dataset_id());
         self.endpoint_metadata.remove(&key, Durability::Flushed)?;
         Ok(())
@@ -339,6 +532,29 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # use cache_sai3::records::EndpointState;
+    /// # let sealed = EndpointState {
+    /// #     config_hash: dataset.hash.full_hex(),
+    /// #     endpoint: 0,
+    /// #     uri: dataset.endpoints[0].clone(),
+    /// #     sealed_at_ms: Some(2_000),
+    /// #     created: vec![4],
+    /// # };
+    /// cache.seal(&dataset, &sealed)?;
+    /// assert!(cache.unseal(&dataset)?);
+    /// assert!(!cache.unseal(&dataset)?); // no seal left
+    /// let state = cache.state(&dataset)?.expect("the state stays");
+    /// assert_eq!((state.sealed_at_ms, state.created), (None, vec![4]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unseal(&self, dataset: &Dataset) -> Result<bool> {
         let Some(mut state) = self.state(dataset)? else {
             return Ok(false);
@@ -358,6 +574,21 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// `Corrupt` when a stored path disagrees with the naming rules; storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
+    /// cache.check_path(&dataset, 0, 3, &path)?; // stored
+    /// cache.check_path(&dataset, 0, 3, &path)?; // agrees
+    /// let other = cache.check_path(&dataset, 0, 3, "elsewhere/file.dat");
+    /// assert!(other.is_err_and(|e| e.is_damage()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_path(&self, dataset: &Dataset, pool: u16, index: u64, path: &str) -> Result<()> {
         let key = keys::per_object(keys::FILE_PATH, dataset.hash.dataset_id(), pool, index);
         match self.file_paths.get(&key)? {
@@ -380,7 +611,7 @@ impl<D: Database> EndpointCache<D> {
     /// # Errors
     /// Storage failures; an index without a path (past its pool's end) is a caller bug,
     /// reported as an invalid argument.
-    pub fn populate_paths(
+    pub(crate) fn populate_paths(
         &self,
         dataset: &Dataset,
         pools: &[&Pool],
@@ -432,6 +663,22 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// let path = dataset.path_of(&dataset.pools[0], 3).expect("object 3 exists");
+    /// cache.check_path(&dataset, 0, 3, &path)?;
+    /// cache.persist()?;
+    /// let stats = cache.stats()?;
+    /// let paths = stats.iter().find(|k| k.name == "file_paths").expect("a keyspace");
+    /// assert_eq!(paths.approximate_entries, 1); // exact on redb
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Result<Vec<KeyspaceStats>> {
         keyspace_stats(&self.db)
     }

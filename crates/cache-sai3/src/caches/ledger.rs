@@ -15,6 +15,29 @@
 //! A [`LedgerWriter`] collects changes in one batch and commits them with the changed chunks at
 //! each checkpoint, so after any crash the stored chunks, exceptions and in-flight set are one
 //! checkpoint's state.
+//!
+//! ```
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+//! # let dir = tmp.path().join("cache");
+//! # type Db = cache_redb::RedbDatabase;
+//! # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+//! use cache_core::Durability;
+//! let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+//! for i in 0..4 {
+//!     ledger.started(0, i);
+//! }
+//! ledger.created(0, 0, 1_000)?;
+//! ledger.created(0, 1, 1_000)?;
+//! ledger.deleted(0, 2, 64, 1_000)?;
+//! ledger.checkpoint(Durability::Flushed)?; // one atomic batch
+//! drop(ledger);
+//! assert_eq!(cache.presence(&dataset, 0)?.iter().collect::<Vec<_>>(), [0, 1]);
+//! assert_eq!(cache.exceptions(&dataset, 0)?.len(), 1); // index 2, deleted
+//! assert_eq!(cache.in_flight(&dataset, 0)?.iter().collect::<Vec<_>>(), [3]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeSet;
 
@@ -28,6 +51,12 @@ use crate::error::Result;
 use crate::records::{LedgerEntry, LedgerException, ObjectState, PresenceChunk};
 
 /// Indices per presence chunk (a power of two: one roaring container, at most 8 KiB).
+///
+/// ```
+/// use cache_sai3::caches::PRESENCE_CHUNK;
+/// assert!(PRESENCE_CHUNK.is_power_of_two());
+/// assert_eq!(PRESENCE_CHUNK, 65_536); // one roaring container
+/// ```
 pub const PRESENCE_CHUNK: u64 = 1 << 16;
 
 /// The chunk holding index `i`.
@@ -67,6 +96,22 @@ impl<D: Database> EndpointCache<D> {
     /// # Errors
     /// Storage failures; `Corrupt` when a chunk does not decode or holds indices outside its
     /// range.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.created(0, 1, 1_000)?;
+    /// ledger.created(0, 6, 1_000)?;
+    /// assert!(cache.presence(&dataset, 0)?.is_empty(), "nothing committed yet");
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert_eq!(cache.presence(&dataset, 0)?.iter().collect::<Vec<_>>(), [1, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn presence(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
         let prefix = keys::pool_prefix(keys::PRESENCE_CHUNK, dataset.hash.dataset_id(), pool);
         let mut out = RoaringTreemap::new();
@@ -90,6 +135,22 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// As [`EndpointCache::presence`].
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.created(0, 2, 1_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// let all = cache.presence_all(&dataset)?;
+    /// assert_eq!(all.len(), dataset.pool_id_limit());
+    /// assert!(all[0].contains(2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn presence_all(&self, dataset: &Dataset) -> Result<Vec<RoaringTreemap>> {
         let mut all = vec![RoaringTreemap::new(); dataset.pool_id_limit()];
         for p in &dataset.pools {
@@ -104,6 +165,27 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a record that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// use cache_sai3::records::{LedgerEntry, ObjectState};
+    /// ledger.created(0, 3, 1_000)?;
+    /// ledger.deleted(0, 5, 64, 2_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// // Times are per chunk: the time of its last change.
+    /// let created = LedgerEntry { state: ObjectState::Created, size: 64, at_ms: 2_000 };
+    /// assert_eq!(cache.entry(&dataset, 0, 3, 64)?, Some(created));
+    /// let deleted = cache.entry(&dataset, 0, 5, 64)?.expect("an exception");
+    /// assert_eq!(deleted.state, ObjectState::Deleted);
+    /// assert_eq!(cache.entry(&dataset, 0, 7, 64)?, None); // planned
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn entry(
         &self,
         dataset: &Dataset,
@@ -132,6 +214,30 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a key or record that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// use cache_sai3::records::{LedgerException, ObjectState};
+    /// let failed = LedgerException {
+    ///     state: ObjectState::Failed,
+    ///     size: 64,
+    ///     at_ms: 1_000,
+    ///     reason: "503 Slow Down".into(),
+    /// };
+    /// ledger.absent(0, 4, &failed)?;
+    /// ledger.deleted(0, 1, 64, 1_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// let found = cache.exceptions(&dataset, 0)?;
+    /// assert_eq!(found.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 4]); // index order
+    /// assert_eq!(found[1].1, failed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn exceptions(&self, dataset: &Dataset, pool: u16) -> Result<Vec<(u64, LedgerException)>> {
         let prefix = keys::pool_prefix(keys::EXCEPTION, dataset.hash.dataset_id(), pool);
         let mut out = Vec::new();
@@ -151,6 +257,23 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures; `Corrupt` when the stored bitmap does not decode.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.started(0, 6);
+    /// ledger.started(0, 7);
+    /// ledger.created(0, 7, 1_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// // As a killed prepare leaves it: 6 had started, not ended.
+    /// assert_eq!(cache.in_flight(&dataset, 0)?.iter().collect::<Vec<_>>(), [6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn in_flight(&self, dataset: &Dataset, pool: u16) -> Result<RoaringTreemap> {
         let key = keys::per_pool(keys::IN_FLIGHT, dataset.hash.dataset_id(), pool);
         match self.objects.get(&key)? {
@@ -164,6 +287,26 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Reading the stored exceptions (a writer clears those of objects it records present).
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # {
+    /// #     let mut first = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// #     first.created(0, 0, 1_000)?;
+    /// #     first.checkpoint(cache_core::Durability::Flushed)?;
+    /// # }
+    /// let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// assert!(ledger.present(0).contains(0), "starts from what is stored");
+    /// ledger.created(0, 1, 2_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert_eq!(cache.presence(&dataset, 0)?.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn ledger_writer(
         &self,
         dataset: &Dataset,
@@ -205,6 +348,23 @@ struct PoolLedger {
 
 /// Collects ledger changes of one dataset and commits them with the changed presence chunks at
 /// checkpoints.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let dir = tmp.path().join("cache");
+/// # type Db = cache_redb::RedbDatabase;
+/// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+/// use cache_sai3::caches::LedgerWriter;
+/// let present = cache.presence_all(&dataset)?;
+/// let mut ledger: LedgerWriter<'_, _> = cache.ledger_writer(&dataset, present)?;
+/// ledger.created(0, 0, 1_000)?;
+/// assert_eq!(ledger.pending(), 1);
+/// ledger.checkpoint(cache_core::Durability::Flushed)?;
+/// assert_eq!(ledger.pending(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct LedgerWriter<'c, D: Database> {
     cache: &'c EndpointCache<D>,
     dataset: DatasetId,
@@ -248,6 +408,21 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     }
 
     /// Records that the create of `index` started (in flight until created or failed).
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.started(0, 2);
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert!(cache.in_flight(&dataset, 0)?.contains(2));
+    /// assert!(!ledger.present(0).contains(2), "in flight is not present");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn started(&mut self, pool: u16, index: u64) {
         let p = self.pool(pool);
         p.in_flight_dirty |= p.in_flight.insert(index);
@@ -257,6 +432,22 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.deleted(0, 3, 64, 1_000)?;
+    /// ledger.created(0, 3, 2_000)?; // written again: the exception goes
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert!(cache.presence(&dataset, 0)?.contains(3));
+    /// assert!(cache.exceptions(&dataset, 0)?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn created(&mut self, pool: u16, index: u64, at_ms: u64) -> Result<()> {
         self.at_ms = self.at_ms.max(at_ms);
         let p = self.pool(pool);
@@ -277,6 +468,29 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// use cache_sai3::records::{LedgerException, ObjectState};
+    /// ledger.created(0, 4, 1_000)?;
+    /// let wrong_size = LedgerException {
+    ///     state: ObjectState::Deleted,
+    ///     size: 3,
+    ///     at_ms: 2_000,
+    ///     reason: "size 3, expected 64".into(),
+    /// };
+    /// ledger.absent(0, 4, &wrong_size)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert!(!cache.presence(&dataset, 0)?.contains(4));
+    /// assert_eq!(cache.exceptions(&dataset, 0)?, [(4, wrong_size)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn absent(&mut self, pool: u16, index: u64, exception: &LedgerException) -> Result<()> {
         self.at_ms = self.at_ms.max(exception.at_ms);
         let p = self.pool(pool);
@@ -297,6 +511,22 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     ///
     /// # Errors
     /// Encoding into the batch.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// use cache_sai3::records::ObjectState;
+    /// ledger.deleted(0, 5, 64, 1_000)?;
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// let (index, e) = &cache.exceptions(&dataset, 0)?[0];
+    /// assert_eq!((*index, e.state, e.reason.as_str()), (5, ObjectState::Deleted, ""));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn deleted(&mut self, pool: u16, index: u64, size: u64, at_ms: u64) -> Result<()> {
         let exception = LedgerException {
             state: ObjectState::Deleted,
@@ -308,11 +538,42 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     }
 
     /// The presence bitmap of `pool` including uncommitted changes.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.created(0, 7, 1_000)?;
+    /// assert!(ledger.present(0).contains(7)); // before any checkpoint
+    /// assert!(!cache.presence(&dataset, 0)?.contains(7));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn present(&self, pool: u16) -> &RoaringTreemap {
         &self.pools[pool as usize].present
     }
 
     /// Changes recorded since the last checkpoint.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// ledger.started(0, 1); // not a change of state
+    /// ledger.created(0, 1, 1_000)?;
+    /// ledger.deleted(0, 2, 64, 1_000)?;
+    /// assert_eq!(ledger.pending(), 2);
+    /// ledger.checkpoint(cache_core::Durability::Flushed)?;
+    /// assert_eq!(ledger.pending(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pending(&self) -> usize {
         self.pending
     }
@@ -322,6 +583,23 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     ///
     /// # Errors
     /// Encoding or committing the batch.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// # let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+    /// use cache_core::Durability;
+    /// ledger.created(0, 0, 1_000)?;
+    /// ledger.created(0, 1, 1_000)?;
+    /// ledger.checkpoint(Durability::Flushed)?;
+    /// assert_eq!(cache.presence(&dataset, 0)?.len(), 2);
+    /// ledger.checkpoint(Durability::Flushed)?; // nothing changed: writes nothing
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn checkpoint(&mut self, durability: Durability) -> Result<()> {
         let unchanged = |p: &PoolLedger| p.dirty.is_empty() && !p.in_flight_dirty;
         if self.pending == 0 && self.pools.iter().all(unchanged) {
@@ -377,7 +655,7 @@ impl<'c, D: Database> LedgerWriter<'c, D> {
     }
 
     /// The final bitmaps.
-    pub fn into_present(self) -> Vec<RoaringTreemap> {
+    pub(crate) fn into_present(self) -> Vec<RoaringTreemap> {
         self.pools.into_iter().map(|p| p.present).collect()
     }
 }

@@ -3,9 +3,36 @@
 //! stored records are this module's business.
 //!
 //! The progress of a LIST is saved incrementally: a small record (ranges done, offsets,
-//! counts, a few sample keys) and the found indices in chunks of [`PRESENCE_CHUNK`] indices, of which a save
-//! writes only those that grew since the last save ([`SavedChunks`]). A LIST only adds
-//! indices, so a chunk changed exactly when its count did.
+//! counts, a few sample keys) and the found indices in chunks of [`PRESENCE_CHUNK`] indices, of
+//! which a save writes only those that grew since the last save ([`SavedChunks`]). A LIST only
+//! adds indices, so a chunk changed exactly when its count did.
+//!
+//! ```
+//! # let tmp = tempfile::tempdir()?;
+//! # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+//! # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+//! # let dir = tmp.path().join("cache");
+//! # type Db = cache_redb::RedbDatabase;
+//! # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+//! use cache_sai3::caches::listings::SavedChunks;
+//! use cache_sai3::listing::{ListProgress, Listing};
+//! let mut progress = ListProgress {
+//!     listing: Listing::empty(dataset.pool_id_limit()),
+//!     started_ms: 1_000,
+//!     ..ListProgress::default()
+//! };
+//! let mut saved = SavedChunks::default();
+//! progress.listing.present[0].insert(3);
+//! cache.save_list_progress(&dataset, &progress, &mut saved)?; // writes chunk 0
+//! progress.listing.present[0].insert(5);
+//! cache.save_list_progress(&dataset, &progress, &mut saved)?; // chunk 0 grew: again
+//! assert_eq!(cache.list_progress(&dataset)?, Some(progress.clone()));
+//! // The LIST finished: its result becomes the cached listing.
+//! cache.store_listing(&dataset, &progress.listing, 2_000)?;
+//! cache.clear_list_progress(&dataset)?;
+//! assert_eq!(cache.cached_listing(&dataset)?, Some((progress.listing, 2_000)));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::HashMap;
 
@@ -35,6 +62,24 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or a stored listing that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::listing::Listing;
+    /// assert_eq!(cache.cached_listing(&dataset)?, None);
+    /// let mut listing = Listing::empty(dataset.pool_id_limit());
+    /// listing.present[0].extend([0, 2, 4]);
+    /// listing.listed = 3;
+    /// cache.store_listing(&dataset, &listing, 1_000)?;
+    /// let (cached, listed_at_ms) = cache.cached_listing(&dataset)?.expect("stored");
+    /// assert_eq!((cached.present[0].len(), listed_at_ms), (3, 1_000));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cached_listing(&self, dataset: &Dataset) -> Result<Option<(Listing, u64)>> {
         let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
         let Some(s): Option<ListingSnapshot> = self.listing_cache.get_record(&key)? else {
@@ -57,6 +102,25 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::listing::Listing;
+    /// let mut listing = Listing::empty(dataset.pool_id_limit());
+    /// listing.present[0].insert(6);
+    /// listing.other_keys = 1;
+    /// listing.other_key_samples = vec!["notes.txt".into()];
+    /// listing.listed = 2;
+    /// cache.store_listing(&dataset, &listing, 1_000)?;
+    /// cache.store_listing(&dataset, &listing, 2_000)?; // replaces it
+    /// assert_eq!(cache.cached_listing(&dataset)?, Some((listing, 2_000)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn store_listing(
         &self,
         dataset: &Dataset,
@@ -94,7 +158,7 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
-    pub fn remove_listing(&self, dataset: &Dataset) -> Result<()> {
+    pub(crate) fn remove_listing(&self, dataset: &Dataset) -> Result<()> {
         let key = keys::per_dataset(keys::LISTING, dataset.hash.dataset_id());
         let mut batch = self.db.batch();
         self.remove_old_listings(&mut batch, dataset)?;
@@ -107,6 +171,28 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures, or stored progress that fails verification.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::caches::listings::SavedChunks;
+    /// use cache_sai3::listing::{ListProgress, Listing};
+    /// assert_eq!(cache.list_progress(&dataset)?, None);
+    /// let mut progress = ListProgress {
+    ///     listing: Listing::empty(dataset.pool_id_limit()),
+    ///     started_ms: 1_000,
+    ///     ..ListProgress::default()
+    /// };
+    /// progress.done.insert("d1_w1.dir".into());
+    /// progress.listing.present[0].extend([0, 2]);
+    /// cache.save_list_progress(&dataset, &progress, &mut SavedChunks::default())?;
+    /// assert_eq!(cache.list_progress(&dataset)?, Some(progress));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn list_progress(&self, dataset: &Dataset) -> Result<Option<ListProgress>> {
         let key = keys::per_dataset(keys::LIST_PROGRESS, dataset.hash.dataset_id());
         let Some(r): Option<ListProgressRecord> = self.listing_cache.get_record(&key)? else {
@@ -158,6 +244,31 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::caches::listings::SavedChunks;
+    /// use cache_sai3::listing::{ListProgress, Listing};
+    /// let mut progress = ListProgress {
+    ///     listing: Listing::empty(dataset.pool_id_limit()),
+    ///     ..ListProgress::default()
+    /// };
+    /// let mut saved = SavedChunks::default();
+    /// for i in [1, 3, 5] {
+    ///     progress.listing.present[0].insert(i);
+    ///     progress.listing.listed += 1;
+    ///     cache.save_list_progress(&dataset, &progress, &mut saved)?;
+    /// }
+    /// let loaded = cache.list_progress(&dataset)?.expect("saved");
+    /// assert_eq!(loaded.listing.present[0].iter().collect::<Vec<_>>(), [1, 3, 5]);
+    /// assert_eq!(loaded.listing.listed, 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn save_list_progress(
         &self,
         dataset: &Dataset,
@@ -199,6 +310,26 @@ impl<D: Database> EndpointCache<D> {
     ///
     /// # Errors
     /// Storage failures.
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::caches::listings::SavedChunks;
+    /// use cache_sai3::listing::{ListProgress, Listing};
+    /// let mut progress = ListProgress {
+    ///     listing: Listing::empty(dataset.pool_id_limit()),
+    ///     ..ListProgress::default()
+    /// };
+    /// progress.listing.present[0].insert(4);
+    /// cache.save_list_progress(&dataset, &progress, &mut SavedChunks::default())?;
+    /// cache.clear_list_progress(&dataset)?;
+    /// assert_eq!(cache.list_progress(&dataset)?, None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn clear_list_progress(&self, dataset: &Dataset) -> Result<()> {
         let ds = dataset.hash.dataset_id();
         let prefix = keys::per_dataset(keys::LIST_PROGRESS_CHUNK, ds);
@@ -217,6 +348,26 @@ impl<D: Database> EndpointCache<D> {
 
 /// What the last saves of a LIST's progress wrote: the count of found indices per (pool,
 /// chunk). A LIST only adds indices, so a chunk whose count grew is one to write again.
+///
+/// ```
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let dir = tmp.path().join("cache");
+/// # type Db = cache_redb::RedbDatabase;
+/// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+/// use cache_sai3::caches::listings::SavedChunks;
+/// use cache_sai3::listing::{ListProgress, Listing};
+/// let mut progress = ListProgress {
+///     listing: Listing::empty(dataset.pool_id_limit()),
+///     ..ListProgress::default()
+/// };
+/// let mut saved = SavedChunks::default(); // a new LIST: nothing stored
+/// progress.listing.present[0].insert(2);
+/// cache.save_list_progress(&dataset, &progress, &mut saved)?;
+/// assert!(cache.list_progress(&dataset)?.is_some_and(|p| p.listing.present[0].contains(2)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 pub struct SavedChunks {
     counts: HashMap<(u16, u64), u64>,
@@ -224,6 +375,31 @@ pub struct SavedChunks {
 
 impl SavedChunks {
     /// What is already stored of `progress` (loaded to be resumed).
+    ///
+    /// ```
+    /// # let tmp = tempfile::tempdir()?;
+    /// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+    /// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+    /// # let dir = tmp.path().join("cache");
+    /// # type Db = cache_redb::RedbDatabase;
+    /// # let cache = cache_sai3::caches::EndpointCache::<Db>::open(&dir, true)?;
+    /// use cache_sai3::caches::listings::SavedChunks;
+    /// # use cache_sai3::listing::{ListProgress, Listing};
+    /// # let mut first = ListProgress {
+    /// #     listing: Listing::empty(dataset.pool_id_limit()),
+    /// #     ..ListProgress::default()
+    /// # };
+    /// # first.listing.present[0].insert(1);
+    /// # cache.save_list_progress(&dataset, &first, &mut SavedChunks::default())?;
+    /// // A resumed LIST continues from the stored progress.
+    /// let mut progress = cache.list_progress(&dataset)?.expect("an interrupted LIST");
+    /// let mut saved = SavedChunks::of(&progress);
+    /// progress.listing.present[0].insert(6);
+    /// cache.save_list_progress(&dataset, &progress, &mut saved)?;
+    /// let loaded = cache.list_progress(&dataset)?.expect("saved");
+    /// assert_eq!(loaded.listing.present[0].iter().collect::<Vec<_>>(), [1, 6]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn of(progress: &ListProgress) -> Self {
         let mut saved = SavedChunks::default();
         for (pool, map) in progress.listing.present.iter().enumerate() {

@@ -1,11 +1,24 @@
 //! The repositories of everything sai3-cache stores: the [`CoordinatorCache`] of a cache dir
 //! and the [`EndpointCache`] of each endpoint. They are the only code that knows keyspace names
-//! and key layouts ([`keys`] is private to this module); the rest of the crate asks them typed
+//! and key layouts (`keys` is private to this module); the rest of the crate asks them typed
 //! questions (is this dataset sealed here? which objects exist? what did the last LIST find?).
 //!
-//! Opening follows one rule ([`open_checked`]): a cache in use by another process is reported
+//! Opening follows one rule (`open_checked`): a cache in use by another process is reported
 //! as in use (or waited for), never treated as damaged; only data that fails verification is
 //! moved aside (never deleted) and rebuilt.
+//!
+//! ```
+//! use cache_sai3::caches::{CoordinatorCache, EndpointCache, cache_location};
+//! # let tmp = tempfile::tempdir()?;
+//! # let cache_dir = tmp.path();
+//! type Db = cache_redb::RedbDatabase;
+//! let coordinator = CoordinatorCache::<Db>::open(cache_dir, true)?;
+//! assert!(coordinator.datasets()?.is_empty());
+//! let location = cache_location("s3://bucket/data/", cache_dir, 0)?;
+//! let endpoint = EndpointCache::<Db>::open(&location, true)?;
+//! assert!(endpoint.stats()?.iter().any(|k| k.name == "objects"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -24,6 +37,17 @@ pub mod ledger;
 /// The layout of the endpoint caches' ledger this build reads and writes (recorded in each
 /// cache; see `keys`). 1: a row per object and state change; 2: presence chunks and
 /// exceptions.
+///
+/// ```
+/// use cache_sai3::caches::{EndpointCache, LEDGER_LAYOUT};
+/// # let tmp = tempfile::tempdir()?;
+/// type Db = cache_redb::RedbDatabase;
+/// // A new cache records the layout it is written in; opening it again checks it.
+/// drop(EndpointCache::<Db>::open(tmp.path(), true)?);
+/// assert!(EndpointCache::<Db>::open(tmp.path(), false).is_ok());
+/// assert_eq!(LEDGER_LAYOUT, 2);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const LEDGER_LAYOUT: u32 = 2;
 pub mod listings;
 
@@ -35,6 +59,14 @@ pub use ledger::{LedgerWriter, PRESENCE_CHUNK};
 const IN_USE_POLL: Duration = Duration::from_millis(200);
 
 /// How to treat a cache that another process holds.
+///
+/// ```
+/// use cache_sai3::caches::OpenPolicy;
+/// use std::time::Duration;
+/// assert_eq!(OpenPolicy::default().wait, None); // fail at once
+/// let patient = OpenPolicy { wait: Some(Duration::from_secs(30)) };
+/// assert_ne!(patient, OpenPolicy::default());
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenPolicy {
     /// Wait up to this long for the other process to release it (`None`: fail at once).
@@ -43,19 +75,32 @@ pub struct OpenPolicy {
 
 /// A cache that was opened, what was read from it to check it, and, if its data was damaged
 /// and it was rebuilt, why.
-pub struct Opened<C, R> {
+pub(crate) struct Opened<C, R> {
     /// The open cache.
-    pub cache: C,
+    pub(crate) cache: C,
     /// What `load` read.
-    pub loaded: R,
+    pub(crate) loaded: R,
     /// Set when the old cache failed verification: the reason and where it was moved.
-    pub rebuilt: Option<String>,
+    pub(crate) rebuilt: Option<String>,
 }
 
 /// Calls `open` until it succeeds, fails with anything but "in use", or `policy.wait` is over.
 ///
 /// # Errors
 /// The last error of `open`; an in-use error after the wait names the directory.
+///
+/// ```
+/// use cache_sai3::caches::{EndpointCache, OpenPolicy, open_waiting};
+/// # let tmp = tempfile::tempdir()?;
+/// type Db = cache_redb::RedbDatabase;
+/// let open = || EndpointCache::<Db>::open(tmp.path(), true);
+/// let held = open_waiting(OpenPolicy::default(), open)?;
+/// // Held: without a wait, the second open fails at once, as in use.
+/// assert!(open_waiting(OpenPolicy::default(), open).is_err_and(|e| e.is_in_use()));
+/// drop(held);
+/// assert!(open_waiting(OpenPolicy::default(), open).is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn open_waiting<T>(policy: OpenPolicy, open: impl Fn() -> Result<T>) -> Result<T> {
     let started = Instant::now();
     loop {
@@ -75,7 +120,7 @@ pub fn open_waiting<T>(policy: OpenPolicy, open: impl Fn() -> Result<T>) -> Resu
 ///
 /// # Errors
 /// In use (after the wait), foreign or other-backend caches, I/O failures.
-pub fn open_checked<T, R>(
+pub(crate) fn open_checked<T, R>(
     location: &Path,
     policy: OpenPolicy,
     open: impl Fn() -> Result<T>,
@@ -108,6 +153,16 @@ pub fn open_checked<T, R>(
 }
 
 /// What one cache directory holds.
+///
+/// ```
+/// use cache_sai3::caches::{DirectoryStats, EndpointCache, OpenPolicy, directory_stats};
+/// # let tmp = tempfile::tempdir()?;
+/// type Db = cache_redb::RedbDatabase;
+/// drop(EndpointCache::<Db>::open(tmp.path(), true)?);
+/// let stats: DirectoryStats = directory_stats::<Db>(tmp.path(), OpenPolicy::default())?;
+/// assert_eq!(stats.path, tmp.path().display().to_string());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DirectoryStats {
     /// Backend of the cache.
@@ -133,6 +188,20 @@ fn open_existing<D: Database>(dir: &Path, policy: OpenPolicy) -> Result<D> {
 ///
 /// # Errors
 /// Not a cache of this backend, in use, storage failures.
+///
+/// ```
+/// use cache_sai3::caches::{EndpointCache, OpenPolicy, directory_stats};
+/// # let tmp = tempfile::tempdir()?;
+/// type Db = cache_redb::RedbDatabase;
+/// drop(EndpointCache::<Db>::open(tmp.path(), true)?);
+/// let stats = directory_stats::<Db>(tmp.path(), OpenPolicy::default())?;
+/// assert_eq!(stats.backend, "redb");
+/// assert!(stats.keyspaces.iter().any(|k| k.name == "seeds"));
+/// // Never creates a cache.
+/// let elsewhere = tmp.path().join("nothing");
+/// assert!(directory_stats::<Db>(&elsewhere, OpenPolicy::default()).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn directory_stats<D: Database>(dir: &Path, policy: OpenPolicy) -> Result<DirectoryStats> {
     let db = open_existing::<D>(dir, policy)?;
     Ok(DirectoryStats {
@@ -144,7 +213,7 @@ pub fn directory_stats<D: Database>(dir: &Path, policy: OpenPolicy) -> Result<Di
 }
 
 /// Every keyspace a sai3 cache holds (endpoint and coordinator caches).
-pub fn keyspace_names<D: Database>() -> impl Iterator<Item = &'static str> {
+pub(crate) fn keyspace_names<D: Database>() -> impl Iterator<Item = &'static str> {
     EndpointCache::<D>::KEYSPACES
         .into_iter()
         .chain(CoordinatorCache::<D>::KEYSPACES)
@@ -155,6 +224,27 @@ pub fn keyspace_names<D: Database>() -> impl Iterator<Item = &'static str> {
 ///
 /// # Errors
 /// A name that is not a keyspace of a sai3 cache (the message lists them), not a cache, in use.
+///
+/// ```
+/// use cache_sai3::caches::{EndpointCache, OpenPolicy, clear_keyspace};
+/// # let tmp = tempfile::tempdir()?;
+/// # let config = cache_sai3::metadata_cache::example_config(tmp.path(), 8);
+/// # let dataset = cache_sai3::dataset::Dataset::load(&config)?;
+/// # let dir = tmp.path().join("cache");
+/// type Db = cache_redb::RedbDatabase;
+/// let cache = EndpointCache::<Db>::open(&dir, true)?;
+/// let mut ledger = cache.ledger_writer(&dataset, cache.presence_all(&dataset)?)?;
+/// ledger.created(0, 3, 1_000)?;
+/// ledger.checkpoint(cache_core::Durability::Flushed)?;
+/// drop(ledger);
+/// drop(cache);
+/// let policy = OpenPolicy::default();
+/// assert!(clear_keyspace::<Db>(&dir, "objects", policy)?);
+/// assert!(!clear_keyspace::<Db>(&dir, "objects", policy)?); // empty now
+/// let wrong = clear_keyspace::<Db>(&dir, "object", policy);
+/// assert!(wrong.is_err_and(|e| e.to_string().contains("listing_cache")));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn clear_keyspace<D: Database>(dir: &Path, name: &str, policy: OpenPolicy) -> Result<bool> {
     if !keyspace_names::<D>().any(|k| k == name) {
         let known: Vec<&str> = keyspace_names::<D>().collect();
@@ -190,11 +280,32 @@ fn move_aside(location: &Path) -> Result<PathBuf> {
 
 impl Sai3Error {
     /// True when a cache is held by another process (not damaged; wait or use another dir).
+    ///
+    /// ```
+    /// use cache_sai3::caches::EndpointCache;
+    /// # let tmp = tempfile::tempdir()?;
+    /// type Db = cache_redb::RedbDatabase;
+    /// let _held = EndpointCache::<Db>::open(tmp.path(), true)?;
+    /// let Err(e) = EndpointCache::<Db>::open(tmp.path(), false) else {
+    ///     panic!("a held cache opened twice");
+    /// };
+    /// assert!(e.is_in_use());
+    /// assert!(!e.is_damage());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_in_use(&self) -> bool {
         matches!(self, Sai3Error::Cache(e) if e.kind() == ErrorKind::InUse)
     }
 
     /// True when stored data failed verification: the cache may be moved aside and rebuilt.
+    ///
+    /// ```
+    /// use cache_sai3::Sai3Error;
+    /// let old = Sai3Error::LedgerLayout { path: "cache".into(), found: 1, supported: 2 };
+    /// assert!(old.is_damage()); // an older layout: moved aside and rebuilt
+    /// let newer = Sai3Error::LedgerLayout { path: "cache".into(), found: 3, supported: 2 };
+    /// assert!(!newer.is_damage()); // written by a newer build: left alone
+    /// ```
     pub fn is_damage(&self) -> bool {
         match self {
             Sai3Error::Cache(e) => e.is_corruption(),
