@@ -1,6 +1,6 @@
-//! Progress of the phases that can take long (LIST, create, verify, push, pull, export,
-//! import), on stderr only: a bar on a terminal, otherwise a plain line every few seconds
-//! (`SAI3_PROGRESS_INTERVAL_MS`, 5000 by default). Nothing at all with `--quiet` or `--json`.
+//! Progress of the phases that can take long (LIST, create, eager population of paths, verify,
+//! push, pull, export, import), on stderr only: a bar on a terminal, otherwise a plain line
+//! every few seconds (`SAI3_PROGRESS_INTERVAL_MS`, 5000 by default). Nothing at all with `--quiet` or `--json`.
 //!
 //! A command starts one [`Reporter`] with a function that reads its counters (atomics the
 //! work updates) into a [`Status`]; dropping the reporter stops it at once.

@@ -205,6 +205,26 @@ fn quiet_and_progress(ep: &Endpoint, backend: &'static str) {
         err.contains("  creating: ") && err.contains("/2000 objects"),
         "{err}"
     );
+    // A LIST and eager population show their progress too.
+    let eager = sai3.run_config(
+        "prepare",
+        &config,
+        &cache,
+        &[
+            NO_PULL,
+            "--no-push",
+            "--refresh-cache",
+            "--populate",
+            "eager",
+        ],
+    );
+    assert!(eager.status.success(), "{}", common::stderr(&eager));
+    let err = common::stderr(&eager);
+    assert!(err.contains("  listing: "), "{err}");
+    assert!(
+        err.contains("  storing paths: ") && err.contains("/2000 objects"),
+        "{err}"
+    );
     let runs: [(&str, &[&str]); 3] = [
         ("prepare", &["--refresh-cache"]),
         ("push", &[]),

@@ -88,6 +88,12 @@ fn status(p: &Progress) -> Status {
         }
         "pulling caches" => crate::progress::transfer(&phase, &p.pulled),
         "pushing caches" => crate::progress::transfer(&phase, &p.pushed),
+        "storing paths" => Status::of(
+            &phase,
+            p.paths_stored.load(Ordering::Relaxed),
+            p.paths_to_store.load(Ordering::Relaxed),
+            Unit::Objects,
+        ),
         _ => Status::of(
             &phase,
             p.created.load(Ordering::Relaxed),

@@ -26,6 +26,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use cache_core::{
     Compression, Database, Direction, Durability, FrameSettings, FramedKeyspace, Keyspace,
@@ -606,7 +607,8 @@ impl<D: Database> EndpointCache<D> {
     }
 
     /// Stores the path of every index in `owned[pool.id]` for each of `pools` (eager
-    /// population, one sorted bulk load); does nothing when an earlier run stored them.
+    /// population, one sorted bulk load), counting the paths stored in `stored`; does nothing
+    /// when an earlier run stored them.
     ///
     /// # Errors
     /// Storage failures; an index without a path (past its pool's end) is a caller bug,
@@ -616,6 +618,7 @@ impl<D: Database> EndpointCache<D> {
         dataset: &Dataset,
         pools: &[&Pool],
         owned: &[RoaringTreemap],
+        stored: &AtomicU64,
     ) -> Result<()> {
         let ds = dataset.hash.dataset_id();
         let raw = self.file_paths.raw();
@@ -646,6 +649,7 @@ impl<D: Database> EndpointCache<D> {
                     path.as_bytes(),
                     Compression::Lz4,
                 );
+                stored.fetch_add(1, Ordering::Relaxed);
                 Some((key, value))
             });
         self.db.ingest_sorted(raw, &mut rows)?;

@@ -159,6 +159,10 @@ pub struct Progress {
     pub pulled: Transfer,
     /// Files and bytes of the pushes at the end.
     pub pushed: Transfer,
+    /// Paths to store at the seal (`--populate eager`), in all.
+    pub paths_to_store: AtomicU64,
+    /// Paths stored so far.
+    pub paths_stored: AtomicU64,
 }
 
 impl Progress {

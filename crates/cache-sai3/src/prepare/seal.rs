@@ -3,6 +3,8 @@
 //! every object it owns exists, store paths (`--populate eager`), flush, and publish the
 //! sealed `DATASET` record of an object-store endpoint.
 
+use std::sync::atomic::Ordering;
+
 use roaring::RoaringTreemap;
 
 use cache_core::{Database, Durability};
@@ -60,13 +62,22 @@ pub(super) async fn seal<D: Database>(
     if untouched {
         return Ok(complete);
     }
+    let eager = job.options.populate == Populate::Eager;
+    if eager {
+        let paths: u64 = owned.iter().map(RoaringTreemap::len).sum();
+        job.progress
+            .paths_to_store
+            .fetch_add(paths, Ordering::Relaxed);
+        job.progress.set_phase("storing paths");
+    }
     off_worker(|| -> Result<()> {
         cache.seal(job.dataset, &state)?;
         if complete {
             cache.clear_resume_basis(job.dataset)?;
         }
-        if job.options.populate == Populate::Eager {
-            cache.populate_paths(job.dataset, &job.pools(), owned)?;
+        if eager {
+            let stored = &job.progress.paths_stored;
+            cache.populate_paths(job.dataset, &job.pools(), owned, stored)?;
         }
         // Flush into tables: the next open replays no journal (seconds saved per endpoint).
         cache.flush()
