@@ -264,6 +264,10 @@ pub struct PrepareArgs {
     /// Do not push object-store endpoint caches when done.
     #[arg(long)]
     pub no_push: bool,
+    /// Learn and record what exists (LIST, or trust a seal, ledger or cached listing), but
+    /// write nothing to the endpoints: the report counts what is missing.
+    #[arg(long)]
+    pub no_create: bool,
     /// Print a JSON report.
     #[arg(long)]
     pub json: bool,

@@ -294,3 +294,43 @@ fn plan_and_lookup_act_as_one_agent() {
         common::stderr(&other)
     );
 }
+
+/// `prepare --no-create` records what exists and reports what is missing, writing nothing;
+/// the next prepare creates exactly the missing objects.
+#[test]
+fn no_create_reports_what_is_missing_and_writes_nothing() {
+    let backend = common::backends()[0];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let cache = tmp.path().join("cache");
+    let config = common::Config::flat(40)
+        .size("32")
+        .local_endpoints(tmp.path(), 1)
+        .write(tmp.path());
+    common::prepare(backend, &config, &cache, &["--no-cache"]);
+    let ep = tmp.path().join("ep0");
+    for f in common::dataset_files(&ep).iter().take(5) {
+        std::fs::remove_file(ep.join(f)).expect("remove an object");
+    }
+    let learned = common::prepare(backend, &config, &cache, &["--no-create"]);
+    assert_eq!(
+        (learned.already_present, learned.created),
+        (35, 0),
+        "{learned:?}"
+    );
+    assert_eq!(common::dataset_files(&ep).len(), 35, "nothing written");
+    let text = common::run(
+        backend,
+        &[
+            "prepare",
+            "--no-create",
+            "-c",
+            &common::s(&config),
+            "--cache-dir",
+            &common::s(&cache),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains(", 5 missing"), "{stdout}");
+    let rest = common::prepare(backend, &config, &cache, &[]);
+    assert_eq!((rest.already_present, rest.created), (35, 5), "{rest:?}");
+}

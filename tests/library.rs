@@ -97,6 +97,60 @@ fn the_library_trusts_what_the_cli_prepared() {
     assert_eq!(rt.block_on(library_prepare(&config, &cache)), 0);
 }
 
+/// A dataset that exists without any cache (made by a run that recorded nothing, then 30
+/// objects lost) is adopted by the whole flow without creating (`create: false`: it LISTs and
+/// records what exists), and the library writes exactly the missing objects.
+#[test]
+fn the_flow_learns_without_creating_and_the_library_writes_the_rest() {
+    use cache_sai3::dataset::Dataset;
+    use cache_sai3::prepare::{self, CHECKPOINT_OBJECTS, Populate, PrepareOptions, Progress};
+    use cache_sai3::ttl::{SystemClock, TtlPolicy};
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = config(tmp.path());
+    let cache = tmp.path().join("cache");
+    let made = Sai3::new(engine()).prepare(&config, &cache, &["--no-cache"]);
+    assert_eq!(made.created, 200, "{made:?}");
+    let ep1 = tmp.path().join("ep1");
+    let lost: Vec<String> = common::dataset_files(&ep1).into_iter().take(30).collect();
+    for f in &lost {
+        std::fs::remove_file(ep1.join(f)).expect("remove an object");
+    }
+    let options = PrepareOptions {
+        cache_dir: cache.clone(),
+        no_cache: false,
+        ttl: TtlPolicy::default(),
+        populate: Populate::Lazy,
+        concurrency: 8,
+        checkpoint_objects: CHECKPOINT_OBJECTS,
+        test_name: "adopt".into(),
+        pull: false,
+        push: false,
+        open: Default::default(),
+        create: false,
+    };
+    let dataset = Dataset::load(&config).expect("config");
+    let rt = runtime();
+    let learned = rt
+        .block_on(prepare::prepare::<sai3_cache::Engine>(
+            &dataset,
+            &options,
+            &SystemClock,
+            &Progress::default(),
+        ))
+        .expect("learn");
+    assert_eq!(learned.created, 0, "{learned:?}");
+    assert_eq!(learned.already_present, 170, "{learned:?}");
+    assert!(learned.list_calls > 0, "{learned:?}");
+    assert_eq!(common::dataset_files(&ep1).len(), 70, "nothing written");
+    assert!(!learned.endpoints[1].sealed, "{learned:?}");
+    assert_eq!(rt.block_on(library_prepare(&config, &cache)), 30);
+    let mut restored = common::dataset_files(&ep1);
+    restored.retain(|f| lost.contains(f));
+    assert_eq!(restored.len(), 30, "exactly the lost objects written");
+    let cli = Sai3::new(engine()).prepare(&config, &cache, &[]);
+    assert_eq!((cli.created, cli.list_calls), (0, 0), "{cli:?}");
+}
+
 /// The environment variable that makes [`library_host`] act (it is this test binary run again
 /// as a child, with the server's credentials in its environment).
 const CHILD: &str = "SAI3_LIBRARY_HOST_CACHE";

@@ -39,6 +39,7 @@ pub fn run<D: Database>(session: &Session, flags: &PrepareArgs) -> Result<ExitCo
         pull: !flags.no_pull,
         push: !flags.no_push,
         open: session.open,
+        create: !flags.no_create,
     };
     if !flags.json && !session.quiet {
         let whose = match dataset.agent {
@@ -110,8 +111,17 @@ fn print_report(r: &PrepareReport) -> Result<()> {
         r.listing_source.describe(),
         r.list_calls
     );
+    let missing: u64 = r
+        .endpoints
+        .iter()
+        .map(|e| e.expected.saturating_sub(e.already_present + e.created))
+        .sum();
+    let missing = match missing {
+        0 => String::new(),
+        n => format!(", {n} missing"),
+    };
     outln!(
-        "objects          {} total, {} already present, {} created, {} failed",
+        "objects          {} total, {} already present, {} created, {} failed{missing}",
         r.total_objects,
         r.already_present,
         r.created,

@@ -31,6 +31,7 @@
 //! #     pull: false,
 //! #     push: false,
 //! #     open: Default::default(),
+//! #     create: true,
 //! # };
 //! # let progress = Progress::default();
 //! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -111,6 +112,7 @@ impl RangeFound {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -179,6 +181,7 @@ impl EndpointDrift {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -226,6 +229,7 @@ impl VerifyProgress {
     /// #     pull: false,
     /// #     push: false,
     /// #     open: Default::default(),
+    /// #     create: true,
     /// # };
     /// # let progress = Progress::default();
     /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -287,6 +291,7 @@ fn sample(n: usize, k: usize, seed: u64) -> BTreeSet<usize> {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;

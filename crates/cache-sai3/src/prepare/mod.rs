@@ -42,6 +42,7 @@
 //!     pull: false,
 //!     push: false,
 //!     open: Default::default(),
+//!     create: true,
 //! };
 //! let progress = Progress::default();
 //! let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -146,6 +147,7 @@ pub enum Populate {
 ///     pull: false,
 ///     push: false,
 ///     open: Default::default(),
+///     create: true,
 /// };
 /// let progress = Progress::default();
 /// let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -178,6 +180,11 @@ pub struct PrepareOptions {
     pub push: bool,
     /// What to do when a cache is in use by another process.
     pub open: OpenPolicy,
+    /// Create the objects found missing. `false` learns only: the endpoints are listed (or
+    /// their seal, ledger or cached listing trusted) and what exists is recorded, but nothing is
+    /// written to them; the missing objects are left to the caller (sai3-bench writing its own
+    /// bytes through [`crate::metadata_cache::MetadataCache::missing`]).
+    pub create: bool,
 }
 
 /// The default seeds of a pool: the content seed derived from the config hash, so that even a
@@ -286,20 +293,26 @@ impl<D: Database> EndpointJob<'_, D> {
         // ledger is the knowledge: a run killed while creating is resumed from it, as far as
         // the knowledge this run started from is trusted (its resume basis). The basis is set
         // before the listing goes: a kill in between leaves both, never neither.
-        if let Some(cache) = self.cache.as_ref().filter(|_| !found.missing.is_empty()) {
+        let nothing = reconcile::Missing::default();
+        let to_create = if self.options.create {
+            &found.missing
+        } else {
+            &nothing
+        };
+        let creates = !to_create.is_empty();
+        if let Some(cache) = self.cache.as_ref().filter(|_| creates) {
             cache.set_resume_basis(self.dataset, knowledge.known_at_ms)?;
             cache.remove_listing(self.dataset)?;
         }
         let t_create = Instant::now();
-        let created = create::create(&self, writer.as_mut(), &found.missing, &seeds).await?;
+        let created = create::create(&self, writer.as_mut(), to_create, &seeds).await?;
         self.phases.create_s = secs(t_create.elapsed());
         report.created = created.created;
         report.failed = created.failed;
         report.write_failures = created.failures;
         let t_persist = Instant::now();
         if let Some(writer) = writer {
-            let created = !found.missing.is_empty();
-            report.sealed = seal::seal(&self, writer, &owned, &knowledge, created).await?;
+            report.sealed = seal::seal(&self, writer, &owned, &knowledge, creates).await?;
         }
         self.phases.persist_s = secs(t_persist.elapsed());
         report.list_calls = self.counts.lists();
@@ -393,6 +406,7 @@ impl<D: Database> EndpointJob<'_, D> {
 ///     pull: false,
 ///     push: false,
 ///     open: Default::default(),
+///     create: true,
 /// };
 /// let progress = Progress::default();
 /// let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;

@@ -22,6 +22,7 @@
 //! #     pull: false,
 //! #     push: false,
 //! #     open: Default::default(),
+//! #     create: true,
 //! # };
 //! # let progress = Progress::default();
 //! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -61,6 +62,7 @@ use crate::records::Validations;
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -123,6 +125,7 @@ impl ValidatedBy {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -165,6 +168,7 @@ pub struct Validation {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -287,6 +291,7 @@ fn round_ms(s: f64) -> f64 {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;

@@ -20,6 +20,7 @@
 //! #     pull: false,
 //! #     push: false,
 //! #     open: Default::default(),
+//! #     create: true,
 //! # };
 //! # let progress = Progress::default();
 //! # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -72,6 +73,7 @@ pub const FAILURE_SAMPLES: usize = 5;
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -135,6 +137,7 @@ impl ListingSource {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -194,6 +197,7 @@ impl Progress {
     /// #     pull: false,
     /// #     push: false,
     /// #     open: Default::default(),
+    /// #     create: true,
     /// # };
     /// # let progress = Progress::default();
     /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -229,6 +233,7 @@ impl Progress {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -279,6 +284,7 @@ impl WriteFailures {
     /// #     pull: false,
     /// #     push: false,
     /// #     open: Default::default(),
+    /// #     create: true,
     /// # };
     /// # let progress = Progress::default();
     /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -329,6 +335,7 @@ fn error_kind(error: &object_store::Error) -> &'static str {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -414,6 +421,7 @@ pub struct EndpointReport {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
@@ -471,6 +479,7 @@ impl Phases {
 /// #     pull: false,
 /// #     push: false,
 /// #     open: Default::default(),
+/// #     create: true,
 /// # };
 /// # let progress = Progress::default();
 /// # let report = prepare::<cache_fjall::FjallDatabase>(&dataset, &options, &SystemClock, &progress).await?;
