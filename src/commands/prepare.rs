@@ -182,14 +182,18 @@ fn print_provenance(e: &cache_sai3::prepare::EndpointReport) -> Result<()> {
         Some(v) => format!("validated by {} {} ago", v.by.describe(), human(v.age_s)),
         None => "never validated".to_owned(),
     };
+    let calls = match p.list_calls_saved {
+        1 => "1 LIST call".to_owned(),
+        n => format!("{n} LIST calls"),
+    };
     let saved = match (p.list_calls_saved, p.est_list_seconds_saved) {
         (0, _) => String::new(),
-        (calls, Some(s)) => format!(
-            "; {calls} LIST calls and ~{} saved ({} objects not listed)",
+        (_, Some(s)) => format!(
+            "; {calls} and ~{} saved ({} objects not listed)",
             human(s),
             p.objects_not_listed
         ),
-        (calls, None) => format!("; {calls} LIST calls saved (no LIST rate measured)"),
+        (_, None) => format!("; {calls} saved (no LIST rate measured)"),
     };
     let rate = match p.list_keys_per_s {
         Some(r) => format!("; last LIST {r:.0} keys/s"),
