@@ -22,6 +22,17 @@
 //! (a flat dataset has `flat key_prefix_shards=S` instead of the `tree` line; `agent=K` names
 //! the writing agent of a distributed config, `share=modulo:N:K` holds the indices `i % N == K`,
 //! `rule=runtime` means s3dlio picks the slot at run time; every line ends with `\n`).
+//!
+//! ```
+//! use cache_sai3::dataset::Dataset;
+//! let yaml = |weight: u32| format!(
+//!     "prepare:\n  ensure_objects:\n    - {{ base_uri: \"s3://bench/data/\", count: 1000, size_spec: 4096 }}\n\
+//!      workload:\n  - {{ op: get, path: \"*\", weight: {weight} }}\n");
+//! let a = Dataset::from_yaml(&yaml(100), "a")?;
+//! let b = Dataset::from_yaml(&yaml(50), "b")?; // only the workload differs
+//! assert_eq!(a.hash, b.hash);
+//! # Ok::<(), cache_sai3::Sai3Error>(())
+//! ```
 
 use std::fmt::{self, Write};
 
@@ -32,6 +43,21 @@ use crate::dataset::{Dataset, namespace_of};
 use crate::placement::{Rule, Share};
 
 /// SHA-256 of a dataset's canonical form.
+///
+/// ```
+/// # let yaml = r#"
+/// # prepare:
+/// #   ensure_objects:
+/// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+/// # workload:
+/// #   - { op: get, path: "*", weight: 100 }
+/// # "#;
+/// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+/// use cache_sai3::config_hash::ConfigHash;
+/// assert_eq!(ConfigHash::of(&dataset), dataset.hash);
+/// assert_eq!(dataset.hash.to_string(), dataset.hash.short());
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConfigHash([u8; 32]);
 
@@ -57,6 +83,21 @@ fn quote(s: &str) -> String {
 
 /// The canonical text of `d` (what the hash covers). Meant for the controller's view: an
 /// agent's view carries the controller's hash.
+///
+/// ```
+/// # let yaml = r#"
+/// # prepare:
+/// #   ensure_objects:
+/// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+/// # workload:
+/// #   - { op: get, path: "*", weight: 100 }
+/// # "#;
+/// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+/// let text = cache_sai3::config_hash::canonical_form(&dataset);
+/// assert!(text.starts_with("sai3-cache dataset v2\nprepare_strategy="));
+/// assert!(text.ends_with("namespace 0 \"s3://bench/data/\"\n"), "{text}");
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub fn canonical_form(d: &Dataset) -> String {
     let mut s = String::from("sai3-cache dataset v2\n");
     let _ = writeln!(s, "prepare_strategy={}", d.prepare_strategy.as_str());
@@ -112,6 +153,23 @@ pub fn canonical_form(d: &Dataset) -> String {
 
 impl ConfigHash {
     /// The hash of a dataset.
+    ///
+    /// ```
+    /// # let yaml = r#"
+    /// # prepare:
+    /// #   ensure_objects:
+    /// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+    /// # workload:
+    /// #   - { op: get, path: "*", weight: 100 }
+    /// # "#;
+    /// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+    /// use cache_sai3::config_hash::{ConfigHash, canonical_form};
+    /// use sha2::{Digest, Sha256};
+    /// let digest = Sha256::digest(canonical_form(&dataset).as_bytes());
+    /// let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    /// assert_eq!(ConfigHash::of(&dataset).full_hex(), hex);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn of(d: &Dataset) -> Self {
         ConfigHash(Sha256::digest(canonical_form(d).as_bytes()).into())
     }
@@ -122,6 +180,21 @@ impl ConfigHash {
     }
 
     /// The first 8 bytes, used as the dataset id in cache keys.
+    ///
+    /// ```
+    /// # let yaml = r#"
+    /// # prepare:
+    /// #   ensure_objects:
+    /// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+    /// # workload:
+    /// #   - { op: get, path: "*", weight: 100 }
+    /// # "#;
+    /// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+    /// let id = dataset.hash.dataset_id();
+    /// let hex: String = id.0.iter().map(|b| format!("{b:02x}")).collect();
+    /// assert_eq!(hex, dataset.hash.short());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn dataset_id(&self) -> DatasetId {
         let mut id = [0u8; 8];
         id.copy_from_slice(&self.0[..8]);
@@ -129,6 +202,21 @@ impl ConfigHash {
     }
 
     /// The full hash as 64 hex digits.
+    ///
+    /// ```
+    /// # let yaml = r#"
+    /// # prepare:
+    /// #   ensure_objects:
+    /// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+    /// # workload:
+    /// #   - { op: get, path: "*", weight: 100 }
+    /// # "#;
+    /// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+    /// let hex = dataset.hash.full_hex();
+    /// assert_eq!(hex.len(), 64);
+    /// assert!(hex.starts_with(&dataset.hash.short()));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn full_hex(&self) -> String {
         self.0.iter().fold(String::with_capacity(64), |mut s, b| {
             let _ = write!(s, "{b:02x}");
@@ -157,6 +245,19 @@ impl ConfigHash {
     }
 
     /// The short form users see: 16 hex digits (the dataset id).
+    ///
+    /// ```
+    /// # let yaml = r#"
+    /// # prepare:
+    /// #   ensure_objects:
+    /// #     - { base_uri: "s3://bench/data/", count: 1000, size_spec: 4096 }
+    /// # workload:
+    /// #   - { op: get, path: "*", weight: 100 }
+    /// # "#;
+    /// # let dataset = cache_sai3::dataset::Dataset::from_yaml(yaml, "inline")?;
+    /// assert_eq!(dataset.hash.short().len(), 16);
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn short(&self) -> String {
         self.full_hex()[..16].to_owned()
     }

@@ -10,6 +10,13 @@
 //!   Ti TiB` (powers of 1024), the product rounded. No space before the unit, no `B` unit, no
 //!   separators. sai3-bench's `size_parser.rs`.
 //! * [`parse_count`] is sai3-cache's own, for command-line indices.
+//!
+//! ```
+//! use cache_sai3::numbers::{parse_count, parse_size};
+//! assert_eq!(parse_size("1MiB"), Ok(1 << 20));
+//! assert_eq!(parse_size("1.5k"), Ok(1500));
+//! assert_eq!(parse_count("64_032_768"), Ok(64_032_768));
+//! ```
 
 use serde::Deserialize;
 
@@ -116,7 +123,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 ///
 /// # Errors
 /// The [`parse_size`] message; any other YAML type fails its untagged `SizeValue`.
-pub fn deserialize_size<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
+pub(crate) fn deserialize_size<'de, D>(deserializer: D) -> Result<Option<u64>, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
