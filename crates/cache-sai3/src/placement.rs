@@ -111,14 +111,16 @@ impl Share {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::Rule;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// assert_eq!(parallel.pools[0].rule, Rule::Modulo);
 /// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
@@ -140,10 +142,11 @@ pub enum Rule {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::locate;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// let at = locate(&parallel, 0, 4).expect("object 4 of pool 0");
 /// assert_eq!((at.pool, at.index, at.endpoint, at.agent), (0, 4, Some(0), 0));
@@ -174,10 +177,11 @@ pub struct Location {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::{endpoint_of, rule_endpoint};
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
 /// let pool = &sequential.pools[0];
 /// assert_eq!(rule_endpoint(pool, 3), 1);
@@ -199,14 +203,16 @@ pub fn rule_endpoint(pool: &Pool, index: u64) -> u16 {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::endpoint_of;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// assert_eq!(endpoint_of(&parallel.pools[0], 3), Some(1));
 /// assert_eq!(endpoint_of(&parallel.pools[0], 4), Some(0));
@@ -227,19 +233,25 @@ pub fn endpoint_of(pool: &Pool, index: u64) -> Option<u16> {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::may_hold;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// assert!(may_hold(&parallel.pools[0], 3, 1));
 /// assert!(!may_hold(&parallel.pools[0], 3, 0));
@@ -263,15 +275,20 @@ pub fn may_hold(pool: &Pool, index: u64, endpoint: u16) -> bool {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::agent_of;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// assert_eq!(agent_of(&parallel.pools[0]), 0);
 /// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
@@ -289,15 +306,20 @@ pub fn agent_of(pool: &Pool) -> u32 {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::locate;
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
 /// let at = locate(&sequential, 0, 7).expect("object 7 of pool 0");
 /// assert_eq!((at.endpoint, at.uri), (None, None));
@@ -333,9 +355,13 @@ pub fn locate(dataset: &Dataset, pool: u16, index: u64) -> Option<Location> {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::pools_on;
-/// let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 3 },\n\
-///                                         { base_uri: \"file:///b/\", count: 5 }] }\n\
-///             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - { base_uri: "file:///a/", count: 3 }
+///     - { base_uri: "file:///b/", count: 5 }
+/// workload: [{ op: get, path: "*", weight: 1 }]
+/// "#;
 /// let two_entries = Dataset::from_yaml(yaml, "inline")?;
 /// assert_eq!(two_entries.endpoints, ["file:///a/", "file:///b/"]);
 /// let on_b: Vec<u64> = pools_on(&two_entries, 1).map(|p| p.count).collect();
@@ -392,15 +418,20 @@ fn stride(first: u64, step: u64, count: u64) -> RoaringTreemap {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::owned_by_endpoint;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// let on_b = owned_by_endpoint(&parallel.pools[0], 1);
 /// assert_eq!(on_b.iter().collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
@@ -435,10 +466,11 @@ pub fn owned_by_endpoint(pool: &Pool, endpoint: u16) -> RoaringTreemap {
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::owned_given;
 /// use roaring::RoaringTreemap;
-/// # let yaml = "prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let sequential = Dataset::from_yaml(yaml, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
 /// // A LIST found objects 0, 1, 2 on endpoint 0 and object 5 on endpoint 1.
 /// let present = [
@@ -510,15 +542,20 @@ fn share(total: u64, slots: u64, slot: u64) -> u64 {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::count_on_endpoint;
-/// # let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-/// #             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let parallel = Dataset::from_yaml(yaml, "inline")?;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
 /// assert_eq!(count_on_endpoint(&parallel.pools[0], 0), 5);
 /// assert_eq!(count_on_endpoint(&parallel.pools[0], 1), 5);
@@ -547,11 +584,16 @@ pub fn count_on_endpoint(pool: &Pool, endpoint: u16) -> u64 {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::endpoints_used;
-/// let yaml = "prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }\n\
-///             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-///               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-///             multi_endpoint: { endpoints: [\"file:///a/\", \"file:///b/\"] }\n\
-///             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
+/// let yaml = r#"
+/// prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// distributed:
+///   shared_filesystem: true
+///   tree_creation_mode: coordinator
+///   path_selection: random
+///   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// workload: [{ op: get, path: "*", weight: 1 }]
+/// "#;
 /// let dataset = Dataset::from_yaml(yaml, "inline")?;
 /// assert_eq!(endpoints_used(&dataset), [0, 1]);
 /// // Agent 0 writes the even indices, all on `file:///a/`.
@@ -573,11 +615,15 @@ pub fn endpoints_used(dataset: &Dataset) -> Vec<u16> {
 /// ```
 /// use cache_sai3::dataset::Dataset;
 /// use cache_sai3::placement::count_for_agent;
-/// # let yaml = "prepare: { ensure_objects: [{ base_uri: \"file:///a/\", count: 10, size_spec: 1 }] }\n\
-/// #             distributed: { shared_filesystem: true, tree_creation_mode: coordinator,\n\
-/// #               path_selection: random, agents: [{ address: \"h1:7761\" }, { address: \"h2:7761\" }] }\n\
-/// #             workload: [{ op: get, path: \"*\", weight: 1 }]\n";
-/// # let two_agents = Dataset::from_yaml(yaml, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
 /// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
 /// let pool = &two_agents.pools[0];
 /// assert_eq!(count_for_agent(pool, 0), 5);
