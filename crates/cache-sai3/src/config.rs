@@ -18,6 +18,31 @@
 //! `distributed.path_template`, `agents[].path_template`, `agents[].id`) are kept so that
 //! [`crate::dataset::Dataset`] can warn about them. Semantic checks (sizes, trees, endpoints,
 //! agents) are the dataset's.
+//!
+//! ```
+//! use cache_sai3::config::Sai3Config;
+//! let yaml = r#"
+//! prepare:
+//!   ensure_objects:
+//!     - { base_uri: "s3://bench/data/", count: 1_000, size_spec: 4096, fill: zero }
+//! workload:
+//!   - { op: get, path: "data/*", weight: 100 }
+//! unknown_section: ignored
+//! "#;
+//! let config = Sai3Config::parse(yaml, "bench.yaml".as_ref())?;
+//! assert_eq!(config.prepare.expect("a prepare section").ensure_objects[0].count, 1000);
+//! // sai3-bench's own message, naming the field.
+//! let bad = yaml.replace("zero", "Zero");
+//! let e = Sai3Config::parse(&bad, "bench.yaml".as_ref()).unwrap_err();
+//! assert!(
+//!     e.to_string().starts_with(
+//!         "config bench.yaml: prepare.ensure_objects[0].fill: \
+//!          unknown variant `Zero`, expected one of `zero`, `random`, `prand`"
+//!     ),
+//!     "{e}"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::path::Path;
 
@@ -28,6 +53,14 @@ use crate::error::{ConfigError, Sai3Error};
 use crate::numbers::separated_count;
 
 /// sai3-bench's `DEFAULT_CONCURRENCY`.
+///
+/// ```
+/// use cache_sai3::config::{DEFAULT_CONCURRENCY, Sai3Config};
+/// let config = Sai3Config::parse("workload: []", "c.yaml".as_ref())?;
+/// assert_eq!(config.concurrency, DEFAULT_CONCURRENCY);
+/// assert_eq!(DEFAULT_CONCURRENCY, 16);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub const DEFAULT_CONCURRENCY: usize = 16;
 
 /// Marks the field a custom deserializer failed on, so that the error names it (serde's path
@@ -35,6 +68,19 @@ pub const DEFAULT_CONCURRENCY: usize = 16;
 const FIELD_MARK: char = '\u{1f}';
 
 /// A sai3-bench config (sai3-bench's `Config`), the parts that define or refuse a dataset.
+///
+/// ```
+/// use cache_sai3::config::Sai3Config;
+/// let yaml = "concurrency: 32\ntarget: file:///data/\nworkload: []\n";
+/// let config = Sai3Config::parse(yaml, "c.yaml".as_ref())?;
+/// assert_eq!(config.concurrency, 32);
+/// assert_eq!(config.target.as_deref(), Some("file:///data/"));
+/// assert!(config.prepare.is_none() && config.distributed.is_none());
+/// // `workload` is required.
+/// let e = Sai3Config::parse("concurrency: 32", "c.yaml".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("workload: missing field `workload`"), "{e}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct Config")]
 pub struct Sai3Config {
@@ -66,6 +112,15 @@ fn one() -> usize {
 }
 
 /// One workload entry (`WeightedOp`).
+///
+/// ```
+/// use cache_sai3::config::{OpSpec, Sai3Config};
+/// let yaml = r#"workload: [{ op: get, path: "data/*", weight: 70, concurrency: 8 }]"#;
+/// let op = &Sai3Config::parse(yaml, "c.yaml".as_ref())?.workload[0];
+/// assert_eq!((op.weight, op.concurrency), (70, Some(8)));
+/// assert!(matches!(&op.op, OpSpec::Get { path } if path == "data/*"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct WeightedOp")]
 pub struct WorkloadOp {
@@ -80,6 +135,23 @@ pub struct WorkloadOp {
 }
 
 /// A workload operation (`OpSpec`, tagged by `op`, lowercase).
+///
+/// ```
+/// use cache_sai3::config::{OpSpec, Sai3Config};
+/// let yaml = r#"
+/// workload:
+///   - { op: put, path: "new/", object_size: 4096, weight: 1 }
+///   - { op: rmdir, path: "old/", weight: 1 }
+/// "#;
+/// let config = Sai3Config::parse(yaml, "c.yaml".as_ref())?;
+/// let put = &config.workload[0].op;
+/// assert!(matches!(put, OpSpec::Put { object_size: Some(4096), dedup_factor: 1, .. }));
+/// let rmdir = &config.workload[1].op;
+/// assert!(matches!(rmdir, OpSpec::Rmdir { recursive: false, .. }));
+/// let e = Sai3Config::parse("workload: [{ op: GET, path: x, weight: 1 }]", "c.yaml".as_ref());
+/// assert!(e.unwrap_err().to_string().contains("unknown variant `GET`"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum OpSpec {
@@ -137,6 +209,22 @@ pub enum OpSpec {
 }
 
 /// `prepare:` (`PrepareConfig`).
+///
+/// ```
+/// use cache_sai3::config::{PrepareStrategy, Sai3Config};
+/// let yaml = r#"
+/// prepare:
+///   prepare_strategy: parallel
+///   key_prefix_shards: 16
+///   ensure_objects: [{ count: 10 }]
+/// workload: []
+/// "#;
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// assert_eq!(prepare.prepare_strategy, PrepareStrategy::Parallel);
+/// assert_eq!((prepare.key_prefix_shards, prepare.ensure_objects.len()), (16, 1));
+/// assert!(prepare.directory_structure.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(expecting = "struct PrepareConfig")]
 pub struct PrepareSection {
@@ -158,6 +246,17 @@ pub struct PrepareSection {
 }
 
 /// How sai3-bench's prepare writes the objects (`prepare.prepare_strategy`).
+///
+/// ```
+/// use cache_sai3::config::{PrepareStrategy, Sai3Config};
+/// let yaml = "prepare: { ensure_objects: [] }\nworkload: []\n";
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// assert_eq!(prepare.prepare_strategy, PrepareStrategy::Sequential); // the default
+/// let bad = "prepare: { prepare_strategy: Parallel }\nworkload: []\n";
+/// let e = Sai3Config::parse(bad, "c.yaml".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("unknown variant `Parallel`"), "{e}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PrepareStrategy {
@@ -171,6 +270,12 @@ pub enum PrepareStrategy {
 
 impl PrepareStrategy {
     /// The config spelling.
+    ///
+    /// ```
+    /// use cache_sai3::config::PrepareStrategy;
+    /// assert_eq!(PrepareStrategy::Sequential.as_str(), "sequential");
+    /// assert_eq!(PrepareStrategy::Parallel.as_str(), "parallel");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             PrepareStrategy::Sequential => "sequential",
@@ -180,6 +285,21 @@ impl PrepareStrategy {
 }
 
 /// `prepare.directory_structure:` (`DirectoryStructureConfig`).
+///
+/// ```
+/// use cache_sai3::config::Sai3Config;
+/// let yaml = r#"
+/// prepare:
+///   directory_structure: { width: 2, depth: 3, files_per_dir: 1_000 }
+/// workload: []
+/// "#;
+/// let config = Sai3Config::parse(yaml, "c.yaml".as_ref())?;
+/// let tree = config.prepare.and_then(|p| p.directory_structure).expect("a tree");
+/// assert_eq!((tree.width, tree.depth, tree.files_per_dir), (2, 3, 1000));
+/// assert_eq!(tree.distribution, "bottom");
+/// assert_eq!(tree.dir_mask, "sai3bench.d%d_w%d.dir");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct DirectoryStructureConfig")]
 pub struct DirectoryStructure {
@@ -209,6 +329,26 @@ fn default_dir_mask() -> String {
 }
 
 /// One `prepare.ensure_objects[]` entry (`EnsureSpec`).
+///
+/// ```
+/// use cache_sai3::config::{FillPattern, Sai3Config};
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - { base_uri: "file:///data/", count: "1,000", min_size: 4096, max_size: 8192 }
+/// workload: []
+/// "#;
+/// let config = Sai3Config::parse(yaml, "c.yaml".as_ref())?;
+/// let entry = &config.prepare.expect("a prepare section").ensure_objects[0];
+/// assert_eq!((entry.count, entry.min_size, entry.max_size), (1000, Some(4096), Some(8192)));
+/// assert_eq!((entry.fill, entry.dedup_factor), (FillPattern::Random, 1));
+/// assert!(entry.size_spec.is_none());
+/// // `count` is required.
+/// let bad = "prepare: { ensure_objects: [{ size_spec: 1 }] }\nworkload: []\n";
+/// let e = Sai3Config::parse(bad, "c.yaml".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("prepare.ensure_objects[0].count: missing field `count`"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct EnsureSpec")]
 pub struct EnsureObjects {
@@ -245,6 +385,15 @@ pub struct EnsureObjects {
 }
 
 /// `fill:` (`FillPattern`).
+///
+/// ```
+/// use cache_sai3::config::{FillPattern, Sai3Config};
+/// let yaml = "prepare: { ensure_objects: [{ count: 1, fill: prand }] }\nworkload: []\n";
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// assert_eq!(prepare.ensure_objects[0].fill, FillPattern::Prand);
+/// assert_eq!(FillPattern::default(), FillPattern::Random);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FillPattern {
@@ -258,6 +407,25 @@ pub enum FillPattern {
 }
 
 /// `size_spec:` / `size_distribution:` (`SizeSpec`, untagged).
+///
+/// ```
+/// use cache_sai3::config::{Sai3Config, SizeSpec};
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - { count: 1, size_spec: 4096 }
+///     - { count: 1, size_distribution: { type: uniform, min: 1KiB, max: 1MiB } }
+/// workload: []
+/// "#;
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// let sizes: Vec<_> = prepare.ensure_objects.iter().map(|e| e.size_spec.as_ref()).collect();
+/// assert!(matches!(sizes[0], Some(SizeSpec::Fixed(4096))));
+/// assert!(matches!(sizes[1], Some(SizeSpec::Distribution(d)) if d.max == Some(1 << 20)));
+/// // A fixed size is a YAML integer only.
+/// let e = Sai3Config::parse(&yaml.replace("4096", "4KiB"), "c.yaml".as_ref()).unwrap_err();
+/// assert!(e.to_string().contains("data did not match any variant of untagged enum SizeSpec"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum SizeSpec {
@@ -268,6 +436,24 @@ pub enum SizeSpec {
 }
 
 /// A distribution map (`SizeDistribution`).
+///
+/// ```
+/// use cache_sai3::config::{DistributionType, Sai3Config, SizeSpec};
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - count: 1
+///       size_spec: { type: lognormal, mean: 1MiB, std_dev: 256KiB, min: 4096 }
+/// workload: []
+/// "#;
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// let Some(SizeSpec::Distribution(d)) = &prepare.ensure_objects[0].size_spec else {
+///     panic!("a distribution")
+/// };
+/// assert_eq!(d.kind, DistributionType::Lognormal);
+/// assert_eq!((d.min, d.max), (Some(4096), None));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 pub struct SizeDistribution {
     /// `uniform` or `lognormal`.
@@ -285,6 +471,27 @@ pub struct SizeDistribution {
 }
 
 /// `type:` of a distribution (`DistributionType`, lowercase).
+///
+/// ```
+/// use cache_sai3::config::{DistributionType, Sai3Config, SizeSpec};
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - count: 1
+///       size_spec: { type: lognormal, mean: 1MiB, std_dev: 256KiB, min: 4096 }
+/// workload: []
+/// "#;
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// let Some(SizeSpec::Distribution(d)) = &prepare.ensure_objects[0].size_spec else {
+///     panic!("a distribution")
+/// };
+/// assert_eq!(d.kind, DistributionType::Lognormal);
+/// // An unknown type fails the untagged `SizeSpec`, as in sai3-bench.
+/// let e = Sai3Config::parse(&yaml.replace("lognormal", "normal"), "c.yaml".as_ref()).unwrap_err();
+/// let expected = "prepare.ensure_objects[0]: data did not match any variant of untagged enum";
+/// assert!(e.to_string().contains(expected), "{e}");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DistributionType {
@@ -295,6 +502,23 @@ pub enum DistributionType {
 }
 
 /// Lognormal parameters (`DistributionParams`).
+///
+/// ```
+/// use cache_sai3::config::{Sai3Config, SizeSpec};
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - count: 1
+///       size_spec: { type: lognormal, mean: 1MiB, std_dev: 256KiB, min: 4096 }
+/// workload: []
+/// "#;
+/// let prepare = Sai3Config::parse(yaml, "c.yaml".as_ref())?.prepare.expect("a prepare section");
+/// let Some(SizeSpec::Distribution(d)) = &prepare.ensure_objects[0].size_spec else {
+///     panic!("a distribution")
+/// };
+/// assert_eq!((d.params.mean, d.params.std_dev), (Some(1 << 20), Some(256 << 10)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 pub struct DistributionParams {
     /// Mean.
@@ -306,6 +530,15 @@ pub struct DistributionParams {
 }
 
 /// `multi_endpoint:` (`MultiEndpointConfig`).
+///
+/// ```
+/// use cache_sai3::config::Sai3Config;
+/// let yaml = r#"{ multi_endpoint: { endpoints: ["s3://a/", "s3://b/"] }, workload: [] }"#;
+/// let list = Sai3Config::parse(yaml, "c.yaml".as_ref())?.multi_endpoint.expect("endpoints");
+/// assert_eq!(list.endpoints, ["s3://a/", "s3://b/"]);
+/// assert_eq!(list.strategy, "round_robin");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct MultiEndpointConfig")]
 pub struct MultiEndpointSection {
@@ -321,6 +554,25 @@ fn default_strategy() -> String {
 }
 
 /// `distributed:` (`DistributedConfig`).
+///
+/// ```
+/// use cache_sai3::config::Sai3Config;
+/// let yaml = r#"
+/// distributed:
+///   shared_filesystem: false
+///   tree_creation_mode: isolated
+///   path_selection: partitioned
+///   agents:
+///     - { address: "host1:7761", concurrency_override: 8 }
+///     - { address: "host2:7761", target_override: "file:///other/" }
+/// workload: []
+/// "#;
+/// let d = Sai3Config::parse(yaml, "c.yaml".as_ref())?.distributed.expect("agents");
+/// assert_eq!(d.agents.len(), 2);
+/// assert!(!d.shared_filesystem);
+/// assert!(d.path_template.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct DistributedConfig")]
 pub struct DistributedSection {
@@ -338,6 +590,23 @@ pub struct DistributedSection {
 }
 
 /// `tree_creation_mode:` (`TreeCreationMode`).
+///
+/// ```
+/// use cache_sai3::config::{Sai3Config, TreeCreationMode};
+/// let yaml = r#"
+/// distributed:
+///   shared_filesystem: false
+///   tree_creation_mode: isolated
+///   path_selection: partitioned
+///   agents:
+///     - { address: "host1:7761", concurrency_override: 8 }
+///     - { address: "host2:7761", target_override: "file:///other/" }
+/// workload: []
+/// "#;
+/// let d = Sai3Config::parse(yaml, "c.yaml".as_ref())?.distributed.expect("agents");
+/// assert_eq!(d.tree_creation_mode, TreeCreationMode::Isolated);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TreeCreationMode {
@@ -350,6 +619,23 @@ pub enum TreeCreationMode {
 }
 
 /// `path_selection:` (`PathSelectionStrategy`).
+///
+/// ```
+/// use cache_sai3::config::{PathSelection, Sai3Config};
+/// let yaml = r#"
+/// distributed:
+///   shared_filesystem: false
+///   tree_creation_mode: isolated
+///   path_selection: partitioned
+///   agents:
+///     - { address: "host1:7761", concurrency_override: 8 }
+///     - { address: "host2:7761", target_override: "file:///other/" }
+/// workload: []
+/// "#;
+/// let d = Sai3Config::parse(yaml, "c.yaml".as_ref())?.distributed.expect("agents");
+/// assert_eq!(d.path_selection, PathSelection::Partitioned);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PathSelection {
@@ -364,6 +650,26 @@ pub enum PathSelection {
 }
 
 /// One agent (`AgentConfig`); its address is never part of the dataset.
+///
+/// ```
+/// use cache_sai3::config::Sai3Config;
+/// let yaml = r#"
+/// distributed:
+///   shared_filesystem: false
+///   tree_creation_mode: isolated
+///   path_selection: partitioned
+///   agents:
+///     - { address: "host1:7761", concurrency_override: 8 }
+///     - { address: "host2:7761", target_override: "file:///other/" }
+/// workload: []
+/// "#;
+/// let d = Sai3Config::parse(yaml, "c.yaml".as_ref())?.distributed.expect("agents");
+/// assert_eq!(d.agents[0].address, "host1:7761");
+/// assert_eq!(d.agents[0].concurrency_override, Some(8));
+/// assert_eq!(d.agents[1].target_override.as_deref(), Some("file:///other/"));
+/// assert!(d.agents[1].multi_endpoint.is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(expecting = "struct AgentConfig")]
 pub struct AgentEntry {
@@ -459,6 +765,22 @@ impl Sai3Config {
     /// # Errors
     /// [`Sai3Error::Config`] naming the field with sai3-bench's (serde's) message and the line
     /// and column; [`Sai3Error::ParseConfig`] for YAML that is not a mapping of fields at all.
+    ///
+    /// ```
+    /// use cache_sai3::{config::Sai3Config, Sai3Error};
+    /// let yaml = "workload: [{ op: stat, path: x, weight: 1 }]";
+    /// assert_eq!(Sai3Config::parse(yaml, "a.yaml".as_ref())?.workload.len(), 1);
+    /// let no_depth = "prepare: { directory_structure: { width: 2 } }\nworkload: []\n";
+    /// match Sai3Config::parse(no_depth, "a.yaml".as_ref()).unwrap_err() {
+    ///     Sai3Error::Config { error, .. } => {
+    ///         assert_eq!(error.field, "prepare.directory_structure.depth")
+    ///     }
+    ///     other => panic!("{other}"),
+    /// }
+    /// let e = Sai3Config::parse("just text", "a.yaml".as_ref()).unwrap_err();
+    /// assert!(matches!(e, Sai3Error::ParseConfig { .. }), "{e}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parse(text: &str, path: &Path) -> Result<Self, Sai3Error> {
         serde_norway::from_str(text).map_err(|e| parse_error(&e.to_string(), path))
     }
@@ -467,6 +789,17 @@ impl Sai3Config {
     ///
     /// # Errors
     /// [`Sai3Error::ReadConfig`], or as [`Sai3Config::parse`].
+    ///
+    /// ```
+    /// use cache_sai3::{config::Sai3Config, Sai3Error};
+    /// let dir = tempfile::tempdir()?;
+    /// let path = dir.path().join("bench.yaml");
+    /// std::fs::write(&path, "concurrency: 4\nworkload: []\n")?;
+    /// assert_eq!(Sai3Config::load(&path)?.concurrency, 4);
+    /// let e = Sai3Config::load(&dir.path().join("missing.yaml")).unwrap_err();
+    /// assert!(matches!(e, Sai3Error::ReadConfig { .. }), "{e}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load(path: &Path) -> Result<Self, Sai3Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Sai3Error::ReadConfig {
             path: path.to_owned(),
@@ -478,6 +811,16 @@ impl Sai3Config {
     /// True when the workload deletes (`delete` or `rmdir`) and reads (`get` or `stat`):
     /// sai3-bench then prepares every flat entry twice, as `prepared-` and `deletable-` pools.
     /// Weights do not matter (a weight-0 operation counts).
+    ///
+    /// ```
+    /// use cache_sai3::config::Sai3Config;
+    /// let parse = |ops: &str| Sai3Config::parse(&format!("workload: [{ops}]"), "c.yaml".as_ref());
+    /// let mixed = parse("{ op: get, path: x, weight: 100 }, { op: delete, path: x, weight: 0 }")?;
+    /// assert!(mixed.needs_separate_pools());
+    /// let reads = parse("{ op: get, path: x, weight: 100 }, { op: stat, path: x, weight: 1 }")?;
+    /// assert!(!reads.needs_separate_pools());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn needs_separate_pools(&self) -> bool {
         let deletes = self
             .workload

@@ -29,9 +29,23 @@
 use crate::error::ConfigError;
 
 /// The default `dir_mask` of sai3-bench.
+///
+/// ```
+/// use cache_sai3::naming::{Distribution, TreeLayout, DEFAULT_DIR_MASK};
+/// let tree = TreeLayout::new(2, 1, 1, Distribution::Bottom, DEFAULT_DIR_MASK)?;
+/// assert_eq!(tree.dir_path(1, 2).as_deref(), Some("sai3bench.d1_w2.dir"));
+/// # Ok::<(), cache_sai3::ConfigError>(())
+/// ```
 pub const DEFAULT_DIR_MASK: &str = "sai3bench.d%d_w%d.dir";
 
 /// Where files live in a tree.
+///
+/// ```
+/// use cache_sai3::naming::Distribution;
+/// assert_eq!(Distribution::parse("all")?, Distribution::All);
+/// assert_eq!(Distribution::Bottom.as_str(), "bottom");
+/// # Ok::<(), cache_sai3::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Distribution {
     /// Only in the deepest level.
@@ -45,6 +59,15 @@ impl Distribution {
     ///
     /// # Errors
     /// sai3-bench's `Invalid distribution strategy: 'Bottom'. Must be 'bottom' or 'all'`.
+    ///
+    /// ```
+    /// use cache_sai3::naming::Distribution;
+    /// assert_eq!(Distribution::parse("bottom")?, Distribution::Bottom);
+    /// let e = Distribution::parse("Bottom").unwrap_err();
+    /// assert_eq!(e.reason, "Invalid distribution strategy: 'Bottom'. Must be 'bottom' or 'all'");
+    /// assert_eq!(e.field, "prepare.directory_structure.distribution");
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         match text {
             "bottom" => Ok(Distribution::Bottom),
@@ -57,6 +80,13 @@ impl Distribution {
     }
 
     /// The config spelling.
+    ///
+    /// ```
+    /// use cache_sai3::naming::Distribution;
+    /// assert_eq!(Distribution::All.as_str(), "all");
+    /// assert_eq!(Distribution::parse(Distribution::Bottom.as_str())?, Distribution::Bottom);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Distribution::Bottom => "bottom",
@@ -128,6 +158,20 @@ const NAME_TABLE_LIMIT: u64 = 1 << 16;
 ///
 /// Any depth that does not overflow is accepted (sai3-bench has no depth limit): a width of 2 or
 /// more overflows 64 bits past depth 63, a width of 1 never does (one directory per level).
+///
+/// ```
+/// use cache_sai3::naming::{Distribution, TreeLayout};
+/// let tree = TreeLayout::new(10, 3, 100, Distribution::Bottom, "d%d_w%d.dir")?;
+/// assert_eq!(tree.total_dirs(), 1_110);
+/// assert_eq!(tree.total_files(), 100_000);
+/// assert_eq!(
+///     tree.file_path(99_999).as_deref(),
+///     Some("d1_w10.dir/d2_w10.dir/d3_w10.dir/file_00099999.dat")
+/// );
+/// assert!(TreeLayout::new(2, 64, 1, Distribution::Bottom, "d%d").is_err());
+/// assert!(TreeLayout::new(1, 1000, 1, Distribution::Bottom, "d%d").is_ok());
+/// # Ok::<(), cache_sai3::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeLayout {
     width: u64,
@@ -149,6 +193,12 @@ pub struct TreeLayout {
 }
 
 /// The name of file `i`: `file_{i:08}.dat`.
+///
+/// ```
+/// use cache_sai3::naming::file_name;
+/// assert_eq!(file_name(42), "file_00000042.dat");
+/// assert_eq!(file_name(123_456_789), "file_123456789.dat");
+/// ```
 pub fn file_name(i: u64) -> String {
     format!("file_{i:08}.dat")
 }
@@ -223,6 +273,18 @@ impl TreeLayout {
     /// # Errors
     /// `Directory width must be at least 1`, `Directory depth must be at least 1`,
     /// `Directory tree size overflow (...)`.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(2, 2, 3, Distribution::All, "d%d_w%d.dir")?;
+    /// assert_eq!(tree.total_files(), 18);
+    /// let e = TreeLayout::new(0, 2, 3, Distribution::Bottom, "d%d").unwrap_err();
+    /// assert_eq!(e.field, "prepare.directory_structure.width");
+    /// assert_eq!(e.reason, "Directory width must be at least 1");
+    /// let e = TreeLayout::new(1 << 32, 3, 1, Distribution::Bottom, "d%d").unwrap_err();
+    /// assert_eq!(e.reason, "Directory tree size overflow (width/depth too large)");
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn new(
         width: u64,
         depth: u32,
@@ -296,6 +358,18 @@ impl TreeLayout {
     /// `W^(D/(k+1)) x F` files, or none; the indices past it have no tree path in sai3-bench
     /// (its `get_file_path` returns `None`), while its count check still wants
     /// [`TreeLayout::total_files`].
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let plain = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d")?;
+    /// assert_eq!(plain.manifest_files(), plain.total_files());
+    /// // One `/` in the mask: level 1 looks like level 2, the deepest of a 2-level tree.
+    /// let slash = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d/w%d")?;
+    /// assert_eq!((slash.total_files(), slash.manifest_files()), (12, 6));
+    /// let odd = TreeLayout::new(2, 3, 3, Distribution::Bottom, "d%d/w%d")?;
+    /// assert_eq!(odd.manifest_files(), 0);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn manifest_files(&self) -> u64 {
         self.manifest_files
     }
@@ -316,42 +390,103 @@ impl TreeLayout {
     }
 
     /// Subdirectories per directory.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.width(), 3);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn width(&self) -> u64 {
         self.width
     }
 
     /// Number of levels.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.depth(), 2);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn depth(&self) -> u32 {
         self.depth
     }
 
     /// Files per directory that holds files.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.files_per_dir(), 5);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn files_per_dir(&self) -> u64 {
         self.files_per_dir
     }
 
     /// Where files live.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.distribution(), Distribution::All);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn distribution(&self) -> Distribution {
         self.distribution
     }
 
     /// The directory name mask.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.dir_mask(), "d%d_w%d");
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn dir_mask(&self) -> &str {
         &self.dir_mask
     }
 
     /// All directories: `W + W^2 + ... + W^D`.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.total_dirs(), 3 + 9);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn total_dirs(&self) -> u64 {
         self.total_dirs
     }
 
     /// All files, as sai3-bench's count check computes them (`W^D x F` for `bottom`,
     /// directories `x F` for `all`); see [`TreeLayout::manifest_files`] for the names.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.total_files(), (3 + 9) * 5);
+    /// let bottom = TreeLayout::new(3, 2, 5, Distribution::Bottom, "d%d_w%d")?;
+    /// assert_eq!(bottom.total_files(), 9 * 5);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn total_files(&self) -> u64 {
         self.total_files
     }
 
     /// Directories at `level` (1-based), `W^level`; 0 outside 1..=D.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(3, 2, 5, Distribution::All, "d%d_w%d")?;
+    /// assert_eq!(tree.dirs_at_level(1), 3);
+    /// assert_eq!(tree.dirs_at_level(2), 9);
+    /// assert_eq!(tree.dirs_at_level(0), 0);
+    /// assert_eq!(tree.dirs_at_level(3), 0);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn dirs_at_level(&self, level: u32) -> u64 {
         if level == 0 || level > self.depth {
             0
@@ -409,6 +544,16 @@ impl TreeLayout {
 
     /// Path of the directory at `level` with 1-based global `position`, or `None` when out of
     /// range.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d.dir")?;
+    /// assert_eq!(tree.dir_path(1, 2).as_deref(), Some("d1_w2.dir"));
+    /// assert_eq!(tree.dir_path(2, 3).as_deref(), Some("d1_w2.dir/d2_w1.dir"));
+    /// assert_eq!(tree.dir_path(2, 5), None);
+    /// assert_eq!(tree.dir_path(2, 0), None);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn dir_path(&self, level: u32, position: u64) -> Option<String> {
         if position == 0 || position > self.dirs_at_level(level) {
             return None;
@@ -419,12 +564,32 @@ impl TreeLayout {
     }
 
     /// 0-based level-major index of a directory (the order sai3-bench assigns agents by).
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d.dir")?;
+    /// assert_eq!(tree.dir_index(1, 1), Some(0));
+    /// assert_eq!(tree.dir_index(2, 3), Some(4));
+    /// assert_eq!(tree.dir_index(2, 5), None);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn dir_index(&self, level: u32, position: u64) -> Option<u64> {
         (position >= 1 && position <= self.dirs_at_level(level))
             .then(|| self.level_offset(level) + position - 1)
     }
 
     /// The directory (level, 1-based position) that holds file `i`.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let bottom = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d.dir")?;
+    /// assert_eq!(bottom.dir_of_file(3), Some((2, 2)));
+    /// assert_eq!(bottom.dir_of_file(12), None);
+    /// let all = TreeLayout::new(2, 2, 1, Distribution::All, "d%d_w%d.dir")?;
+    /// assert_eq!(all.dir_of_file(1), Some((1, 2)));
+    /// assert_eq!(all.dir_of_file(2), Some((2, 1)));
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn dir_of_file(&self, i: u64) -> Option<(u32, u64)> {
         if i >= self.total_files {
             return None;
@@ -443,6 +608,15 @@ impl TreeLayout {
     /// Path of file `i` relative to the endpoint, or `None` past the last file (of
     /// [`TreeLayout::total_files`]; sai3-bench itself names only the first
     /// [`TreeLayout::manifest_files`] of them).
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d.dir")?;
+    /// assert_eq!(tree.file_path(0).as_deref(), Some("d1_w1.dir/d2_w1.dir/file_00000000.dat"));
+    /// assert_eq!(tree.file_path(11).as_deref(), Some("d1_w2.dir/d2_w2.dir/file_00000011.dat"));
+    /// assert_eq!(tree.file_path(12), None);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn file_path(&self, i: u64) -> Option<String> {
         let mut out = String::new();
         self.write_file_path(i, &mut out).then_some(out)
@@ -475,6 +649,16 @@ impl TreeLayout {
 
     /// The index of the file at `path` (relative to the endpoint), if `path` is exactly the
     /// name this tree gives to a file; `None` for every other key.
+    ///
+    /// ```
+    /// use cache_sai3::naming::{Distribution, TreeLayout};
+    /// let tree = TreeLayout::new(2, 2, 3, Distribution::Bottom, "d%d_w%d.dir")?;
+    /// assert_eq!(tree.parse_file_path("d1_w2.dir/d2_w2.dir/file_00000011.dat"), Some(11));
+    /// // A file in the wrong directory, or a non-canonical number, is no file of the tree.
+    /// assert_eq!(tree.parse_file_path("d1_w1.dir/d2_w1.dir/file_00000011.dat"), None);
+    /// assert_eq!(tree.parse_file_path("d1_w1.dir/d2_w1.dir/file_0000000.dat"), None);
+    /// # Ok::<(), cache_sai3::ConfigError>(())
+    /// ```
     pub fn parse_file_path(&self, path: &str) -> Option<u64> {
         let (_, name) = path.rsplit_once('/')?;
         let i = parse_numbered(name, "file_", ".dat")?;
@@ -537,6 +721,12 @@ fn push_decimal(out: &mut String, n: u64, width: usize) {
 }
 
 /// The kind of flat pool, which names its files.
+///
+/// ```
+/// use cache_sai3::naming::{flat_path, PoolKind};
+/// assert_eq!(flat_path(PoolKind::Deletable, 0, 3), "deletable-00000003.dat");
+/// assert!(PoolKind::Prepared < PoolKind::Deletable);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PoolKind {
     /// `prepared-*`: read-only objects for GET/STAT.
@@ -547,6 +737,12 @@ pub enum PoolKind {
 
 impl PoolKind {
     /// The file-name prefix.
+    ///
+    /// ```
+    /// use cache_sai3::naming::PoolKind;
+    /// assert_eq!(PoolKind::Prepared.prefix(), "prepared");
+    /// assert_eq!(PoolKind::Deletable.prefix(), "deletable");
+    /// ```
     pub fn prefix(self) -> &'static str {
         match self {
             PoolKind::Prepared => "prepared",
@@ -556,6 +752,13 @@ impl PoolKind {
 }
 
 /// The name of file `i` of a flat pool, with `shards` key-prefix shards (0: none).
+///
+/// ```
+/// use cache_sai3::naming::{flat_path, PoolKind};
+/// assert_eq!(flat_path(PoolKind::Prepared, 0, 7), "prepared-00000007.dat");
+/// assert_eq!(flat_path(PoolKind::Prepared, 16, 31), "0f/prepared-00000031.dat");
+/// assert_eq!(flat_path(PoolKind::Deletable, 300, 299), "12b/deletable-00000299.dat");
+/// ```
 pub fn flat_path(kind: PoolKind, shards: u32, i: u64) -> String {
     let prefix = kind.prefix();
     if shards > 0 {
@@ -566,6 +769,16 @@ pub fn flat_path(kind: PoolKind, shards: u32, i: u64) -> String {
 }
 
 /// The index of a flat pool's file at `path`, if `path` is exactly that name.
+///
+/// ```
+/// use cache_sai3::naming::{parse_flat_path, PoolKind};
+/// assert_eq!(parse_flat_path(PoolKind::Prepared, 0, "prepared-00000007.dat"), Some(7));
+/// assert_eq!(parse_flat_path(PoolKind::Prepared, 16, "0f/prepared-00000031.dat"), Some(31));
+/// // Wrong shard, wrong kind, non-canonical number: not a file of the pool.
+/// assert_eq!(parse_flat_path(PoolKind::Prepared, 16, "00/prepared-00000031.dat"), None);
+/// assert_eq!(parse_flat_path(PoolKind::Deletable, 0, "prepared-00000007.dat"), None);
+/// assert_eq!(parse_flat_path(PoolKind::Prepared, 0, "prepared-7.dat"), None);
+/// ```
 pub fn parse_flat_path(kind: PoolKind, shards: u32, path: &str) -> Option<u64> {
     let name = if shards > 0 {
         path.rsplit_once('/')?.1

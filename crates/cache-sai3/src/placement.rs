@@ -34,6 +34,13 @@ use crate::dataset::{Dataset, Pool};
 ///
 /// sai3-bench's `sequential` strategy keeps `i % agents == agent` whenever there are several
 /// agents; `parallel` only when storage is shared (isolated agents each write every index).
+///
+/// ```
+/// use cache_sai3::placement::Share;
+/// let second_of_three = Share::Modulo { agents: 3, agent: 1 };
+/// assert_eq!(second_of_three.count_of(10), 3); // 1, 4, 7
+/// assert_eq!(Share::All.count_of(10), 10);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Share {
     /// Every index.
@@ -49,6 +56,14 @@ pub enum Share {
 
 impl Share {
     /// True when the share holds index `i`.
+    ///
+    /// ```
+    /// use cache_sai3::placement::Share;
+    /// let share = Share::Modulo { agents: 3, agent: 1 };
+    /// assert!(share.contains(4));
+    /// assert!(!share.contains(5));
+    /// assert!(Share::All.contains(5));
+    /// ```
     pub fn contains(self, i: u64) -> bool {
         match self {
             Share::All => true,
@@ -57,6 +72,13 @@ impl Share {
     }
 
     /// How many of `0..count` the share holds.
+    ///
+    /// ```
+    /// use cache_sai3::placement::Share;
+    /// assert_eq!(Share::Modulo { agents: 3, agent: 0 }.count_of(10), 4); // 0, 3, 6, 9
+    /// assert_eq!(Share::Modulo { agents: 3, agent: 2 }.count_of(10), 3); // 2, 5, 8
+    /// assert_eq!(Share::All.count_of(10), 10);
+    /// ```
     pub fn count_of(self, count: u64) -> u64 {
         match self {
             Share::All => count,
@@ -67,6 +89,13 @@ impl Share {
     }
 
     /// The indices of `0..count` the share holds.
+    ///
+    /// ```
+    /// use cache_sai3::placement::Share;
+    /// let odd = Share::Modulo { agents: 2, agent: 1 }.indices(10);
+    /// assert_eq!(odd.iter().collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
+    /// assert_eq!(Share::All.indices(10).len(), 10);
+    /// ```
     pub fn indices(self, count: u64) -> RoaringTreemap {
         match self {
             Share::All => stride(0, 1, count),
@@ -78,6 +107,26 @@ impl Share {
 }
 
 /// How the endpoint of an index is chosen among a pool's endpoint slots.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::Rule;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// assert_eq!(parallel.pools[0].rule, Rule::Modulo);
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// assert_eq!(sequential.pools[0].rule, Rule::Runtime);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Rule {
     /// `slots[i % slots.len()]`: sai3-bench's `parallel` strategy (and any single endpoint).
@@ -89,6 +138,22 @@ pub enum Rule {
 }
 
 /// Where one object is and who works on it.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::locate;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// let at = locate(&parallel, 0, 4).expect("object 4 of pool 0");
+/// assert_eq!((at.pool, at.index, at.endpoint, at.agent), (0, 4, Some(0), 0));
+/// assert_eq!(at.path, "prepared-00000004.dat");
+/// assert_eq!(at.uri.as_deref(), Some("file:///a/prepared-00000004.dat"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Location {
     /// Pool id.
@@ -108,6 +173,22 @@ pub struct Location {
 
 /// The endpoint sai3-cache's own prepare writes index `index` of `pool` to: `slots[i % slots]`.
 /// For [`Rule::Modulo`] it is also the only endpoint that can hold it.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::{endpoint_of, rule_endpoint};
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// let pool = &sequential.pools[0];
+/// assert_eq!(rule_endpoint(pool, 3), 1);
+/// assert_eq!(rule_endpoint(pool, 4), 0);
+/// assert_eq!(endpoint_of(pool, 3), None); // only a LIST tells where it is
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn rule_endpoint(pool: &Pool, index: u64) -> u16 {
     let slots = pool.endpoints.len().max(1) as u64;
     pool.endpoints
@@ -118,6 +199,27 @@ pub fn rule_endpoint(pool: &Pool, index: u64) -> u16 {
 
 /// The endpoint that holds object `index` of `pool` by rule, or `None` when it is chosen at
 /// run time ([`Rule::Runtime`]: only a LIST tells).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::endpoint_of;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// assert_eq!(endpoint_of(&parallel.pools[0], 3), Some(1));
+/// assert_eq!(endpoint_of(&parallel.pools[0], 4), Some(0));
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// assert_eq!(endpoint_of(&sequential.pools[0], 3), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn endpoint_of(pool: &Pool, index: u64) -> Option<u16> {
     match pool.rule {
         Rule::Modulo => Some(rule_endpoint(pool, index)),
@@ -127,6 +229,39 @@ pub fn endpoint_of(pool: &Pool, index: u64) -> Option<u16> {
 
 /// True when dataset endpoint `endpoint` may hold object `index` of `pool`: the index is in the
 /// pool's share, and the endpoint is the rule's ([`Rule::Modulo`]) or any slot ([`Rule::Runtime`]).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::may_hold;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// assert!(may_hold(&parallel.pools[0], 3, 1));
+/// assert!(!may_hold(&parallel.pools[0], 3, 0));
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// assert!(may_hold(&sequential.pools[0], 3, 0) && may_hold(&sequential.pools[0], 3, 1));
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// assert!(may_hold(&two_agents.pools[1], 3, 0)); // agent 1 writes the odd indices
+/// assert!(!may_hold(&two_agents.pools[1], 4, 0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn may_hold(pool: &Pool, index: u64, endpoint: u16) -> bool {
     pool.share.contains(index)
         && match pool.rule {
@@ -136,12 +271,67 @@ pub fn may_hold(pool: &Pool, index: u64, endpoint: u16) -> bool {
 }
 
 /// The agent that writes `pool` (0 without agents).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::agent_of;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// assert_eq!(agent_of(&parallel.pools[0]), 0);
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// assert_eq!(agent_of(&two_agents.pools[0]), 0);
+/// assert_eq!(agent_of(&two_agents.pools[1]), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn agent_of(pool: &Pool) -> u32 {
     pool.agent.unwrap_or(0)
 }
 
 /// Everything about object `index` of pool `pool`, or `None` when the pool does not hold it
 /// (past its end, or outside its agent's share).
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::locate;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// let at = locate(&sequential, 0, 7).expect("object 7 of pool 0");
+/// assert_eq!((at.endpoint, at.uri), (None, None));
+/// assert_eq!(at.path, "prepared-00000007.dat");
+/// assert!(locate(&sequential, 0, 10).is_none()); // past the end
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// let at = locate(&two_agents, 1, 7).expect("agent 1 writes odd indices");
+/// assert_eq!(at.agent, 1);
+/// assert_eq!(at.uri.as_deref(), Some("file:///a/prepared-00000007.dat"));
+/// assert!(locate(&two_agents, 1, 6).is_none()); // agent 0's
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn locate(dataset: &Dataset, pool: u16, index: u64) -> Option<Location> {
     let p = dataset.pool(pool)?;
     let path = dataset.path_of(p, index)?;
@@ -161,6 +351,23 @@ pub fn locate(dataset: &Dataset, pool: u16, index: u64) -> Option<Location> {
 }
 
 /// The pools that may place objects on dataset endpoint `endpoint`.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::pools_on;
+/// let yaml = r#"
+/// prepare:
+///   ensure_objects:
+///     - { base_uri: "file:///a/", count: 3 }
+///     - { base_uri: "file:///b/", count: 5 }
+/// workload: [{ op: get, path: "*", weight: 1 }]
+/// "#;
+/// let two_entries = Dataset::from_yaml(yaml, "inline")?;
+/// assert_eq!(two_entries.endpoints, ["file:///a/", "file:///b/"]);
+/// let on_b: Vec<u64> = pools_on(&two_entries, 1).map(|p| p.count).collect();
+/// assert_eq!(on_b, [5]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn pools_on(dataset: &Dataset, endpoint: u16) -> impl Iterator<Item = &Pool> {
     dataset
         .pools
@@ -207,6 +414,32 @@ fn stride(first: u64, step: u64, count: u64) -> RoaringTreemap {
 
 /// The indices of `pool` that the rule places on dataset endpoint `endpoint` (within the
 /// pool's share): where sai3-cache writes them, and for [`Rule::Modulo`] where they are.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::owned_by_endpoint;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// let on_b = owned_by_endpoint(&parallel.pools[0], 1);
+/// assert_eq!(on_b.iter().collect::<Vec<_>>(), [1, 3, 5, 7, 9]);
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// let agent_0 = owned_by_endpoint(&two_agents.pools[0], 0);
+/// assert_eq!(agent_0.iter().collect::<Vec<_>>(), [0, 2, 4, 6, 8]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn owned_by_endpoint(pool: &Pool, endpoint: u16) -> RoaringTreemap {
     let slots = pool.endpoints.len() as u64;
     let mut out = RoaringTreemap::new();
@@ -228,6 +461,28 @@ pub fn owned_by_endpoint(pool: &Pool, endpoint: u16) -> RoaringTreemap {
 /// [`Rule::Modulo`] pools by the rule; [`Rule::Runtime`] pools what the endpoint holds of the
 /// pool's share, plus the missing indices (held by none of the pool's endpoints) that the rule
 /// assigns to it for creation.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::owned_given;
+/// use roaring::RoaringTreemap;
+/// # let sequential = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `sequential` on `[file:///a/, file:///b/]`: s3dlio picks the endpoint of each object.
+/// // A LIST found objects 0, 1, 2 on endpoint 0 and object 5 on endpoint 1.
+/// let present = [
+///     vec![RoaringTreemap::from_iter([0u64, 1, 2])],
+///     vec![RoaringTreemap::from_iter([5u64])],
+/// ];
+/// let owned = owned_given(&sequential, &present);
+/// // What each holds, plus the missing ones the rule (`i % 2`) assigns to it.
+/// assert_eq!(owned[0][0].iter().collect::<Vec<_>>(), [0, 1, 2, 4, 6, 8]);
+/// assert_eq!(owned[1][0].iter().collect::<Vec<_>>(), [3, 5, 7, 9]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn owned_given(dataset: &Dataset, present: &[Vec<RoaringTreemap>]) -> Vec<Vec<RoaringTreemap>> {
     let endpoints = dataset.endpoints.len();
     let mut owned = vec![vec![RoaringTreemap::new(); dataset.pool_id_limit()]; endpoints];
@@ -283,6 +538,31 @@ fn share(total: u64, slots: u64, slot: u64) -> u64 {
 }
 
 /// How many objects of `pool` the rule places on dataset endpoint `endpoint`.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::count_on_endpoint;
+/// # let parallel = Dataset::from_yaml(r#"
+/// # prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// # multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // `parallel`: 10 objects, object `i` on `[file:///a/, file:///b/][i % 2]`.
+/// assert_eq!(count_on_endpoint(&parallel.pools[0], 0), 5);
+/// assert_eq!(count_on_endpoint(&parallel.pools[0], 1), 5);
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// assert_eq!(count_on_endpoint(&two_agents.pools[1], 0), 5);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn count_on_endpoint(pool: &Pool, endpoint: u16) -> u64 {
     if pool.share != Share::All {
         return owned_by_endpoint(pool, endpoint).len();
@@ -300,6 +580,28 @@ pub fn count_on_endpoint(pool: &Pool, endpoint: u16) -> u64 {
 /// appears in a pool's slot list but receives none of the view's share (agent 0 of two on
 /// two endpoints writes the even indices, all on endpoint 0) has no cache, no LIST and no
 /// shard of this view.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::endpoints_used;
+/// let yaml = r#"
+/// prepare: { prepare_strategy: parallel, ensure_objects: [{ count: 10, size_spec: 1 }] }
+/// distributed:
+///   shared_filesystem: true
+///   tree_creation_mode: coordinator
+///   path_selection: random
+///   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// multi_endpoint: { endpoints: ["file:///a/", "file:///b/"] }
+/// workload: [{ op: get, path: "*", weight: 1 }]
+/// "#;
+/// let dataset = Dataset::from_yaml(yaml, "inline")?;
+/// assert_eq!(endpoints_used(&dataset), [0, 1]);
+/// // Agent 0 writes the even indices, all on `file:///a/`.
+/// let agent_0 = dataset.for_agent(0)?;
+/// assert_eq!(agent_0.endpoints, ["file:///a/", "file:///b/"]);
+/// assert_eq!(endpoints_used(&agent_0), [0]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn endpoints_used(dataset: &Dataset) -> Vec<u16> {
     (0..dataset.endpoints.len() as u16)
         .filter(|&e| {
@@ -309,6 +611,25 @@ pub fn endpoints_used(dataset: &Dataset) -> Vec<u16> {
 }
 
 /// How many objects of `pool` agent `agent` writes.
+///
+/// ```
+/// use cache_sai3::dataset::Dataset;
+/// use cache_sai3::placement::count_for_agent;
+/// # let two_agents = Dataset::from_yaml(r#"
+/// # prepare: { ensure_objects: [{ base_uri: "file:///a/", count: 10, size_spec: 1 }] }
+/// # distributed:
+/// #   shared_filesystem: true
+/// #   tree_creation_mode: coordinator
+/// #   path_selection: random
+/// #   agents: [{ address: "h1:7761" }, { address: "h2:7761" }]
+/// # workload: [{ op: get, path: "*", weight: 1 }]
+/// # "#, "inline")?;
+/// // Two agents on shared storage, 10 objects on `file:///a/`: one pool per agent.
+/// let pool = &two_agents.pools[0];
+/// assert_eq!(count_for_agent(pool, 0), 5);
+/// assert_eq!(count_for_agent(pool, 1), 0); // pool 1 is agent 1's
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn count_for_agent(pool: &Pool, agent: u32) -> u64 {
     if pool.written_by(agent) {
         pool.share.count_of(pool.count)

@@ -15,6 +15,12 @@ use crate::error::{Result, Sai3Error};
 
 /// The directory sai3-cache keeps inside every endpoint (never listed as data): the endpoint
 /// cache of a `file://` endpoint, the synced caches and `DATASET` record of an object store.
+///
+/// ```
+/// use cache_sai3::scheme::{remote_shard_root, ENDPOINT_CACHE_DIR};
+/// assert_eq!(ENDPOINT_CACHE_DIR, "sai3-kv-cache");
+/// assert!(remote_shard_root(1).starts_with(ENDPOINT_CACHE_DIR));
+/// ```
 pub const ENDPOINT_CACHE_DIR: &str = "sai3-kv-cache";
 
 /// Where agent `agent`'s shard lives inside a namespace's cache directory (locally and under
@@ -36,7 +42,15 @@ pub fn remote_shard_root(agent: u32) -> String {
     format!("{ENDPOINT_CACHE_DIR}/{}", shard_dir(agent))
 }
 
-/// The local path of a `file://` or `direct://` endpoint URI.
+/// The local path of a `file://` or `direct://` endpoint URI; `None` for any other scheme.
+///
+/// ```
+/// use cache_sai3::scheme::local_path;
+/// use std::path::Path;
+/// assert_eq!(local_path("file:///mnt/data/").as_deref(), Some(Path::new("/mnt/data/")));
+/// assert_eq!(local_path("direct:///mnt/nvme/").as_deref(), Some(Path::new("/mnt/nvme/")));
+/// assert_eq!(local_path("s3://bucket/prefix/"), None);
+/// ```
 pub fn local_path(uri: &str) -> Option<PathBuf> {
     let rest = uri
         .strip_prefix("file://")
@@ -45,6 +59,13 @@ pub fn local_path(uri: &str) -> Option<PathBuf> {
 }
 
 /// The storage kinds an endpoint URI can name.
+///
+/// ```
+/// use cache_sai3::scheme::UriScheme;
+/// assert_eq!(UriScheme::of("gs://bucket/")?, UriScheme::Gcs);
+/// assert_ne!(UriScheme::File, UriScheme::Direct);
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UriScheme {
     /// `file://` local or network file system.
@@ -64,6 +85,17 @@ impl UriScheme {
     ///
     /// # Errors
     /// [`Sai3Error::Endpoint`] naming the URI when its scheme is missing or unsupported.
+    ///
+    /// ```
+    /// use cache_sai3::scheme::UriScheme;
+    /// assert_eq!(UriScheme::of("file:///data/")?, UriScheme::File);
+    /// assert_eq!(UriScheme::of("S3://bucket/")?, UriScheme::S3);
+    /// assert_eq!(UriScheme::of("azure://account/container/")?, UriScheme::Azure);
+    /// assert_eq!(UriScheme::of("gcs://bucket/")?, UriScheme::Gcs);
+    /// let e = UriScheme::of("/data/").unwrap_err();
+    /// assert!(e.to_string().contains("/data/"));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn of(uri: &str) -> Result<Self> {
         let (scheme, _) = uri.split_once("://").ok_or_else(|| Sai3Error::Endpoint {
             endpoint: uri.to_owned(),
@@ -85,6 +117,13 @@ impl UriScheme {
     }
 
     /// True for object stores (listing is slow and paged).
+    ///
+    /// ```
+    /// use cache_sai3::scheme::UriScheme;
+    /// assert!(UriScheme::of("az://account/container/")?.is_object_store());
+    /// assert!(!UriScheme::of("file:///data/")?.is_object_store());
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn is_object_store(self) -> bool {
         matches!(self, UriScheme::S3 | UriScheme::Azure | UriScheme::Gcs)
     }
@@ -123,6 +162,12 @@ pub fn refuse_credentials(uri: &str) -> Result<()> {
 
 impl UriScheme {
     /// True for local file systems (`file://`, `direct://`): the cache lives beside the data.
+    ///
+    /// ```
+    /// use cache_sai3::scheme::UriScheme;
+    /// assert!(UriScheme::Direct.is_local());
+    /// assert!(!UriScheme::S3.is_local());
+    /// ```
     pub fn is_local(self) -> bool {
         !self.is_object_store()
     }
