@@ -26,6 +26,16 @@ use crate::sizes::{SizeCursor, SizeTable, seed_of};
 
 /// The sizes of one pool: the sequence sai3-cache writes and, where sai3-bench may have used
 /// another one, that one too.
+///
+/// ```
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+/// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+/// # let d = Dataset::from_yaml(yaml, "inline")?;
+/// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+/// assert_eq!(sizes.size_of(0), Some(100));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub struct PoolSizes {
     written: SizeTable,
     alternative: Option<SizeTable>,
@@ -48,11 +58,33 @@ impl PoolSizes {
 
     /// The size sai3-cache writes for `index` (`None` past the pool's end). Replays up to
     /// 2^16 draws: for many indices use [`PoolSizes::checker`].
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+    /// assert_eq!(sizes.size_of(3), Some(100));
+    /// assert_eq!(sizes.size_of(4), None); // past the pool's 4 objects
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn size_of(&self, index: u64) -> Option<u64> {
         self.written.size_of(index)
     }
 
     /// A checker for many indices, cheapest in ascending order.
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+    /// let mut check = sizes.checker();
+    /// assert!((0..4).all(|i| check.accepts(i, 100)));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn checker(&self) -> SizeChecker<'_> {
         SizeChecker {
             written: self.written.cursor(),
@@ -62,6 +94,17 @@ impl PoolSizes {
 }
 
 /// Checks sizes of a pool's objects, index by index (cheapest in ascending order).
+///
+/// ```
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+/// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+/// # let d = Dataset::from_yaml(yaml, "inline")?;
+/// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+/// let mut check = sizes.checker();
+/// assert_eq!(check.size_of(1), Some(100));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub struct SizeChecker<'a> {
     written: SizeCursor<'a>,
     alternative: Option<SizeCursor<'a>>,
@@ -69,11 +112,34 @@ pub struct SizeChecker<'a> {
 
 impl SizeChecker<'_> {
     /// The size sai3-cache writes for `index`.
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+    /// let mut check = sizes.checker();
+    /// assert_eq!((check.size_of(0), check.size_of(3)), (Some(100), Some(100)));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn size_of(&mut self, index: u64) -> Option<u64> {
         self.written.size_of(index)
     }
 
     /// True when an object of `size` at `index` is one sai3-bench (or sai3-cache) wrote.
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+    /// let mut check = sizes.checker();
+    /// assert!(check.accepts(2, 100));
+    /// assert!(!check.accepts(2, 99)); // a size sai3-bench never wrote there
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn accepts(&mut self, index: u64, size: u64) -> bool {
         self.written.size_of(index) == Some(size)
             || self
@@ -84,6 +150,16 @@ impl SizeChecker<'_> {
 }
 
 /// The size tables of a dataset's pools, built on first use.
+///
+/// ```
+/// # use cache_sai3::dataset::Dataset;
+/// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+/// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+/// # let d = Dataset::from_yaml(yaml, "inline")?;
+/// let sizes = DatasetSizes::new(&d);
+/// assert_eq!(sizes.of(&d.pools[0])?.size_of(0), Some(100));
+/// # Ok::<(), cache_sai3::Sai3Error>(())
+/// ```
 pub struct DatasetSizes<'a> {
     dataset: &'a Dataset,
     pools: Vec<OnceLock<std::result::Result<PoolSizes, String>>>,
@@ -91,6 +167,16 @@ pub struct DatasetSizes<'a> {
 
 impl<'a> DatasetSizes<'a> {
     /// Empty tables for `dataset` (nothing is drawn yet).
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = DatasetSizes::new(&d); // draws nothing yet
+    /// assert_eq!(sizes.of(&d.pools[0])?.size_of(2), Some(100));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn new(dataset: &'a Dataset) -> Self {
         DatasetSizes {
             dataset,
@@ -105,6 +191,17 @@ impl<'a> DatasetSizes<'a> {
     /// # Errors
     /// A size spec sai3-bench would refuse when it builds its generator (the message names
     /// the pool's `ensure_objects` entry).
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = DatasetSizes::new(&d);
+    /// let first = sizes.of(&d.pools[0])?;
+    /// assert!(std::ptr::eq(first, sizes.of(&d.pools[0])?)); // built once
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn of(&self, pool: &Pool) -> Result<&PoolSizes> {
         let slot = self
             .pools
@@ -133,6 +230,16 @@ impl PoolSizes {
     ///
     /// # Errors
     /// A size spec sai3-bench would refuse when it builds its generator.
+    ///
+    /// ```
+    /// # use cache_sai3::dataset::Dataset;
+    /// # use cache_sai3::object_sizes::{DatasetSizes, PoolSizes};
+    /// # let yaml = "prepare:\n  ensure_objects:\n    - { base_uri: \"file:///d/\", count: 4, size_spec: 100 }\nworkload: []\n";
+    /// # let d = Dataset::from_yaml(yaml, "inline")?;
+    /// let sizes = PoolSizes::for_pool(&d, &d.pools[0])?;
+    /// assert_eq!(sizes.size_of(1), Some(100));
+    /// # Ok::<(), cache_sai3::Sai3Error>(())
+    /// ```
     pub fn for_pool(dataset: &Dataset, pool: &Pool) -> Result<PoolSizes> {
         PoolSizes::build(dataset, pool).map_err(|reason| refused(pool, &reason))
     }
