@@ -33,8 +33,14 @@
 //! when INFO logging is enabled (`-v`). [`SizeSpec::description_draws`] and
 //! [`SizeTable::build_with_skip`] give that second sequence.
 //!
-//! [`SizeSpec::size_of`] is the older, hash-based function of `(spec, seed, index)`; its sizes
-//! are **not** sai3-bench's.
+//! ```
+//! use cache_sai3::sizes::{seed_of, SizeSpec, SizeTable};
+//! let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+//! let table = SizeTable::build(&spec, seed_of("s3://bucket/data/"), 3)?;
+//! let sizes: Vec<u64> = table.iter().collect();
+//! assert_eq!(sizes, [1288, 3079, 1746]);
+//! # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+//! ```
 
 use rand::distr::Distribution;
 use rand_chacha::ChaCha12Rng;
@@ -44,6 +50,12 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The seed sai3-bench derives from a base URI: `acc * 31 + byte` over the URI's bytes
 /// (wrapping, starting at 0), exactly as written, so `s3://b/data/` and `s3://b/data` differ.
+///
+/// ```
+/// use cache_sai3::sizes::seed_of;
+/// assert_eq!(seed_of("ab"), 97 * 31 + 98);
+/// assert_ne!(seed_of("s3://b/data/"), seed_of("s3://b/data"));
+/// ```
 pub fn seed_of(uri: &str) -> u64 {
     uri.bytes().fold(0u64, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u64::from(b))
@@ -51,22 +63,52 @@ pub fn seed_of(uri: &str) -> u64 {
 }
 
 /// sai3-bench's uniform `min` when the distribution map has none.
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::UNIFORM_DEFAULT_MIN, 1024);
+/// ```
 pub const UNIFORM_DEFAULT_MIN: u64 = 1024;
 /// sai3-bench's uniform `max` when the distribution map has none.
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::UNIFORM_DEFAULT_MAX, 1_048_576);
+/// ```
 pub const UNIFORM_DEFAULT_MAX: u64 = 1_048_576;
 /// sai3-bench's lognormal `min` when the distribution map has none.
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::LOGNORMAL_DEFAULT_MIN, 1);
+/// ```
 pub const LOGNORMAL_DEFAULT_MIN: u64 = 1;
 /// sai3-bench's lognormal `max` when the distribution map has none.
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::LOGNORMAL_DEFAULT_MAX, u64::MAX);
+/// ```
 pub const LOGNORMAL_DEFAULT_MAX: u64 = u64::MAX;
 /// `generate()` calls sai3-bench's `description()` makes for a lognormal spec (its
 /// `expected_mean()` averages 100 draws).
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::LOGNORMAL_DESCRIPTION_DRAWS, 100);
+/// ```
 pub const LOGNORMAL_DESCRIPTION_DRAWS: u64 = 100;
 /// Indices between two stored stream positions of a [`SizeTable`].
+///
+/// ```
+/// assert_eq!(cache_sai3::sizes::CHECKPOINT_INTERVAL, 65_536);
+/// ```
 pub const CHECKPOINT_INTERVAL: u64 = 1 << 16;
 /// Lognormal samples tried for an in-range size before the next one is clamped.
 const LOGNORMAL_ATTEMPTS: u32 = 100;
 
 /// How object sizes are chosen.
+///
+/// ```
+/// use cache_sai3::sizes::SizeSpec;
+/// let spec = SizeSpec::Lognormal { mean: 1 << 20, std_dev: 1 << 18, min: 1024, max: 1 << 24 };
+/// assert!(spec.validate().is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SizeSpec {
     /// Every object has this size.
@@ -93,6 +135,13 @@ pub enum SizeSpec {
 
 /// A size spec sai3-bench refuses when it builds its generator (same checks, same order, same
 /// messages).
+///
+/// ```
+/// use cache_sai3::sizes::{SizeSpec, SizeSpecError};
+/// let e = SizeSpec::Uniform { min: 9, max: 3 }.validate().unwrap_err();
+/// assert_eq!(e, SizeSpecError::UniformMinAboveMax { min: 9, max: 3 });
+/// assert_eq!(e.to_string(), "Uniform distribution: min (9) > max (3)");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SizeSpecError {
     /// `Fixed(0)`.
@@ -222,6 +271,12 @@ fn lognormal_params(mean: u64, std_dev: u64) -> (f64, f64) {
 
 impl SizeSpec {
     /// A short description for reports and the config hash, e.g. `uniform:1024:4096`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::SizeSpec;
+    /// assert_eq!(SizeSpec::Uniform { min: 1024, max: 4096 }.canonical(), "uniform:1024:4096");
+    /// assert_eq!(SizeSpec::Fixed(100).canonical(), "fixed:100");
+    /// ```
     pub fn canonical(&self) -> String {
         match *self {
             SizeSpec::Fixed(n) => format!("fixed:{n}"),
@@ -239,6 +294,12 @@ impl SizeSpec {
     ///
     /// # Errors
     /// The [`SizeSpecError`] sai3-bench would report.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeSpecError};
+    /// assert_eq!(SizeSpec::Fixed(1).validate(), Ok(()));
+    /// assert_eq!(SizeSpec::Fixed(0).validate(), Err(SizeSpecError::ZeroFixed));
+    /// ```
     pub fn validate(&self) -> Result<(), SizeSpecError> {
         Sampler::new(self).map(|_| ())
     }
@@ -247,6 +308,13 @@ impl SizeSpec {
     /// generator: [`LOGNORMAL_DESCRIPTION_DRAWS`] for lognormal, 0 otherwise. Its sequential
     /// strategy evaluates `description()` only when INFO logging is on (`-v`); pass this to
     /// [`SizeTable::build_with_skip`] for that sequence.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::SizeSpec;
+    /// let lognormal = SizeSpec::Lognormal { mean: 4096, std_dev: 1024, min: 1, max: 1 << 20 };
+    /// assert_eq!(lognormal.description_draws(), 100);
+    /// assert_eq!(SizeSpec::Uniform { min: 1, max: 9 }.description_draws(), 0);
+    /// ```
     pub fn description_draws(&self) -> u64 {
         match self {
             SizeSpec::Lognormal { .. } => LOGNORMAL_DESCRIPTION_DRAWS,
@@ -262,6 +330,13 @@ impl SizeSpec {
 /// `u64` (≈165-200 M sizes/s); lognormal ≈1.02 `u64`s and an `exp` (≈50-65 M sizes/s) when
 /// `[min, max]` keeps nearly all of the distribution, more when it cuts deep (each out-of-range
 /// sample is one more: ≈10 M sizes/s for mean 1 MiB, std_dev 4 MiB, `[512 KiB, 2 MiB]`).
+///
+/// ```
+/// use cache_sai3::sizes::{SizeSpec, SizeStream};
+/// let stream = SizeStream::new(&SizeSpec::Fixed(512), 7)?;
+/// assert_eq!(stream.take(2).collect::<Vec<_>>(), [512, 512]);
+/// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SizeStream {
     sampler: Sampler,
@@ -273,6 +348,15 @@ impl SizeStream {
     ///
     /// # Errors
     /// The [`SizeSpecError`] sai3-bench would report for `spec`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{seed_of, SizeSpec, SizeStream};
+    /// let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+    /// let mut stream = SizeStream::new(&spec, seed_of("s3://bucket/data/"))?;
+    /// assert_eq!(stream.next_size(), 1288);
+    /// assert!(SizeStream::new(&SizeSpec::Fixed(0), 1).is_err());
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn new(spec: &SizeSpec, seed: u64) -> Result<Self, SizeSpecError> {
         Ok(SizeStream {
             sampler: Sampler::new(spec)?,
@@ -281,12 +365,29 @@ impl SizeStream {
     }
 
     /// The next size: one `generate()`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{seed_of, SizeSpec, SizeStream};
+    /// let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+    /// let mut stream = SizeStream::new(&spec, seed_of("s3://bucket/data/"))?;
+    /// assert_eq!([stream.next_size(), stream.next_size()], [1288, 3079]);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     #[inline]
     pub fn next_size(&mut self) -> u64 {
         self.sampler.draw(&mut self.rng)
     }
 
     /// Discards `n` sizes (`n` `generate()` calls; nothing for a fixed spec).
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{seed_of, SizeSpec, SizeStream};
+    /// let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+    /// let mut stream = SizeStream::new(&spec, seed_of("s3://bucket/data/"))?;
+    /// stream.skip_draws(1);
+    /// assert_eq!(stream.next_size(), 3079);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn skip_draws(&mut self, n: u64) {
         if self.sampler.is_fixed().is_none() {
             for _ in 0..n {
@@ -296,6 +397,17 @@ impl SizeStream {
     }
 
     /// The ChaCha12 stream position, in 32-bit words from the start (0 for a fixed spec).
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeStream};
+    /// let mut uniform = SizeStream::new(&SizeSpec::Uniform { min: 1024, max: 4096 }, 1)?;
+    /// uniform.next_size();
+    /// assert_eq!(uniform.word_pos(), 2);
+    /// let mut fixed = SizeStream::new(&SizeSpec::Fixed(8), 1)?;
+    /// fixed.next_size();
+    /// assert_eq!(fixed.word_pos(), 0);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn word_pos(&self) -> u128 {
         self.rng.get_word_pos()
     }
@@ -329,6 +441,13 @@ impl Iterator for SizeStream {
 ///   lognormal), a seek when it moves back or into a later span.
 ///
 /// The table is `Send + Sync`; lookups take `&self`.
+///
+/// ```
+/// use cache_sai3::sizes::{SizeSpec, SizeTable};
+/// let table = SizeTable::build(&SizeSpec::Fixed(100), 1, 10)?;
+/// assert_eq!(table.size_of(9), Some(100));
+/// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SizeTable {
     spec: SizeSpec,
@@ -348,6 +467,14 @@ impl SizeTable {
     ///
     /// # Errors
     /// The [`SizeSpecError`] sai3-bench would report for `spec`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{seed_of, SizeSpec, SizeTable};
+    /// let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+    /// let table = SizeTable::build(&spec, seed_of("s3://bucket/data/"), 1000)?;
+    /// assert_eq!(table.size_of(1), Some(3079));
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn build(spec: &SizeSpec, seed: u64, len: u64) -> Result<Self, SizeSpecError> {
         Self::build_with_skip(spec, seed, len, 0)
     }
@@ -359,6 +486,14 @@ impl SizeTable {
     ///
     /// # Errors
     /// The [`SizeSpecError`] sai3-bench would report for `spec`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{seed_of, SizeSpec, SizeTable};
+    /// let spec = SizeSpec::Uniform { min: 1024, max: 4096 };
+    /// let skipped = SizeTable::build_with_skip(&spec, seed_of("s3://bucket/data/"), 10, 1)?;
+    /// assert_eq!(skipped.size_of(0), Some(3079));
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn build_with_skip(
         spec: &SizeSpec,
         seed: u64,
@@ -396,26 +531,64 @@ impl SizeTable {
     }
 
     /// The spec the sizes follow.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// assert_eq!(*table.spec(), SizeSpec::Uniform { min: 1, max: 9 });
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn spec(&self) -> &SizeSpec {
         &self.spec
     }
 
     /// The generator seed (see [`seed_of`]).
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// assert_eq!(table.seed(), 42);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
     /// How many indices the table covers.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// assert_eq!(table.len(), 10);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn len(&self) -> u64 {
         self.len
     }
 
     /// Whether the table covers no index.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// assert!(!table.is_empty());
+    /// assert!(SizeTable::build(&SizeSpec::Fixed(1), 42, 0)?.is_empty());
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// The draws made before index 0 (see [`SizeTable::build_with_skip`]).
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// assert_eq!(table.skipped_draws(), 0);
+    /// let skipped = SizeTable::build_with_skip(&SizeSpec::Fixed(1), 42, 10, 100)?;
+    /// assert_eq!(skipped.skipped_draws(), 100);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn skipped_draws(&self) -> u64 {
         self.skipped_draws
     }
@@ -423,6 +596,15 @@ impl SizeTable {
     /// The size of index `index`, or `None` at or past [`SizeTable::len`]. Replays from the
     /// nearest checkpoint: up to 2^16 draws. For many indices in ascending order use
     /// [`SizeTable::cursor`] or [`SizeTable::iter`].
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// let all: Vec<u64> = table.iter().collect();
+    /// assert_eq!(table.size_of(7), Some(all[7]));
+    /// assert_eq!(table.size_of(10), None);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn size_of(&self, index: u64) -> Option<u64> {
         if index >= self.len {
             return None;
@@ -438,6 +620,14 @@ impl SizeTable {
     }
 
     /// A cursor for lookups that are mostly ascending (O(1) amortized per index).
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// let mut cursor = table.cursor();
+    /// assert!((0..10).all(|i| cursor.size_of(i) == table.size_of(i)));
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn cursor(&self) -> SizeCursor<'_> {
         SizeCursor {
             table: self,
@@ -447,6 +637,15 @@ impl SizeTable {
     }
 
     /// The sizes of indices `0..len` in order, one draw each.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// let sizes: Vec<u64> = table.iter().collect();
+    /// assert_eq!(sizes.len(), 10);
+    /// assert!(sizes.iter().all(|s| (1..=9).contains(s)));
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn iter(&self) -> std::iter::Take<SizeStream> {
         let rng = match self.checkpoints.is_empty() {
             true => self.origin.clone(), // fixed (nothing is drawn) or no index
@@ -470,6 +669,14 @@ impl SizeTable {
 /// Sizes of a [`SizeTable`] by index, keeping the live generator between lookups: ascending
 /// indices in the same 2^16 span cost one draw per index stepped over; a later span, or a
 /// smaller index, seeks to that span's checkpoint first (then at most 2^16 draws).
+///
+/// ```
+/// use cache_sai3::sizes::{SizeSpec, SizeTable};
+/// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+/// let mut cursor = table.cursor();
+/// assert_eq!(cursor.size_of(3), table.size_of(3));
+/// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SizeCursor<'a> {
     table: &'a SizeTable,
@@ -480,6 +687,16 @@ pub struct SizeCursor<'a> {
 
 impl SizeCursor<'_> {
     /// The size of index `index`, or `None` at or past the table's length.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::{SizeSpec, SizeTable};
+    /// let table = SizeTable::build(&SizeSpec::Uniform { min: 1, max: 9 }, 42, 10)?;
+    /// let mut cursor = table.cursor();
+    /// assert_eq!(cursor.size_of(9), table.size_of(9));
+    /// assert_eq!(cursor.size_of(2), table.size_of(2));
+    /// assert_eq!(cursor.size_of(10), None);
+    /// # Ok::<(), cache_sai3::sizes::SizeSpecError>(())
+    /// ```
     pub fn size_of(&mut self, index: u64) -> Option<u64> {
         let table = self.table;
         if index >= table.len {
@@ -506,6 +723,11 @@ impl SizeCursor<'_> {
 }
 
 /// Object content.
+///
+/// ```
+/// use cache_sai3::sizes::Fill;
+/// assert_eq!(Fill::Zero.content(1, 0, 3), [0, 0, 0]);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fill {
     /// All zero bytes.
@@ -518,6 +740,13 @@ pub enum Fill {
 
 impl Fill {
     /// Parses `zero`, `random` or `prand`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::Fill;
+    /// assert_eq!(Fill::parse("prand"), Some(Fill::Prand));
+    /// assert_eq!(Fill::parse("Zero"), Some(Fill::Zero));
+    /// assert_eq!(Fill::parse("ones"), None);
+    /// ```
     pub fn parse(text: &str) -> Option<Self> {
         match text.to_ascii_lowercase().as_str() {
             "zero" => Some(Fill::Zero),
@@ -528,6 +757,11 @@ impl Fill {
     }
 
     /// The config spelling.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::Fill;
+    /// assert_eq!(Fill::Random.as_str(), "random");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Fill::Zero => "zero",
@@ -537,6 +771,14 @@ impl Fill {
     }
 
     /// The `len` bytes of object `index` under `seed`.
+    ///
+    /// ```
+    /// use cache_sai3::sizes::Fill;
+    /// let bytes = Fill::Random.content(7, 3, 100);
+    /// assert_eq!(bytes.len(), 100);
+    /// assert_eq!(bytes, Fill::Prand.content(7, 3, 100));
+    /// assert_ne!(bytes, Fill::Random.content(7, 4, 100));
+    /// ```
     pub fn content(self, seed: u64, index: u64, len: usize) -> Vec<u8> {
         match self {
             Fill::Zero => vec![0u8; len],
