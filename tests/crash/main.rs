@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use common::Running;
 
 /// Trials per scenario and backend unless `SAI3_CRASH_TRIALS` says otherwise.
-const DEFAULT_TRIALS: u64 = 3;
+const DEFAULT_TRIALS: u64 = 2;
 
 /// Trials per scenario and backend.
 fn trials() -> u64 {
